@@ -1,0 +1,2 @@
+//! Shared set-up for netprophet's criterion benchmarks (see the `[[bench]]`
+//! targets in this package's manifest).

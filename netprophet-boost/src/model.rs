@@ -1,0 +1,322 @@
+//! The model as plain data: trees as parallel node arrays, and the forest
+//! that holds them with its objective and base score.
+//!
+//! The layout mirrors XGBoost's own (`include/xgboost/tree_model.h` and the
+//! JSON schema) so that loading and saving are field-for-field copies and a
+//! round trip loses nothing. Evaluation uses a separate compact layout built
+//! once from this one.
+
+use crate::ModelError;
+
+/// The learning objective: it decides the link between margin and output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Objective {
+    /// `binary:logistic`: probability = sigmoid(margin).
+    BinaryLogistic,
+    /// `binary:logitraw`: the output is the margin itself.
+    BinaryLogitRaw,
+    /// `reg:logistic`: sigmoid(margin), for targets in [0, 1].
+    RegLogistic,
+    /// `reg:squarederror`: identity link.
+    RegSquaredError,
+    /// `multi:softprob`: softmax over `num_class` margins.
+    MultiSoftprob {
+        /// Number of classes (output groups).
+        num_class: usize,
+    },
+    /// `multi:softmax`: index of the largest of `num_class` margins.
+    MultiSoftmax {
+        /// Number of classes (output groups).
+        num_class: usize,
+    },
+}
+
+impl Objective {
+    /// XGBoost's name for this objective, as written in model files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Objective::BinaryLogistic => "binary:logistic",
+            Objective::BinaryLogitRaw => "binary:logitraw",
+            Objective::RegLogistic => "reg:logistic",
+            Objective::RegSquaredError => "reg:squarederror",
+            Objective::MultiSoftprob { .. } => "multi:softprob",
+            Objective::MultiSoftmax { .. } => "multi:softmax",
+        }
+    }
+
+    /// Number of margins the model produces per row.
+    pub fn num_output_group(&self) -> usize {
+        match self {
+            Objective::MultiSoftprob { num_class } | Objective::MultiSoftmax { num_class } => {
+                *num_class
+            }
+            _ => 1,
+        }
+    }
+}
+
+/// One regression tree, stored as parallel arrays indexed by node id.
+///
+/// Node 0 is the root. A node is a leaf when `left[n] == -1`; then
+/// `split_condition[n]` holds the leaf value, exactly as XGBoost stores it.
+/// A row goes left when `value < split_condition` (compared in `f32`), right
+/// otherwise, and to the default side when the value is missing (NaN).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Tree {
+    /// Left child per node, `-1` for a leaf.
+    pub left: Vec<i32>,
+    /// Right child per node, `-1` for a leaf.
+    pub right: Vec<i32>,
+    /// Parent per node; the root's parent is `i32::MAX` in XGBoost files.
+    pub parent: Vec<i32>,
+    /// Feature index each internal node splits on (0 for leaves).
+    pub split_feature: Vec<u32>,
+    /// Threshold of internal nodes; the leaf value of leaves.
+    pub split_condition: Vec<f32>,
+    /// Whether a missing value goes to the left child.
+    pub default_left: Vec<bool>,
+    /// Gain of each split (0 for leaves); used for gain importance.
+    pub loss_change: Vec<f32>,
+    /// Sum of hessians of the training rows that reached each node (cover).
+    pub sum_hessian: Vec<f32>,
+    /// Weight the node would have as a leaf (before the learning rate).
+    pub base_weight: Vec<f32>,
+}
+
+impl Tree {
+    /// A depth-1 tree: `feature < threshold` goes to `left_value`, else
+    /// `right_value`; missing values go left when `default_left`.
+    pub fn stump(
+        feature: u32,
+        threshold: f32,
+        default_left: bool,
+        left_value: f32,
+        right_value: f32,
+    ) -> Tree {
+        Tree {
+            left: vec![1, -1, -1],
+            right: vec![2, -1, -1],
+            parent: vec![i32::MAX, 0, 0],
+            split_feature: vec![feature, 0, 0],
+            split_condition: vec![threshold, left_value, right_value],
+            default_left: vec![default_left, false, false],
+            loss_change: vec![0.0; 3],
+            sum_hessian: vec![0.0; 3],
+            base_weight: vec![0.0, left_value, right_value],
+        }
+    }
+
+    /// A tree with a single leaf.
+    pub fn leaf(value: f32) -> Tree {
+        Tree {
+            left: vec![-1],
+            right: vec![-1],
+            parent: vec![i32::MAX],
+            split_feature: vec![0],
+            split_condition: vec![value],
+            default_left: vec![false],
+            loss_change: vec![0.0],
+            sum_hessian: vec![0.0],
+            base_weight: vec![value],
+        }
+    }
+
+    /// Number of nodes (internal and leaves).
+    pub fn num_nodes(&self) -> usize {
+        self.left.len()
+    }
+
+    /// Whether node `n` is a leaf.
+    pub fn is_leaf(&self, n: usize) -> bool {
+        self.left[n] == -1
+    }
+
+    /// Checks that the arrays agree in length, children are in range, every
+    /// node is reached exactly once from the root, and split features are
+    /// below `num_feature`. `tree_index` only labels the error.
+    pub fn validate(&self, num_feature: usize, tree_index: usize) -> Result<(), ModelError> {
+        let n = self.left.len();
+        let bad = |what: String| ModelError::Invalid(format!("tree {tree_index}: {what}"));
+        if n == 0 {
+            return Err(bad("has no nodes".into()));
+        }
+        let lens = [
+            ("right", self.right.len()),
+            ("parent", self.parent.len()),
+            ("split_feature", self.split_feature.len()),
+            ("split_condition", self.split_condition.len()),
+            ("default_left", self.default_left.len()),
+        ];
+        for (name, len) in lens {
+            if len != n {
+                return Err(bad(format!("{name} has {len} entries, left has {n}")));
+            }
+        }
+        // Each node must be the child of exactly one node; that plus the node
+        // count rules out cycles and orphans without a traversal stack.
+        let mut seen = vec![false; n];
+        seen[0] = true;
+        for i in 0..n {
+            let (l, r) = (self.left[i], self.right[i]);
+            if l == -1 && r == -1 {
+                continue;
+            }
+            if l == -1 || r == -1 {
+                return Err(bad(format!("node {i} has exactly one child")));
+            }
+            for c in [l, r] {
+                if c < 0 || c as usize >= n {
+                    return Err(bad(format!("node {i} has child {c} out of range 0..{n}")));
+                }
+                if std::mem::replace(&mut seen[c as usize], true) {
+                    return Err(bad(format!("node {c} is reached twice (or is the root)")));
+                }
+            }
+            let f = self.split_feature[i] as usize;
+            if f >= num_feature {
+                return Err(bad(format!(
+                    "node {i} splits on feature {f}, but the model has {num_feature} features"
+                )));
+            }
+        }
+        if let Some(orphan) = seen.iter().position(|s| !s) {
+            return Err(bad(format!("node {orphan} is not reachable from the root")));
+        }
+        Ok(())
+    }
+}
+
+/// A boosted tree ensemble: trees, the output group each tree adds to, the
+/// objective, the base score and the feature schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forest {
+    /// The trees, in boosting order.
+    pub trees: Vec<Tree>,
+    /// Output group (class) each tree contributes to; all 0 for one output.
+    pub tree_group: Vec<u32>,
+    /// The objective the model was trained with.
+    pub objective: Objective,
+    /// Base score per output group in output space (a probability for
+    /// logistic objectives), as XGBoost stores `learner_model_param.base_score`.
+    pub base_score: Vec<f32>,
+    /// Number of input features the model expects.
+    pub num_feature: usize,
+    /// Feature names, when the model carries them.
+    pub feature_names: Option<Vec<String>>,
+}
+
+impl Forest {
+    /// Builds a forest for a single-output objective (or one where trees
+    /// rotate through the classes, as XGBoost's `multi:*` models do) and
+    /// validates it.
+    pub fn new(
+        trees: Vec<Tree>,
+        objective: Objective,
+        base_score: Vec<f32>,
+        num_feature: usize,
+    ) -> Result<Forest, ModelError> {
+        let groups = objective.num_output_group();
+        let tree_group = (0..trees.len()).map(|i| (i % groups) as u32).collect();
+        let forest = Forest {
+            trees,
+            tree_group,
+            objective,
+            base_score,
+            num_feature,
+            feature_names: None,
+        };
+        forest.validate()?;
+        Ok(forest)
+    }
+
+    /// Number of trees.
+    pub fn num_trees(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// Number of margins produced per row.
+    pub fn num_output_group(&self) -> usize {
+        self.objective.num_output_group()
+    }
+
+    /// Checks every tree and the agreement of groups, base score and names.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        if self.tree_group.len() != self.trees.len() {
+            return Err(ModelError::Invalid(format!(
+                "{} trees but {} tree group entries",
+                self.trees.len(),
+                self.tree_group.len()
+            )));
+        }
+        let groups = self.num_output_group();
+        if let Some((i, g)) = self
+            .tree_group
+            .iter()
+            .enumerate()
+            .find(|(_, g)| **g as usize >= groups)
+        {
+            return Err(ModelError::Invalid(format!(
+                "tree {i} adds to output group {g}, but the objective has {groups}"
+            )));
+        }
+        if self.base_score.len() != 1 && self.base_score.len() != groups {
+            return Err(ModelError::Invalid(format!(
+                "base_score has {} values, expected 1 or {groups}",
+                self.base_score.len()
+            )));
+        }
+        if let Some(names) = &self.feature_names {
+            if names.len() != self.num_feature {
+                return Err(ModelError::Invalid(format!(
+                    "{} feature names for {} features",
+                    names.len(),
+                    self.num_feature
+                )));
+            }
+        }
+        for (i, t) in self.trees.iter().enumerate() {
+            t.validate(self.num_feature, i)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stump_validates() {
+        Tree::stump(2, 1.0, false, 0.1, 0.2).validate(3, 0).unwrap();
+    }
+
+    #[test]
+    fn feature_out_of_range_is_named() {
+        let err = Tree::stump(5, 1.0, false, 0.1, 0.2)
+            .validate(3, 7)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tree 7") && err.contains("feature 5"), "{err}");
+    }
+
+    #[test]
+    fn cycle_is_rejected() {
+        let mut t = Tree::stump(0, 1.0, false, 0.1, 0.2);
+        t.left[0] = 0;
+        assert!(t.validate(1, 0).is_err());
+    }
+
+    #[test]
+    fn group_out_of_range_is_rejected() {
+        let mut f = Forest::new(
+            vec![Tree::leaf(1.0)],
+            Objective::RegSquaredError,
+            vec![0.5],
+            1,
+        )
+        .unwrap();
+        f.tree_group[0] = 1;
+        assert!(f.validate().is_err());
+    }
+}

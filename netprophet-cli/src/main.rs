@@ -1,0 +1,67 @@
+//! `netprophet`: predict network path degradation from RIPE Atlas telemetry.
+//!
+//! Exit codes: 0 success; 1 the command failed (bad input, network, I/O;
+//! one line on stderr says why); 2 the command line itself is wrong.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Predict, from RIPE Atlas ping telemetry, whether a network path will be
+/// degraded five minutes from now, and serve that risk on a dashboard.
+#[derive(Parser)]
+#[command(name = "netprophet", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download RIPE Atlas results for a window into an NDJSON archive.
+    Fetch(cmd::fetch::Args),
+    /// Turn an Atlas archive into 1-minute feature rows (CSV).
+    Features(cmd::features::Args),
+    /// Train a degradation model from an archive or a features CSV.
+    Train(cmd::train::Args),
+    /// Grid-search training parameters with time-ordered folds.
+    Tune(cmd::tune::Args),
+    /// Evaluate a model: report, confusion matrix, PR-AUC, baselines.
+    Evaluate(cmd::evaluate::Args),
+    /// Score rows (CSV or archive) with a model; one prediction per row.
+    Predict(cmd::predict::Args),
+    /// Run one live cycle: fetch, features, predict, write the cache.
+    Refresh(cmd::refresh::Args),
+    /// Serve the dashboard and JSON API from the prediction cache.
+    Serve(cmd::serve::Args),
+    /// Run the whole pipeline offline on bundled real data and serve it.
+    Demo(cmd::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Fetch(a) => cmd::fetch::run(a),
+        Command::Features(a) => cmd::features::run(a),
+        Command::Train(a) => cmd::train::run(a),
+        Command::Tune(a) => cmd::tune::run(a),
+        Command::Evaluate(a) => cmd::evaluate::run(a),
+        Command::Predict(a) => cmd::predict::run(a),
+        Command::Refresh(a) => cmd::refresh::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line a person can act on, then the chain of causes.
+            eprintln!("netprophet: error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
