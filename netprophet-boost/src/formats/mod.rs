@@ -1,0 +1,107 @@
+//! Model file formats: XGBoost JSON and UBJSON (`save_model`), and the JSON
+//! tree dump. Each reads into, or writes from, the plain [`Forest`].
+
+use std::path::Path;
+
+use crate::{atomic_file, Forest, ModelError};
+
+pub mod dump;
+mod ubjson;
+mod xgboost_json;
+
+pub use dump::DumpOptions;
+
+/// The on-disk formats [`Forest::load`] recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFormat {
+    /// XGBoost `save_model` JSON (`.json`).
+    Json,
+    /// XGBoost `save_model` Universal Binary JSON (`.ubj`).
+    Ubjson,
+}
+
+impl ModelFormat {
+    /// Guesses the format from the first byte: UBJSON starts with `{`
+    /// followed by a length marker, JSON with `{` and text.
+    pub fn sniff(bytes: &[u8]) -> ModelFormat {
+        let first = bytes.iter().position(|b| !b.is_ascii_whitespace());
+        match first {
+            Some(i) if bytes[i] == b'{' => match bytes.get(i + 1) {
+                Some(b'i' | b'U' | b'I' | b'l' | b'L' | b'$' | b'#' | b'}') => ModelFormat::Ubjson,
+                _ => ModelFormat::Json,
+            },
+            _ => ModelFormat::Json,
+        }
+    }
+}
+
+impl Forest {
+    /// Reads an XGBoost `save_model` JSON document (XGBoost 1.x to 3.x).
+    pub fn from_json_slice(bytes: &[u8]) -> Result<Forest, ModelError> {
+        let doc: serde_json::Value = serde_json::from_slice(bytes)?;
+        xgboost_json::forest_from_value(&doc)
+    }
+
+    /// Reads an XGBoost `save_model` UBJSON document (`.ubj`).
+    pub fn from_ubjson_slice(bytes: &[u8]) -> Result<Forest, ModelError> {
+        xgboost_json::forest_from_value(&ubjson::decode(bytes)?)
+    }
+
+    /// Reads a JSON tree dump; see [`DumpOptions`] for what it lacks.
+    pub fn from_dump_json(bytes: &[u8], options: &DumpOptions) -> Result<Forest, ModelError> {
+        dump::forest_from_dump(bytes, options)
+    }
+
+    /// Loads a `save_model` file, JSON or UBJSON (detected from its bytes).
+    /// Errors name the file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Forest, ModelError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let result = match ModelFormat::sniff(&bytes) {
+            ModelFormat::Json => Forest::from_json_slice(&bytes),
+            ModelFormat::Ubjson => Forest::from_ubjson_slice(&bytes),
+        };
+        result.map_err(|e| ModelError::File {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })
+    }
+
+    /// The model as an XGBoost 3.x `save_model` JSON document, which
+    /// `xgboost.Booster(model_file=...)` loads. Feature names are included
+    /// when the forest has them.
+    pub fn to_xgboost_json(&self) -> String {
+        xgboost_json::forest_to_value(self).to_string()
+    }
+
+    /// The model as XGBoost UBJSON bytes.
+    pub fn to_xgboost_ubjson(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        ubjson::encode(&xgboost_json::forest_to_value(self), &mut out);
+        out
+    }
+
+    /// Saves the model as XGBoost JSON, atomically: a crash leaves either
+    /// the old file or the new one, never a torn one.
+    pub fn save_json(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
+        let path = path.as_ref();
+        atomic_file::write(path, self.to_xgboost_json().as_bytes()).map_err(|source| {
+            ModelError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        })
+    }
+
+    /// Saves the model as XGBoost UBJSON, atomically.
+    pub fn save_ubjson(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
+        let path = path.as_ref();
+        atomic_file::write(path, &self.to_xgboost_ubjson()).map_err(|source| ModelError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
