@@ -257,11 +257,14 @@ impl Predictor {
             Objective::MultiSoftprob { .. } => {
                 for row in margins.chunks_mut(self.num_group) {
                     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    let mut sum = 0.0f32;
+                    // XGBoost accumulates the denominator in f64 and divides
+                    // by it rounded to f32; doing the same keeps bit parity.
+                    let mut sum = 0.0f64;
                     for v in row.iter_mut() {
                         *v = (*v - max).exp();
-                        sum += *v;
+                        sum += f64::from(*v);
                     }
+                    let sum = sum as f32;
                     row.iter_mut().for_each(|v| *v /= sum);
                 }
             }
