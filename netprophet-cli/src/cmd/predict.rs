@@ -1,10 +1,164 @@
-//! `netprophet predict`.
+//! `netprophet predict`: score CSV rows with a model, one line per row.
+//!
+//! Columns are matched to the model's features by name. The original
+//! system fed its live features in a different order from training and
+//! nothing noticed, because its models carry no names; here a nameless
+//! model is scored with an explicit schema (`--features`, or the documented
+//! default) and every column is looked up by that name.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use netprophet_boost::{ColumnMap, Forest, Predictor};
+use netprophet_core::schema::FEATURE_COLUMNS;
+
+/// Output format of `netprophet predict`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Format {
+    /// One line per row; a header line names the columns.
+    Csv,
+    /// A JSON array with one number (or array, for multi-class) per row.
+    Json,
+}
 
 /// Arguments of `netprophet predict`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Model file: XGBoost JSON or UBJSON (`save_model`).
+    #[arg(long)]
+    model: PathBuf,
+    /// CSV with a header row of feature names; extra columns are ignored,
+    /// empty cells and `nan` are missing values.
+    #[arg(long)]
+    input: PathBuf,
+    /// Print raw margins instead of probabilities.
+    #[arg(long)]
+    margin: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    format: Format,
+    /// Feature names, in model order, for a model that stores none.
+    /// Default for such models: the 8-feature training schema
+    /// avg_latency,jitter,rtt_min,rtt_max,packet_count,latency_change_5m,rolling_mean,rolling_std.
+    #[arg(long, value_delimiter = ',')]
+    features: Option<Vec<String>>,
+}
+
+/// The feature names a model is scored with: its own, or the caller's
+/// schema for a nameless model. A caller schema that contradicts the names
+/// the model carries is refused rather than silently preferred.
+pub fn model_schema(forest: &Forest, given: Option<&[String]>) -> anyhow::Result<Vec<String>> {
+    match (&forest.feature_names, given) {
+        (Some(own), Some(given)) if own.as_slice() != given => bail!(
+            "--features {} contradicts the model's own feature names {}",
+            given.join(","),
+            own.join(",")
+        ),
+        (Some(own), _) => Ok(own.clone()),
+        (None, Some(given)) => Ok(given.to_vec()),
+        (None, None) => Ok(FEATURE_COLUMNS.iter().map(|s| s.to_string()).collect()),
+    }
+    .and_then(|names: Vec<String>| {
+        if names.len() != forest.num_feature {
+            bail!(
+                "the model has {} features but the schema names {} ({})",
+                forest.num_feature,
+                names.len(),
+                names.join(",")
+            );
+        }
+        Ok(names)
+    })
+}
+
+/// Parses one CSV cell: empty, `nan` (any case) or `NA` are missing.
+fn cell(value: &str, row: usize, column: &str) -> anyhow::Result<f32> {
+    let v = value.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("nan") || v == "NA" {
+        return Ok(f32::NAN);
+    }
+    // Parse as f64 and round once, as numpy does when XGBoost converts a
+    // float64 array to float32.
+    v.parse::<f64>()
+        .map(|x| x as f32)
+        .with_context(|| format!("row {row}, column `{column}`: {v:?} is not a number"))
+}
 
 /// Runs `netprophet predict`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`netprophet predict` is not available in this build yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let forest = Forest::load(&args.model)?;
+    let names = model_schema(&forest, args.features.as_deref())?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(&args.input)
+        .with_context(|| format!("cannot read {}", args.input.display()))?;
+    let header: Vec<String> = reader
+        .headers()
+        .with_context(|| format!("{}: no header row", args.input.display()))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let map = ColumnMap::by_name(&names, &header)
+        .with_context(|| format!("{} does not fit the model", args.input.display()))?;
+    let width = names.len();
+    let mut data = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 2; // 1-based, after the header line
+        let record = record.with_context(|| format!("{}: line {row}", args.input.display()))?;
+        for (&col, name) in map.indices().iter().zip(&names) {
+            let raw = record.get(col).unwrap_or("");
+            data.push(cell(raw, row, name).with_context(|| args.input.display().to_string())?);
+        }
+    }
+    let predictor = Predictor::new(&forest);
+    let values = if args.margin {
+        predictor.margins(&data, width)?
+    } else {
+        predictor.predict(&data, width)?
+    };
+    let rows = data.len() / width;
+    let per_row = if rows == 0 { 1 } else { values.len() / rows };
+    write_output(&values, per_row, args.format, args.margin)
+}
+
+fn write_output(
+    values: &[f32],
+    per_row: usize,
+    format: Format,
+    margin: bool,
+) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let what = if margin { "margin" } else { "prediction" };
+    match format {
+        Format::Csv => {
+            if per_row == 1 {
+                writeln!(out, "{what}")?;
+            } else {
+                let cols: Vec<String> = (0..per_row).map(|k| format!("{what}_{k}")).collect();
+                writeln!(out, "{}", cols.join(","))?;
+            }
+            for row in values.chunks(per_row) {
+                let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+                writeln!(out, "{}", cells.join(","))?;
+            }
+        }
+        Format::Json => {
+            let json: Vec<serde_json::Value> = values
+                .chunks(per_row)
+                .map(|r| {
+                    if per_row == 1 {
+                        serde_json::json!(r[0])
+                    } else {
+                        serde_json::json!(r)
+                    }
+                })
+                .collect();
+            serde_json::to_writer(&mut out, &json)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }

@@ -1,0 +1,185 @@
+//! `netprophet predict` end to end: the real original model on the real
+//! training rows, matched by column name, against XGBoost's own scores.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+fn netprophet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netprophet"))
+        .args(args)
+        .output()
+        .expect("run netprophet")
+}
+
+fn column(csv: &str, index: usize) -> Vec<f32> {
+    csv.lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(index).unwrap().parse().unwrap())
+        .collect()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("np-predict-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn original_model_matches_xgboost_on_real_rows() {
+    let model = fixtures().join("boost/tournament_model.json");
+    let input = fixtures().join("data/training_data.csv");
+    let expected =
+        std::fs::read_to_string(fixtures().join("boost/seed_tournament_model/expected_real.csv"))
+            .unwrap();
+    for (flag, col) in [(None, 1), (Some("--margin"), 0)] {
+        let mut args = vec![
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ];
+        args.extend(flag);
+        let out = netprophet(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got = column(&String::from_utf8(out.stdout).unwrap(), 0);
+        let want = column(&expected, col);
+        assert_eq!(got.len(), 952);
+        assert_eq!(got, want, "{flag:?}");
+    }
+}
+
+#[test]
+fn shuffled_columns_give_identical_predictions() {
+    // The original system's bug: features in another order. By-name
+    // matching makes the column order of the input irrelevant.
+    let text = std::fs::read_to_string(fixtures().join("data/training_data.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+    let order = [11, 5, 4, 3, 2, 1, 8, 7, 6, 0];
+    let shuffled: String = rows
+        .iter()
+        .map(|r| order.iter().map(|&i| r[i]).collect::<Vec<_>>().join(",") + "\n")
+        .collect();
+    let path = tmp("shuffled.csv");
+    std::fs::write(&path, shuffled).unwrap();
+    let model = fixtures().join("boost/tournament_model.json");
+    let a = netprophet(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        fixtures().join("data/training_data.csv").to_str().unwrap(),
+    ]);
+    let b = netprophet(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        path.to_str().unwrap(),
+    ]);
+    assert!(a.status.success() && b.status.success());
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn missing_column_is_an_error_naming_it() {
+    let path = tmp("missing.csv");
+    std::fs::write(&path, "avg_latency,jitter\n1,2\n").unwrap();
+    let model = fixtures().join("boost/tournament_model.json");
+    let out = netprophet(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("rtt_min") && err.contains("missing"), "{err}");
+}
+
+#[test]
+fn named_model_refuses_a_contradicting_schema() {
+    let model = fixtures().join("boost/xgb3_named/model.json");
+    let out = netprophet(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        fixtures().join("data/training_data.csv").to_str().unwrap(),
+        "--features",
+        "jitter,avg_latency,rtt_min,rtt_max,packet_count,latency_change_5m,rolling_mean,rolling_std",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("contradicts"));
+}
+
+#[test]
+fn json_output_and_multiclass() {
+    let model = fixtures().join("boost/xgb3_multiclass/model.json");
+    let out = netprophet(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        fixtures().join("data/training_data.csv").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 952);
+    let sum: f64 = rows[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-5);
+}
+
+#[test]
+fn bad_cell_and_bad_model_fail_with_one_clear_line() {
+    let path = tmp("bad.csv");
+    let header = "avg_latency,jitter,rtt_min,rtt_max,packet_count,latency_change_5m,rolling_mean,rolling_std";
+    std::fs::write(&path, format!("{header}\n1,2,3,4,five,6,7,8\n")).unwrap();
+    let model = fixtures().join("boost/tournament_model.json");
+    let out = netprophet(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("row 2") && err.contains("packet_count"),
+        "{err}"
+    );
+
+    let bad_model = tmp("bad_model.json");
+    std::fs::write(&bad_model, "{\"learner\": {}}").unwrap();
+    let out = netprophet(&[
+        "predict",
+        "--model",
+        bad_model.to_str().unwrap(),
+        "--input",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad_model.json") && err.contains("learner_model_param"),
+        "{err}"
+    );
+}
