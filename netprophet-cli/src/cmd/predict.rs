@@ -118,7 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         predictor.predict(&data, width)?
     };
     let rows = data.len() / width;
-    let per_row = if rows == 0 { 1 } else { values.len() / rows };
+    let per_row = values.len().checked_div(rows).unwrap_or(1);
     write_output(&values, per_row, args.format, args.margin)
 }
 
