@@ -15,28 +15,36 @@ use rayon::prelude::*;
 
 use crate::{Forest, ModelError, Objective};
 
-/// Marks a leaf in [`Node::feature`].
-const LEAF: u32 = u32::MAX;
-/// Bit of [`Node::feature`] that says missing values go left.
-const DEFAULT_LEFT: u32 = 1 << 31;
-/// Rows scored per tree pass in batch mode: enough to reuse a tree while
-/// it is in cache, few enough that the rows stay in L1/L2.
-const BLOCK_ROWS: usize = 64;
+mod complete;
+mod sparse;
+
+use complete::CompleteTrees;
+use sparse::SparseTrees;
+
+/// Rows handed to one parallel task: enough to amortise scheduling, small
+/// enough to balance work across threads.
+const BLOCK_ROWS: usize = 128;
 /// Below this many rows, a batch is scored on the calling thread: spawning
 /// work costs more than it saves.
-const PARALLEL_MIN_ROWS: usize = 2048;
+const PARALLEL_MIN_ROWS: usize = 256;
 
-/// One node, 12 bytes. Children of a node are stored next to each other,
-/// so only the left index is kept (`right = left + 1`).
-#[derive(Debug, Clone, Copy)]
-struct Node {
-    /// Threshold for a split, the value for a leaf.
-    value: f32,
-    /// Feature index, with [`DEFAULT_LEFT`] set when missing goes left;
-    /// [`LEAF`] for a leaf.
-    feature: u32,
-    /// Absolute index of the left child in the node array.
-    left: u32,
+/// The node layout chosen for a forest: complete (branch-free) when every
+/// tree is shallow enough to pad, sparse otherwise.
+#[derive(Debug, Clone)]
+enum Layout {
+    Complete(CompleteTrees),
+    Sparse(SparseTrees),
+}
+
+impl Layout {
+    /// Calls `emit(t, leaf)` for every tree in boosting order.
+    #[inline]
+    fn for_each_leaf(&self, row: &[f32], mut emit: impl FnMut(usize, f32)) {
+        match self {
+            Layout::Complete(c) => c.for_each_leaf(row, emit),
+            Layout::Sparse(s) => (0..s.num_trees()).for_each(|t| emit(t, s.leaf(t, row))),
+        }
+    }
 }
 
 /// A forest compiled for fast scoring. Build it once with
@@ -59,9 +67,7 @@ struct Node {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Predictor {
-    nodes: Vec<Node>,
-    /// Index of each tree's root in `nodes`.
-    roots: Vec<u32>,
+    layout: Layout,
     /// Output group of each tree.
     groups: Vec<u32>,
     base_margin: Vec<f32>,
@@ -89,52 +95,14 @@ fn link(objective: &Objective, base_score: f32) -> f32 {
 impl Predictor {
     /// Compiles `forest` into the flattened layout.
     pub fn new(forest: &Forest) -> Predictor {
-        let total: usize = forest.trees.iter().map(|t| t.num_nodes()).sum();
-        let mut nodes = Vec::with_capacity(total);
-        let mut roots = Vec::with_capacity(forest.trees.len());
-        let mut queue = std::collections::VecDeque::new();
-        for tree in &forest.trees {
-            // Breadth-first renumbering puts siblings side by side and the
-            // top levels, visited by every row, at the front.
-            let root = nodes.len();
-            roots.push(root as u32);
-            nodes.push(Node {
-                value: 0.0,
-                feature: LEAF,
-                left: 0,
-            });
-            queue.clear();
-            queue.push_back((0usize, root));
-            while let Some((old, new)) = queue.pop_front() {
-                if tree.is_leaf(old) {
-                    nodes[new] = Node {
-                        value: tree.split_condition[old],
-                        feature: LEAF,
-                        left: 0,
-                    };
-                    continue;
-                }
-                let left = nodes.len();
-                let placeholder = Node {
-                    value: 0.0,
-                    feature: LEAF,
-                    left: 0,
-                };
-                nodes.push(placeholder);
-                nodes.push(placeholder);
-                let mut feature = tree.split_feature[old];
-                if tree.default_left[old] {
-                    feature |= DEFAULT_LEFT;
-                }
-                nodes[new] = Node {
-                    value: tree.split_condition[old],
-                    feature,
-                    left: left as u32,
-                };
-                queue.push_back((tree.left[old] as usize, left));
-                queue.push_back((tree.right[old] as usize, left + 1));
-            }
-        }
+        let depth = forest.trees.iter().map(complete::depth).max().unwrap_or(0);
+        let layout = if depth <= complete::MAX_DEPTH {
+            Layout::Complete(CompleteTrees::new(&forest.trees, depth))
+        } else {
+            let mut s = SparseTrees::default();
+            forest.trees.iter().for_each(|t| s.push(t));
+            Layout::Sparse(s)
+        };
         let num_group = forest.num_output_group();
         let base_margin = (0..num_group)
             .map(|g| {
@@ -148,8 +116,7 @@ impl Predictor {
             })
             .collect();
         Predictor {
-            nodes,
-            roots,
+            layout,
             groups: forest.tree_group.clone(),
             base_margin,
             num_feature: forest.num_feature,
@@ -166,24 +133,6 @@ impl Predictor {
     /// Number of margins (and outputs) per row.
     pub fn num_group(&self) -> usize {
         self.num_group
-    }
-
-    #[inline]
-    fn leaf(&self, root: u32, row: &[f32]) -> f32 {
-        let mut i = root as usize;
-        loop {
-            let n = self.nodes[i];
-            if n.feature == LEAF {
-                return n.value;
-            }
-            let v = row[(n.feature & !DEFAULT_LEFT) as usize];
-            let go_left = if v.is_nan() {
-                n.feature & DEFAULT_LEFT != 0
-            } else {
-                v < n.value
-            };
-            i = n.left as usize + usize::from(!go_left);
-        }
     }
 
     fn check_width(&self, len: usize, what: &str) -> Result<(), ModelError> {
@@ -209,14 +158,12 @@ impl Predictor {
         out.copy_from_slice(&self.base_margin);
         if self.num_group == 1 {
             let mut m = out[0];
-            for &root in &self.roots {
-                m += self.leaf(root, row);
-            }
+            self.layout.for_each_leaf(row, |_, leaf| m += leaf);
             out[0] = m;
         } else {
-            for (&root, &g) in self.roots.iter().zip(&self.groups) {
-                out[g as usize] += self.leaf(root, row);
-            }
+            let groups = &self.groups;
+            self.layout
+                .for_each_leaf(row, |t, leaf| out[groups[t] as usize] += leaf);
         }
         Ok(())
     }
@@ -302,25 +249,41 @@ impl Predictor {
         let g = self.num_group;
         let mut out = vec![0.0f32; rows * g];
         let block = |(rows_in, out_block): (&[f32], &mut [f32])| {
-            for (o, _) in out_block.chunks_mut(g).zip(rows_in.chunks(width)) {
+            for o in out_block.chunks_mut(g) {
                 o.copy_from_slice(&self.base_margin);
             }
-            for (&root, &grp) in self.roots.iter().zip(&self.groups) {
-                for (o, row) in out_block.chunks_mut(g).zip(rows_in.chunks(width)) {
-                    o[grp as usize] += self.leaf(root, row);
+            // Tree by tree over the block, so each row's sum is built in
+            // boosting order exactly as XGBoost builds it.
+            match &self.layout {
+                Layout::Complete(c) => {
+                    let groups = &self.groups;
+                    for (o, row) in out_block.chunks_mut(g).zip(rows_in.chunks(width)) {
+                        if g == 1 {
+                            let mut m = o[0];
+                            c.for_each_leaf(row, |_, leaf| m += leaf);
+                            o[0] = m;
+                        } else {
+                            c.for_each_leaf(row, |t, leaf| o[groups[t] as usize] += leaf);
+                        }
+                    }
+                }
+                Layout::Sparse(s) => {
+                    for (t, &grp) in self.groups.iter().enumerate() {
+                        for (o, row) in out_block.chunks_mut(g).zip(rows_in.chunks(width)) {
+                            o[grp as usize] += s.leaf(t, row);
+                        }
+                    }
                 }
             }
         };
-        let in_blocks = data.chunks(BLOCK_ROWS * width);
-        let out_blocks = out.chunks_mut(BLOCK_ROWS * g);
         if rows >= PARALLEL_MIN_ROWS {
-            in_blocks
-                .zip(out_blocks)
-                .collect::<Vec<_>>()
-                .into_par_iter()
+            data.par_chunks(BLOCK_ROWS * width)
+                .zip(out.par_chunks_mut(BLOCK_ROWS * g))
                 .for_each(block);
         } else {
-            in_blocks.zip(out_blocks).for_each(block);
+            data.chunks(BLOCK_ROWS * width)
+                .zip(out.chunks_mut(BLOCK_ROWS * g))
+                .for_each(block);
         }
         Ok(out)
     }
@@ -379,6 +342,43 @@ mod tests {
         for (i, row) in data.chunks(2).enumerate() {
             assert_eq!(batch[i], p.margin_row(row).unwrap());
         }
+    }
+
+    #[test]
+    fn complete_and_sparse_layouts_agree_on_an_unbalanced_tree() {
+        // Left spine of depth 3, right child a leaf at depth 1: padding must
+        // copy the shallow leaf into every bottom slot below it.
+        let tree = Tree {
+            left: vec![1, 3, -1, 5, -1, -1, -1],
+            right: vec![2, 4, -1, 6, -1, -1, -1],
+            parent: vec![i32::MAX, 0, 0, 1, 1, 3, 3],
+            split_feature: vec![0, 1, 0, 0, 0, 0, 0],
+            split_condition: vec![0.5, 1.5, 7.0, 2.5, 5.0, 3.0, 4.0],
+            default_left: vec![false, true, false, true, false, false, false],
+            loss_change: vec![0.0; 7],
+            sum_hessian: vec![0.0; 7],
+            base_weight: vec![0.0; 7],
+        };
+        let forest = Forest::new(vec![tree], Objective::RegSquaredError, vec![0.0], 2).unwrap();
+        let complete = Predictor::new(&forest);
+        assert!(matches!(complete.layout, Layout::Complete(_)));
+        let mut sparse = complete.clone();
+        let mut s = SparseTrees::default();
+        forest.trees.iter().for_each(|t| s.push(t));
+        sparse.layout = Layout::Sparse(s);
+        let values = [f32::NAN, -1.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 10.0];
+        for &a in &values {
+            for &b in &values {
+                let row = [a, b];
+                assert_eq!(
+                    complete.margin_row(&row).unwrap().to_bits(),
+                    sparse.margin_row(&row).unwrap().to_bits(),
+                    "{row:?}"
+                );
+            }
+        }
+        assert_eq!(complete.margin_row(&[1.0, 0.0]).unwrap(), 7.0);
+        assert_eq!(complete.margin_row(&[0.0, f32::NAN]).unwrap(), 3.0);
     }
 
     #[test]
