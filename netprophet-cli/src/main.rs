@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod cmd;
+use netprophet_cli::cmd;
 
 /// Predict, from RIPE Atlas ping telemetry, whether a network path will be
 /// degraded five minutes from now, and serve that risk on a dashboard.

@@ -1,0 +1,236 @@
+//! The prediction cache: the one file a refresh cycle writes and the
+//! server reads. Written atomically, read strictly: a torn or foreign file
+//! is an error, never a half-rendered page.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Layout version of the cache file; bumped when fields change meaning.
+pub const CACHE_VERSION: u32 = 1;
+/// How far back the dashboard chart reaches.
+pub const HISTORY_SECONDS: i64 = 12 * 3600;
+
+/// Why a cache could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// No cache file exists yet (no refresh has succeeded).
+    #[error("{}: no prediction cache yet", .0.display())]
+    Missing(PathBuf),
+    /// The file exists but cannot be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The cache file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid cache (torn, foreign, wrong version).
+    #[error("{}: corrupt prediction cache: {message}", path.display())]
+    Corrupt {
+        /// The cache file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// Which model produced the predictions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelIdentity {
+    /// File name of the model.
+    pub file: String,
+    /// FNV-1a 64 digest of the model file's bytes, in hex.
+    pub digest: String,
+    /// Number of trees.
+    pub trees: usize,
+    /// Feature names, in the order the model was scored with.
+    pub features: Vec<String>,
+}
+
+/// The prediction for one probe at its latest minute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbePrediction {
+    /// RIPE Atlas probe id, when known.
+    pub probe_id: Option<u64>,
+    /// Start of the 1-minute bin the features describe (Unix seconds, UTC).
+    pub minute: i64,
+    /// Probability that the path is degraded 5 minutes after `minute`.
+    pub probability: f64,
+    /// The model inputs, by feature name (null = missing).
+    pub inputs: Vec<(String, Option<f64>)>,
+}
+
+impl ProbePrediction {
+    /// The named input, when present and not missing.
+    pub fn input(&self, name: &str) -> Option<f64> {
+        self.inputs
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| *v)
+    }
+}
+
+/// One minute of the dashboard chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPoint {
+    /// Start of the minute (Unix seconds, UTC).
+    pub minute: i64,
+    /// Mean RTT in ms (null when unknown).
+    pub latency_ms: Option<f64>,
+    /// RTT standard deviation in ms (null when unknown).
+    pub jitter_ms: Option<f64>,
+    /// Predicted degradation probability.
+    pub risk: f64,
+}
+
+/// Everything the server shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionCache {
+    /// [`CACHE_VERSION`].
+    pub version: u32,
+    /// When the refresh cycle that wrote this finished (Unix seconds).
+    pub generated_at: i64,
+    /// Where the telemetry came from.
+    pub source: String,
+    /// The model used.
+    pub model: ModelIdentity,
+    /// One prediction per probe of interest; the first is the headline.
+    pub predictions: Vec<ProbePrediction>,
+    /// Recent minutes of the headline probe, oldest first.
+    pub history: Vec<HistoryPoint>,
+}
+
+impl PredictionCache {
+    /// Reads and checks a cache file.
+    pub fn read(path: &Path) -> Result<PredictionCache, CacheError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(CacheError::Missing(path.to_owned()))
+            }
+            Err(source) => {
+                return Err(CacheError::Io {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+        };
+        Self::from_slice(&bytes).map_err(|message| CacheError::Corrupt {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses and checks cache bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<PredictionCache, String> {
+        let cache: PredictionCache = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if cache.version != CACHE_VERSION {
+            return Err(format!(
+                "version {} (this build reads {CACHE_VERSION})",
+                cache.version
+            ));
+        }
+        if cache.predictions.is_empty() {
+            return Err("no predictions".into());
+        }
+        if let Some(p) = cache
+            .predictions
+            .iter()
+            .find(|p| !(0.0..=1.0).contains(&p.probability))
+        {
+            return Err(format!("probability {} out of [0, 1]", p.probability));
+        }
+        Ok(cache)
+    }
+
+    /// Writes the cache atomically: readers see the previous file or this
+    /// one, never a mix, and a failure leaves the previous file untouched.
+    pub fn write(&self, path: &Path) -> Result<(), CacheError> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| CacheError::Corrupt {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        netprophet_boost::atomic_file::write(path, &bytes).map_err(|source| CacheError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// The headline prediction.
+    pub fn headline(&self) -> &ProbePrediction {
+        &self.predictions[0]
+    }
+}
+
+/// FNV-1a 64-bit digest: a stable identity for a model file, not a
+/// security check.
+pub fn digest(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A small valid cache for tests.
+    pub(crate) fn sample(generated_at: i64, probability: f64) -> PredictionCache {
+        PredictionCache {
+            version: CACHE_VERSION,
+            generated_at,
+            source: "test".into(),
+            model: ModelIdentity {
+                file: "m.json".into(),
+                digest: digest(b"m"),
+                trees: 1,
+                features: vec!["avg_latency".into()],
+            },
+            predictions: vec![ProbePrediction {
+                probe_id: Some(7),
+                minute: generated_at - 60,
+                probability,
+                inputs: vec![("avg_latency".into(), Some(12.5)), ("jitter".into(), None)],
+            }],
+            history: (0..10)
+                .map(|i| HistoryPoint {
+                    minute: generated_at - 600 + i * 60,
+                    latency_ms: Some(10.0 + i as f64),
+                    jitter_ms: Some(1.0),
+                    risk: 0.1 * i as f64,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn round_trip_and_strict_read() {
+        let dir = std::env::temp_dir().join(format!("np-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cache.json");
+        assert!(matches!(
+            PredictionCache::read(&path),
+            Err(CacheError::Missing(_))
+        ));
+        let c = sample(1_000_000, 0.25);
+        c.write(&path).unwrap();
+        assert_eq!(PredictionCache::read(&path).unwrap(), c);
+        std::fs::write(&path, b"{\"version\": 1, \"generated_at\"").unwrap();
+        assert!(matches!(
+            PredictionCache::read(&path),
+            Err(CacheError::Corrupt { .. })
+        ));
+        let mut bad = c.clone();
+        bad.predictions[0].probability = 1.5;
+        std::fs::write(&path, serde_json::to_vec(&bad).unwrap()).unwrap();
+        assert!(matches!(
+            PredictionCache::read(&path),
+            Err(CacheError::Corrupt { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

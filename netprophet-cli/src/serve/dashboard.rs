@@ -1,0 +1,330 @@
+//! The dashboard page: one self-contained HTML document (inline CSS and
+//! SVG, no scripts, no external assets), rendered from the cache.
+
+use std::fmt::Write;
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+use crate::cache::{HistoryPoint, PredictionCache};
+
+/// Probability at or above which the risk is shown red.
+pub const HIGH_RISK: f64 = 0.40;
+/// Cache age (seconds) from which the page warns in yellow.
+pub const STALE_WARN: i64 = 15 * 60;
+/// Cache age (seconds) from which the page warns in red.
+pub const STALE_CRITICAL: i64 = 30 * 60;
+
+/// How fresh the cache is, from the page's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Younger than 15 minutes.
+    Fresh,
+    /// 15 to 30 minutes old: yellow banner.
+    Stale,
+    /// Older than 30 minutes: red banner.
+    Critical,
+}
+
+impl Freshness {
+    /// Classifies a cache age in seconds.
+    pub fn of_age(age: i64) -> Freshness {
+        if age >= STALE_CRITICAL {
+            Freshness::Critical
+        } else if age >= STALE_WARN {
+            Freshness::Stale
+        } else {
+            Freshness::Fresh
+        }
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Formats a Unix time in `tz` as `2026-02-09 15:04 PST`.
+pub fn local_time(unix: i64, tz: &TimeZone) -> String {
+    match Timestamp::from_second(unix) {
+        Ok(ts) => ts
+            .to_zoned_datetime(tz.clone())
+            .strftime("%Y-%m-%d %H:%M %Z")
+            .to_string(),
+        Err(_) => "invalid time".into(),
+    }
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |v| format!("{v:.2} ms"))
+}
+
+const STYLE: &str = "
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#0f172a;color:#e2e8f0}
+main{max-width:960px;margin:0 auto;padding:24px}
+h1{font-size:1.4rem;margin:0 0 16px}
+.banner{padding:12px 16px;border-radius:8px;margin-bottom:16px;font-weight:600}
+.banner.warn{background:#facc15;color:#1f2937}
+.banner.crit{background:#dc2626;color:#fff}
+.cards{display:flex;gap:16px;flex-wrap:wrap}
+.card{background:#1e293b;border-radius:12px;padding:16px 20px;min-width:180px;flex:1}
+.card .label{font-size:.85rem;color:#94a3b8}
+.card .value{font-size:1.8rem;font-weight:700;margin-top:4px}
+.risk{border:3px solid}
+.risk.low{border-color:#16a34a}.risk.low .value{color:#22c55e}
+.risk.high{border-color:#dc2626}.risk.high .value{color:#f87171}
+.risk.high{animation:pulse 1.6s ease-in-out infinite}
+@keyframes pulse{0%,100%{box-shadow:0 0 0 0 rgba(220,38,38,.7)}50%{box-shadow:0 0 0 14px rgba(220,38,38,0)}}
+.chart{background:#1e293b;border-radius:12px;margin-top:16px;padding:12px}
+.meta{color:#94a3b8;font-size:.85rem;margin-top:16px;line-height:1.6}
+table{border-collapse:collapse;margin-top:16px;width:100%}
+td,th{text-align:left;padding:4px 8px;border-bottom:1px solid #334155;font-size:.9rem}
+";
+
+/// Renders the dashboard for `cache` as seen at `now` (Unix seconds).
+pub fn render(cache: &PredictionCache, now: i64, tz: &TimeZone, zone_name: &str) -> String {
+    let age = (now - cache.generated_at).max(0);
+    let fresh = Freshness::of_age(age);
+    let refresh = if fresh == Freshness::Fresh { 60 } else { 30 };
+    let head = cache.headline();
+    let p = head.probability;
+    let level = if p >= HIGH_RISK { "high" } else { "low" };
+    let mut html = String::with_capacity(16 * 1024);
+    let _ = write!(
+        html,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"{refresh}\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>netprophet: {pct:.0}% degradation risk</title><style>{STYLE}</style></head><body><main>\
+         <h1>netprophet: will this path be degraded in 5 minutes?</h1>",
+        pct = p * 100.0
+    );
+    match fresh {
+        Freshness::Fresh => {}
+        Freshness::Stale => {
+            let _ = write!(
+                html,
+                "<div class=\"banner warn\" id=\"stale\">Data is {} minutes old: the last refresh \
+                 may have failed. Showing the last good prediction.</div>",
+                age / 60
+            );
+        }
+        Freshness::Critical => {
+            let _ = write!(
+                html,
+                "<div class=\"banner crit\" id=\"stale\">Data is {} minutes old: refreshes are \
+                 failing. This prediction is out of date.</div>",
+                age / 60
+            );
+        }
+    }
+    let _ = write!(
+        html,
+        "<div class=\"cards\">\
+         <div class=\"card risk {level}\" id=\"risk\"><div class=\"label\">Degradation risk (5 min ahead)</div>\
+         <div class=\"value\">{pct:.1}%</div><div class=\"label\">{word}</div></div>\
+         <div class=\"card\"><div class=\"label\">Latency (mean RTT)</div><div class=\"value\">{lat}</div></div>\
+         <div class=\"card\"><div class=\"label\">Jitter (RTT std dev)</div><div class=\"value\">{jit}</div></div>\
+         </div>",
+        pct = p * 100.0,
+        word = if p >= HIGH_RISK {
+            "HIGH: degradation likely"
+        } else {
+            "normal"
+        },
+        lat = ms(head.input("avg_latency")),
+        jit = ms(head.input("jitter")),
+    );
+    html.push_str("<div class=\"chart\">");
+    html.push_str(&chart_svg(&cache.history));
+    html.push_str("</div>");
+    if cache.predictions.len() > 1 {
+        html.push_str("<table><tr><th>Probe</th><th>Risk</th><th>Latency</th><th>Jitter</th></tr>");
+        for pr in &cache.predictions {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{:.1}%</td><td>{}</td><td>{}</td></tr>",
+                pr.probe_id.map_or("all".into(), |i| i.to_string()),
+                pr.probability * 100.0,
+                ms(pr.input("avg_latency")),
+                ms(pr.input("jitter"))
+            );
+        }
+        html.push_str("</table>");
+    }
+    let _ = write!(
+        html,
+        "<div class=\"meta\">Last update: <b>{utc}</b> &middot; {local} ({zone})<br>\
+         Telemetry minute: {minute} UTC &middot; probe {probe} &middot; source: {source}<br>\
+         Model: {file} ({trees} trees, digest {digest}) &middot; page refreshes every {refresh} s</div>\
+         </main></body></html>",
+        utc = local_time(cache.generated_at, &TimeZone::UTC),
+        local = local_time(cache.generated_at, tz),
+        zone = escape(zone_name),
+        minute = local_time(head.minute, &TimeZone::UTC),
+        probe = head.probe_id.map_or("n/a".into(), |i| i.to_string()),
+        source = escape(&cache.source),
+        file = escape(&cache.model.file),
+        trees = cache.model.trees,
+        digest = escape(&cache.model.digest),
+    );
+    html
+}
+
+/// The latency and risk chart as inline SVG: latency (ms) on the left
+/// axis, risk (%) on the right, with the 40 % line dashed.
+pub fn chart_svg(history: &[HistoryPoint]) -> String {
+    const W: f64 = 900.0;
+    const H: f64 = 260.0;
+    const L: f64 = 50.0;
+    const R: f64 = 50.0;
+    const T: f64 = 20.0;
+    const B: f64 = 30.0;
+    let mut svg = String::with_capacity(8 * 1024);
+    let _ = write!(
+        svg,
+        "<svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"100%\" \
+         role=\"img\" aria-label=\"Recent latency and degradation risk\">"
+    );
+    if history.len() < 2 {
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" fill=\"#94a3b8\" text-anchor=\"middle\">Not enough history yet</text></svg>",
+            W / 2.0,
+            H / 2.0
+        );
+        return svg;
+    }
+    let t0 = history[0].minute as f64;
+    let t1 = history[history.len() - 1].minute as f64;
+    let span = (t1 - t0).max(60.0);
+    let lats: Vec<f64> = history.iter().filter_map(|h| h.latency_ms).collect();
+    let (mut lo, mut hi) = lats
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        (lo, hi) = (0.0, 1.0);
+    }
+    if hi - lo < 1.0 {
+        hi = lo + 1.0;
+    }
+    let x = |t: i64| L + (t as f64 - t0) / span * (W - L - R);
+    let y_lat = |v: f64| T + (1.0 - (v - lo) / (hi - lo)) * (H - T - B);
+    let y_risk = |v: f64| T + (1.0 - v.clamp(0.0, 1.0)) * (H - T - B);
+    // Axes, threshold and labels.
+    let _ = write!(
+        svg,
+        "<rect x=\"{L}\" y=\"{T}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#334155\"/>\
+         <line x1=\"{L}\" x2=\"{}\" y1=\"{y40:.1}\" y2=\"{y40:.1}\" stroke=\"#f87171\" stroke-dasharray=\"6 4\"/>\
+         <text x=\"{}\" y=\"{:.1}\" fill=\"#f87171\" font-size=\"11\">40%</text>\
+         <text x=\"4\" y=\"{:.1}\" fill=\"#38bdf8\" font-size=\"11\">{hi:.1}</text>\
+         <text x=\"4\" y=\"{:.1}\" fill=\"#38bdf8\" font-size=\"11\">{lo:.1}</text>\
+         <text x=\"4\" y=\"12\" fill=\"#38bdf8\" font-size=\"11\">latency ms</text>\
+         <text x=\"{}\" y=\"12\" fill=\"#fbbf24\" font-size=\"11\" text-anchor=\"end\">risk %</text>",
+        W - L - R,
+        H - T - B,
+        W - R,
+        W - R + 4.0,
+        y_risk(HIGH_RISK) + 4.0,
+        T + 4.0,
+        H - B,
+        W - 4.0,
+        y40 = y_risk(HIGH_RISK),
+    );
+    let _ = write!(
+        svg,
+        "<text x=\"{L}\" y=\"{}\" fill=\"#94a3b8\" font-size=\"11\">{}</text>\
+         <text x=\"{}\" y=\"{}\" fill=\"#94a3b8\" font-size=\"11\" text-anchor=\"end\">{}</text>",
+        H - 8.0,
+        local_time(t0 as i64, &TimeZone::UTC),
+        W - R,
+        H - 8.0,
+        local_time(t1 as i64, &TimeZone::UTC),
+    );
+    // Latency polyline, broken where latency is unknown.
+    let mut path = String::new();
+    let mut pen_down = false;
+    for h in history {
+        match h.latency_ms {
+            Some(v) => {
+                let _ = write!(
+                    path,
+                    "{}{:.1},{:.1} ",
+                    if pen_down { "L" } else { "M" },
+                    x(h.minute),
+                    y_lat(v)
+                );
+                pen_down = true;
+            }
+            None => pen_down = false,
+        }
+    }
+    let _ = write!(
+        svg,
+        "<path id=\"latency\" d=\"{path}\" fill=\"none\" stroke=\"#38bdf8\" stroke-width=\"1.5\"/>"
+    );
+    let mut risk = String::new();
+    for (i, h) in history.iter().enumerate() {
+        let _ = write!(
+            risk,
+            "{}{:.1},{:.1} ",
+            if i == 0 { "M" } else { "L" },
+            x(h.minute),
+            y_risk(h.risk)
+        );
+    }
+    let _ = write!(
+        svg,
+        "<path id=\"riskline\" d=\"{risk}\" fill=\"none\" stroke=\"#fbbf24\" stroke-width=\"2\"/></svg>"
+    );
+    svg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::tests::sample;
+
+    #[test]
+    fn colours_and_banners_follow_the_thresholds() {
+        let tz = TimeZone::get("America/Los_Angeles").unwrap();
+        let low = render(
+            &sample(1_770_000_000, 0.39),
+            1_770_000_000,
+            &tz,
+            "America/Los_Angeles",
+        );
+        assert!(low.contains("risk low") && !low.contains("id=\"stale\""));
+        assert!(low.contains("content=\"60\""));
+        let high = render(
+            &sample(1_770_000_000, 0.40),
+            1_770_000_000 + 15 * 60,
+            &tz,
+            "x",
+        );
+        assert!(high.contains("risk high") && high.contains("banner warn"));
+        assert!(high.contains("content=\"30\""));
+        let old = render(
+            &sample(1_770_000_000, 0.1),
+            1_770_000_000 + 30 * 60,
+            &tz,
+            "x",
+        );
+        assert!(old.contains("banner crit"));
+        assert!(low.contains("PST") || low.contains("PDT"));
+        assert!(low.contains("<svg") && low.contains("id=\"latency\""));
+        assert!(!low.contains("http://") || low.contains("xmlns=\"http://www.w3.org/2000/svg\""));
+    }
+
+    #[test]
+    fn chart_breaks_the_line_at_unknown_latency() {
+        let mut h = sample(1_770_000_000, 0.2).history;
+        h[4].latency_ms = None;
+        let svg = chart_svg(&h);
+        assert_eq!(svg.matches('M').count() - svg.matches("M ").count(), 3);
+    }
+}
