@@ -32,7 +32,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_with(path, |f| f.write_all(bytes))
 }
 
-/// Like [`write`], but the content is produced by `fill`, so large outputs
+/// Like [`write()`], but the content is produced by `fill`, so large outputs
 /// can be streamed without being held in memory.
 pub fn write_with(path: &Path, fill: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
     let tmp = temp_path(path);
