@@ -1,0 +1,11 @@
+//! RIPE Atlas ping results: the result model, its parser and archive
+//! readers.
+
+pub mod reader;
+pub mod result;
+
+pub use reader::{summary, ArchiveReader, ReadError};
+pub use result::{
+    parse_result, Malformed, Packet, ParseOutcome, ParseStats, PingResult, ResultError, Sample,
+    SampleFilter, SkipReason,
+};

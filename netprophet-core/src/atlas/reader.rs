@@ -1,0 +1,398 @@
+//! Streaming readers for Atlas result archives.
+//!
+//! An archive is what the Atlas API returns, stored as is: one result
+//! object per line (NDJSON), optionally gzip-compressed, or the API's own
+//! JSON array. Results are handed to the caller one at a time, so memory
+//! is bounded by what the caller keeps, never by the file size.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::result::{parse_result, ParseOutcome, ParseStats, PingResult, Sample, SampleFilter};
+
+/// Reading an archive failed as a whole (a bad line is counted instead).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The file could not be opened or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The archive.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The gzip stream ends early or is corrupt.
+    #[error("{}: truncated or corrupt gzip data ({source})", path.display())]
+    Gzip {
+        /// The archive.
+        path: PathBuf,
+        /// The cause reported by the decoder.
+        source: io::Error,
+    },
+    /// A JSON array archive is cut off or not an array of objects.
+    #[error("{}: the JSON array is malformed at line {line}, column {column}: {message}", path.display())]
+    Array {
+        /// The archive.
+        path: PathBuf,
+        /// Line of the failure.
+        line: usize,
+        /// Column of the failure.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Nothing in the archive gave a latency sample.
+    #[error("{}: no usable ping sample in {results} results ({summary})", path.display())]
+    NoSamples {
+        /// The archive.
+        path: PathBuf,
+        /// How many results were seen.
+        results: u64,
+        /// Skip counts, e.g. `malformed 3, ipv6 10`.
+        summary: String,
+    },
+}
+
+/// Counts bytes as they are read, so a progress bar can follow the
+/// compressed input of a gzip archive.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A streaming reader over one archive.
+///
+/// ```
+/// use netprophet_core::atlas::ArchiveReader;
+///
+/// let ndjson = br#"{"prb_id":7,"timestamp":60,"result":[{"rtt":1.5},{"x":"*"}]}
+/// not json
+/// "#;
+/// let mut reader = ArchiveReader::from_reader("inline", &ndjson[..]);
+/// let mut probes = vec![];
+/// let stats = reader.for_each_result(|r| probes.push(r.probe_id)).unwrap();
+/// assert_eq!(probes, [7]);
+/// assert_eq!(stats.malformed[0].line, 2);
+/// ```
+pub struct ArchiveReader {
+    path: PathBuf,
+    input: Box<dyn BufRead + Send>,
+    gzip: bool,
+    bytes: Arc<AtomicU64>,
+    total: Option<u64>,
+}
+
+impl ArchiveReader {
+    /// Opens a file; gzip is recognised by its magic bytes, not its name.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ReadError> {
+        let path = path.as_ref().to_path_buf();
+        let io_err = |source| ReadError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = File::open(&path).map_err(io_err)?;
+        let total = file.metadata().ok().map(|m| m.len());
+        let bytes = Arc::new(AtomicU64::new(0));
+        let mut raw = BufReader::with_capacity(
+            1 << 16,
+            Counting {
+                inner: file,
+                count: bytes.clone(),
+            },
+        );
+        let gzip = raw.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
+        let input: Box<dyn BufRead + Send> = if gzip {
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                flate2::bufread::MultiGzDecoder::new(raw),
+            ))
+        } else {
+            Box::new(raw)
+        };
+        Ok(ArchiveReader {
+            path,
+            input,
+            gzip,
+            bytes,
+            total,
+        })
+    }
+
+    /// Reads from any byte source (uncompressed NDJSON or a JSON array);
+    /// `name` is used in messages.
+    pub fn from_reader(name: &str, reader: impl Read + Send + 'static) -> Self {
+        let bytes = Arc::new(AtomicU64::new(0));
+        ArchiveReader {
+            path: PathBuf::from(name),
+            input: Box::new(BufReader::new(Counting {
+                inner: reader,
+                count: bytes.clone(),
+            })),
+            gzip: false,
+            bytes,
+            total: None,
+        }
+    }
+
+    /// A counter of input bytes consumed so far (compressed bytes for gzip),
+    /// readable from another thread while the archive is being read.
+    pub fn progress(&self) -> Arc<AtomicU64> {
+        self.bytes.clone()
+    }
+
+    /// Size of the input file in bytes, when known.
+    pub fn total_bytes(&self) -> Option<u64> {
+        self.total
+    }
+
+    /// The archive's path (or name).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io_error(&self) -> impl Fn(io::Error) -> ReadError {
+        let (path, gzip) = (self.path.clone(), self.gzip);
+        move |source| {
+            if gzip {
+                ReadError::Gzip {
+                    path: path.clone(),
+                    source,
+                }
+            } else {
+                ReadError::Io {
+                    path: path.clone(),
+                    source,
+                }
+            }
+        }
+    }
+
+    /// Calls `f` with every result that parses; malformed lines and
+    /// skipped kinds are counted in the returned stats (malformed ones with
+    /// their line numbers). Fails only when the input cannot be read.
+    pub fn for_each_result(
+        &mut self,
+        mut f: impl FnMut(PingResult),
+    ) -> Result<ParseStats, ReadError> {
+        let mut stats = ParseStats::default();
+        let io_error = self.io_error();
+        let first = loop {
+            let buf = self.input.fill_buf().map_err(&io_error)?;
+            match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+                Some(i) => break Some(buf[i]),
+                None if buf.is_empty() => break None,
+                None => {
+                    let n = buf.len();
+                    self.input.consume(n);
+                }
+            }
+        };
+        match first {
+            None => {}
+            Some(b'[') => self.read_array(&mut stats, &mut f)?,
+            Some(_) => self.read_lines(&mut stats, &mut f)?,
+        }
+        Ok(stats)
+    }
+
+    fn read_lines(
+        &mut self,
+        stats: &mut ParseStats,
+        f: &mut impl FnMut(PingResult),
+    ) -> Result<(), ReadError> {
+        let mut line = Vec::with_capacity(4096);
+        let mut number = 0u64;
+        let io_error = self.io_error();
+        loop {
+            line.clear();
+            let n = self.input.read_until(b'\n', &mut line).map_err(&io_error)?;
+            if n == 0 {
+                return Ok(());
+            }
+            number += 1;
+            let text = line.trim_ascii();
+            if text.is_empty() {
+                continue;
+            }
+            // A line holding a whole API page (a JSON array) is accepted too.
+            if text[0] == b'[' {
+                match serde_json::from_slice::<Vec<&RawValue>>(text) {
+                    Ok(items) => {
+                        for item in items {
+                            handle(item.get().as_bytes(), number, stats, f);
+                        }
+                    }
+                    Err(e) => stats.malformed(number, e.to_string()),
+                }
+                continue;
+            }
+            handle(text, number, stats, f);
+        }
+    }
+
+    fn read_array(
+        &mut self,
+        stats: &mut ParseStats,
+        f: &mut impl FnMut(PingResult),
+    ) -> Result<(), ReadError> {
+        let mut de = serde_json::Deserializer::from_reader(&mut self.input);
+        let seed = ArraySeed { stats, f };
+        let result = seed.deserialize(&mut de).and_then(|()| de.end());
+        result.map_err(|e| {
+            if e.is_io() {
+                (self.io_error())(io::Error::from(e))
+            } else {
+                ReadError::Array {
+                    path: self.path.clone(),
+                    line: e.line(),
+                    column: e.column(),
+                    message: e.to_string(),
+                }
+            }
+        })
+    }
+
+    /// Reads every result into latency samples that pass `filter`.
+    /// Fails with [`ReadError::NoSamples`] when none does.
+    pub fn samples(
+        &mut self,
+        filter: &SampleFilter,
+        mut f: impl FnMut(&[Sample]),
+    ) -> Result<ParseStats, ReadError> {
+        let mut kept = ParseStats::default();
+        let mut buf = Vec::with_capacity(8);
+        let read = self.for_each_result(|r| {
+            buf.clear();
+            if filter.samples(&r, &mut kept, &mut buf) {
+                f(&buf);
+            }
+        })?;
+        let mut stats = read;
+        stats.merge(&kept);
+        if stats.samples == 0 {
+            return Err(ReadError::NoSamples {
+                path: self.path.clone(),
+                results: stats.results,
+                summary: summary(&stats),
+            });
+        }
+        Ok(stats)
+    }
+}
+
+/// `reason n, reason n` for the non-zero skip counts, or `nothing skipped`.
+pub fn summary(stats: &ParseStats) -> String {
+    let parts: Vec<String> = stats
+        .skipped()
+        .iter()
+        .map(|(r, n)| format!("{} {n}", r.name()))
+        .collect();
+    if parts.is_empty() {
+        "nothing skipped".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn handle(json: &[u8], line: u64, stats: &mut ParseStats, f: &mut impl FnMut(PingResult)) {
+    match parse_result(json) {
+        Ok(r) => {
+            stats.results += 1;
+            f(r)
+        }
+        Err(ParseOutcome::Skip(reason)) => {
+            stats.results += 1;
+            stats.add(reason, 1);
+        }
+        Err(ParseOutcome::Error(e)) => stats.malformed(line, e.to_string()),
+    }
+}
+
+/// Streams the elements of a top-level JSON array without collecting them.
+struct ArraySeed<'s, F> {
+    stats: &'s mut ParseStats,
+    f: &'s mut F,
+}
+
+impl<'de, F: FnMut(PingResult)> DeserializeSeed<'de> for ArraySeed<'_, F> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(PingResult)> Visitor<'de> for ArraySeed<'_, F> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of Atlas results")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0u64;
+        while let Some(item) = seq.next_element::<Box<RawValue>>()? {
+            index += 1;
+            // Inside an array the useful position is the element number.
+            handle(item.get().as_bytes(), index, self.stats, self.f);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::atlas::SkipReason;
+
+    #[test]
+    fn json_array_form_streams_elements() {
+        let json = br#"[{"prb_id":1,"timestamp":60,"result":[{"rtt":2.0}]},
+            {"prb_id":"x"},
+            {"prb_id":2,"timestamp":61,"result":[{"x":"*"}]}]"#;
+        let mut r = ArchiveReader::from_reader("a.json", &json[..]);
+        let mut got = vec![];
+        let stats = r
+            .samples(&SampleFilter::default(), |s| got.extend_from_slice(s))
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(stats.count(SkipReason::Malformed), 1);
+        assert_eq!(stats.malformed[0].line, 2, "element number");
+        assert_eq!(stats.results, 3);
+    }
+
+    #[test]
+    fn truncated_array_is_an_error_naming_the_file() {
+        let json = br#"[{"prb_id":1,"timestamp":60,"result":[{"rtt":2.0}]}, {"prb_"#;
+        let err = ArchiveReader::from_reader("cut.json", &json[..])
+            .for_each_result(|_| {})
+            .unwrap_err();
+        assert!(err.to_string().starts_with("cut.json:"), "{err}");
+    }
+
+    #[test]
+    fn no_samples_is_an_error_that_says_why() {
+        let nd = b"{\"prb_id\":1,\"timestamp\":60,\"af\":6,\"result\":[{\"rtt\":1}]}\nnope\n";
+        let err = ArchiveReader::from_reader("v6.ndjson", &nd[..])
+            .samples(&SampleFilter::default(), |_| {})
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("no usable ping sample in 2 results"), "{msg}");
+        assert!(
+            msg.contains("malformed 1") && msg.contains("ipv6 1"),
+            "{msg}"
+        );
+    }
+}

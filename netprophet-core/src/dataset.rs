@@ -1,0 +1,362 @@
+//! Labelled training rows and the feature CSV format.
+//!
+//! The CSV has the original system's `training_data.csv` columns
+//! (timestamp, the eight features, threshold, is_degraded,
+//! target_5m_degraded), so files written here and the original file are
+//! read the same way. Columns are always found by name.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::features::{FeatureFrame, FeatureRow};
+use crate::labels::Labels;
+use crate::time::{format_utc, parse_utc};
+
+/// Name of the target column.
+pub const TARGET_COLUMN: &str = "target_5m_degraded";
+
+/// Reading or building a dataset failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DatasetError {
+    /// The file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The CSV is malformed.
+    #[error("{}: {message}", path.display())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line when known.
+        message: String,
+    },
+    /// A required column is absent.
+    #[error("{}: no column `{column}` (columns: {available})", path.display())]
+    MissingColumn {
+        /// The file.
+        path: PathBuf,
+        /// The missing column.
+        column: String,
+        /// The columns that are there.
+        available: String,
+    },
+    /// A feature name is not one this crate computes.
+    #[error("unknown feature `{0}`")]
+    UnknownFeature(String),
+    /// No row survived (all had a missing feature or target).
+    #[error("{0}: no complete labelled row")]
+    Empty(String),
+}
+
+/// Labelled rows, features in a named order; row-major.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Dataset {
+    /// Feature names, in column order.
+    pub feature_names: Vec<String>,
+    /// Row-major feature values, `rows x feature_names.len()`.
+    pub x: Vec<f64>,
+    /// Target per row: 1 = degraded `horizon` minutes later.
+    pub y: Vec<u8>,
+    /// Minute of each row, Unix seconds.
+    pub timestamps: Vec<i64>,
+    /// Probe of each row (0 when unknown).
+    pub probe_ids: Vec<u64>,
+}
+
+impl Dataset {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+
+    /// Number of features.
+    pub fn width(&self) -> usize {
+        self.feature_names.len()
+    }
+
+    /// Row `i`'s features.
+    pub fn row(&self, i: usize) -> &[f64] {
+        let w = self.width();
+        &self.x[i * w..(i + 1) * w]
+    }
+
+    /// Number of positive rows.
+    pub fn positives(&self) -> usize {
+        self.y.iter().filter(|&&y| y == 1).count()
+    }
+
+    /// The rows at `indices`, in that order.
+    pub fn subset(&self, indices: &[usize]) -> Dataset {
+        let w = self.width();
+        let mut x = Vec::with_capacity(indices.len() * w);
+        for &i in indices {
+            x.extend_from_slice(self.row(i));
+        }
+        Dataset {
+            feature_names: self.feature_names.clone(),
+            x,
+            y: indices.iter().map(|&i| self.y[i]).collect(),
+            timestamps: indices.iter().map(|&i| self.timestamps[i]).collect(),
+            probe_ids: indices.iter().map(|&i| self.probe_ids[i]).collect(),
+        }
+    }
+
+    /// Rows sorted by time (then probe), as chronological splits need.
+    pub fn sorted_by_time(&self) -> Dataset {
+        let mut idx: Vec<usize> = (0..self.len()).collect();
+        idx.sort_by_key(|&i| (self.timestamps[i], self.probe_ids[i]));
+        self.subset(&idx)
+    }
+
+    /// Training rows from labelled frames: rows without a target or with a
+    /// missing feature are dropped.
+    pub fn from_frames<'a>(
+        frames: impl IntoIterator<Item = (&'a FeatureFrame, &'a Labels)>,
+        feature_names: &[String],
+    ) -> Result<Dataset, DatasetError> {
+        let probe = FeatureRow {
+            timestamp: 0,
+            avg_latency: 0.0,
+            jitter: 0.0,
+            rtt_min: 0.0,
+            rtt_max: 0.0,
+            packet_count: 0,
+            latency_change_5m: 0.0,
+            rolling_mean: 0.0,
+            rolling_std: 0.0,
+            lost: 0,
+            minutes_since_sample: 0.0,
+        };
+        for name in feature_names {
+            if probe.get(name).is_none() {
+                return Err(DatasetError::UnknownFeature(name.clone()));
+            }
+        }
+        let mut d = Dataset {
+            feature_names: feature_names.to_vec(),
+            ..Dataset::default()
+        };
+        let mut values = Vec::with_capacity(feature_names.len());
+        for (frame, labels) in frames {
+            for (i, row) in frame.rows().enumerate() {
+                let Some(target) = labels.target[i] else {
+                    continue;
+                };
+                values.clear();
+                values.extend(feature_names.iter().map(|n| row.get(n).unwrap_or(f64::NAN)));
+                if values.iter().any(|v| v.is_nan()) {
+                    continue;
+                }
+                d.x.extend_from_slice(&values);
+                d.y.push(u8::from(target));
+                d.timestamps.push(row.timestamp);
+                d.probe_ids.push(frame.probe_id.unwrap_or(0));
+            }
+        }
+        Ok(d)
+    }
+
+    /// Reads labelled rows from a feature CSV: the named feature columns and
+    /// `target_5m_degraded`; `timestamp` and `probe_id` when present. Rows
+    /// with a missing feature or target are dropped, as for training.
+    pub fn read_csv(path: &Path, feature_names: &[String]) -> Result<Dataset, DatasetError> {
+        let file = std::fs::File::open(path).map_err(|source| DatasetError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_csv_reader(path, file, feature_names)
+    }
+
+    /// As [`Dataset::read_csv`], from any reader; `path` names it in errors.
+    pub fn from_csv_reader(
+        path: &Path,
+        reader: impl Read,
+        feature_names: &[String],
+    ) -> Result<Dataset, DatasetError> {
+        let csv_err = |message: String| DatasetError::Csv {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(reader);
+        let headers = rdr.headers().map_err(|e| csv_err(e.to_string()))?.clone();
+        let find = |name: &str| headers.iter().position(|h| h.trim() == name);
+        let missing = |column: &str| DatasetError::MissingColumn {
+            path: path.to_path_buf(),
+            column: column.to_string(),
+            available: headers.iter().collect::<Vec<_>>().join(","),
+        };
+        let cols: Vec<usize> = feature_names
+            .iter()
+            .map(|n| find(n).ok_or_else(|| missing(n)))
+            .collect::<Result<_, _>>()?;
+        let target_col = find(TARGET_COLUMN).ok_or_else(|| missing(TARGET_COLUMN))?;
+        let ts_col = find("timestamp");
+        let probe_col = find("probe_id");
+        let mut d = Dataset {
+            feature_names: feature_names.to_vec(),
+            ..Dataset::default()
+        };
+        let mut values = Vec::with_capacity(cols.len());
+        for (i, record) in rdr.records().enumerate() {
+            let line = i + 2;
+            let record = record.map_err(|e| csv_err(e.to_string()))?;
+            let cell = |c: usize| -> Result<f64, DatasetError> {
+                let v = record.get(c).unwrap_or("").trim();
+                if v.is_empty() || v.eq_ignore_ascii_case("nan") || v == "NA" {
+                    return Ok(f64::NAN);
+                }
+                v.parse::<f64>().map_err(|_| {
+                    csv_err(format!(
+                        "line {line}, column `{}`: {v:?} is not a number",
+                        &headers[c]
+                    ))
+                })
+            };
+            let target = cell(target_col)?;
+            if target.is_nan() {
+                continue;
+            }
+            if target != 0.0 && target != 1.0 {
+                return Err(csv_err(format!(
+                    "line {line}: target {target} is not 0 or 1"
+                )));
+            }
+            values.clear();
+            for &c in &cols {
+                values.push(cell(c)?);
+            }
+            if values.iter().any(|v| v.is_nan()) {
+                continue;
+            }
+            let timestamp = match ts_col.map(|c| record.get(c).unwrap_or("")) {
+                Some(text) => parse_utc(text).ok_or_else(|| {
+                    csv_err(format!("line {line}: timestamp {text:?} is not a UTC time"))
+                })?,
+                None => i as i64 * 60,
+            };
+            let probe = match probe_col.map(|c| record.get(c).unwrap_or("").trim()) {
+                Some(p) if !p.is_empty() => p.parse::<u64>().map_err(|_| {
+                    csv_err(format!("line {line}: probe_id {p:?} is not a whole number"))
+                })?,
+                _ => 0,
+            };
+            d.x.extend_from_slice(&values);
+            d.y.push(target as u8);
+            d.timestamps.push(timestamp);
+            d.probe_ids.push(probe);
+        }
+        if d.is_empty() {
+            return Err(DatasetError::Empty(path.display().to_string()));
+        }
+        Ok(d)
+    }
+}
+
+/// Formats a float like Python's `repr` for the values that occur here
+/// (`1.0`, `26.766299890804596`); NaN is an empty cell.
+pub fn fmt_float(v: f64) -> String {
+    if v.is_nan() {
+        return String::new();
+    }
+    let s = format!("{v}");
+    if s.contains(['.', 'e', 'i', 'N']) {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// The header of the feature CSV; `probe_id` is added when `with_probe`.
+pub fn csv_header(with_labels: bool, with_probe: bool) -> Vec<&'static str> {
+    let mut h = vec!["timestamp"];
+    h.extend_from_slice(&crate::schema::FEATURE_COLUMNS);
+    if with_labels {
+        h.extend_from_slice(&["threshold", "is_degraded", TARGET_COLUMN]);
+    }
+    if with_probe {
+        h.push("probe_id");
+    }
+    h
+}
+
+/// Writes one frame's rows (and labels, when given) as feature CSV lines,
+/// without the header.
+pub fn write_csv_rows(
+    out: &mut impl Write,
+    frame: &FeatureFrame,
+    labels: Option<&Labels>,
+    with_probe: bool,
+) -> std::io::Result<()> {
+    for (i, r) in frame.rows().enumerate() {
+        write!(
+            out,
+            "{},{},{},{},{},{},{},{},{}",
+            format_utc(r.timestamp),
+            fmt_float(r.avg_latency),
+            fmt_float(r.jitter),
+            fmt_float(r.rtt_min),
+            fmt_float(r.rtt_max),
+            r.packet_count,
+            fmt_float(r.latency_change_5m),
+            fmt_float(r.rolling_mean),
+            fmt_float(r.rolling_std),
+        )?;
+        if let Some(l) = labels {
+            let target = match l.target[i] {
+                Some(t) => fmt_float(f64::from(u8::from(t))),
+                None => String::new(),
+            };
+            write!(
+                out,
+                ",{},{},{}",
+                fmt_float(l.threshold[i]),
+                u8::from(l.is_degraded[i]),
+                target
+            )?;
+        }
+        if with_probe {
+            write!(out, ",{}", frame.probe_id.unwrap_or(0))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_look_like_python() {
+        assert_eq!(fmt_float(0.0), "0.0");
+        assert_eq!(fmt_float(1.0), "1.0");
+        assert_eq!(fmt_float(26.766299890804596), "26.766299890804596");
+        assert_eq!(fmt_float(f64::NAN), "");
+    }
+
+    #[test]
+    fn csv_errors_name_line_and_column() {
+        let csv = "timestamp,a,target_5m_degraded\n2026-01-01 00:00:00,1.5,0.0\n2026-01-01 00:01:00,x,1.0\n";
+        let err = Dataset::from_csv_reader(Path::new("t.csv"), csv.as_bytes(), &["a".to_string()])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "t.csv: line 3, column `a`: \"x\" is not a number"
+        );
+        let err = Dataset::from_csv_reader(Path::new("t.csv"), csv.as_bytes(), &["b".to_string()])
+            .unwrap_err();
+        assert!(err.to_string().contains("no column `b`"), "{err}");
+    }
+}
