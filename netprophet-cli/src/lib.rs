@@ -10,3 +10,4 @@ pub mod cache;
 pub mod cmd;
 pub mod replay;
 pub mod serve;
+pub mod telemetry;

@@ -1,31 +1,15 @@
 //! `netprophet predict` end to end: the real original model on the real
 //! training rows, matched by column name, against XGBoost's own scores.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
-
-fn netprophet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netprophet"))
-        .args(args)
-        .output()
-        .expect("run netprophet")
-}
+use common::{fixtures, netprophet, tmp};
 
 fn column(csv: &str, index: usize) -> Vec<f32> {
     csv.lines()
         .skip(1)
         .map(|l| l.split(',').nth(index).unwrap().parse().unwrap())
         .collect()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("np-predict-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
 }
 
 #[test]
