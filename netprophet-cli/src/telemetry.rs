@@ -2,7 +2,6 @@
 //! and `refresh`: which probes, progress on a terminal, and a report of
 //! what was skipped.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
@@ -71,7 +70,7 @@ pub fn read_samples(
     inputs: &[PathBuf],
     filter: &SampleFilter,
     what: &str,
-    mut f: impl FnMut(&[Sample]),
+    mut f: impl FnMut(&[Sample]) + Send,
 ) -> anyhow::Result<ParseStats> {
     let mut total = ParseStats::default();
     for path in inputs {
@@ -92,37 +91,46 @@ pub fn read_samples(
     Ok(total)
 }
 
-/// Builds the selected probes' frames from archives. `--top` reads the
-/// inputs twice (count, then build) so memory holds one probe, not all.
+/// The selected probes' binned samples, before features are derived.
+pub struct LoadedProbes {
+    /// Per-probe bins.
+    pub probes: ProbeCollector,
+    /// Counts over all inputs (of the final pass).
+    pub stats: ParseStats,
+}
+
+/// Builds the selected probes' frames from archives.
 pub fn load_frames(
     inputs: &[PathBuf],
     selection: &Selection,
     config: FeatureConfig,
 ) -> anyhow::Result<Loaded> {
+    let loaded = load_probes(inputs, selection)?;
+    Ok(Loaded {
+        frames: loaded.probes.frames(config),
+        stats: loaded.stats,
+    })
+}
+
+/// Reads the selected probes' samples into per-minute bins; frames are
+/// derived from them one probe at a time by the caller, so that many
+/// probes never need all their frames in memory at once.
+pub fn load_probes(inputs: &[PathBuf], selection: &Selection) -> anyhow::Result<LoadedProbes> {
     if inputs.is_empty() {
         bail!("no input archive given");
     }
     let mut filter = SampleFilter::default();
-    match selection {
-        Selection::Probes(p) => filter.probes = Some(p.clone()),
-        Selection::MostActive => {
-            let mut counts: HashMap<u64, u64> = HashMap::new();
-            read_samples(inputs, &filter, "counting", |s| {
-                for s in s.iter().filter(|s| s.rtt.is_some()) {
-                    *counts.entry(s.probe_id).or_default() += 1;
-                }
-            })?;
-            let top = counts
-                .iter()
-                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-                .map(|(id, _)| *id)
-                .context("no probe has a reply")?;
-            filter.probes = Some(vec![top]);
-        }
-        Selection::All => {}
+    if let Selection::Probes(p) = selection {
+        filter.probes = Some(p.clone());
     }
     let mut probes = ProbeCollector::new();
     let stats = read_samples(inputs, &filter, "reading", |s| probes.extend(s))?;
+    if *selection == Selection::MostActive {
+        // One pass keeps every probe's samples compactly (12-16 bytes each);
+        // the others are dropped as soon as the most active one is known.
+        let top = probes.most_active().context("no probe has a reply")?;
+        probes.retain(&[top]);
+    }
     if let Selection::Probes(wanted) = selection {
         let missing: Vec<String> = wanted
             .iter()
@@ -138,10 +146,7 @@ pub fn load_frames(
             );
         }
     }
-    Ok(Loaded {
-        frames: probes.frames(config),
-        stats,
-    })
+    Ok(LoadedProbes { probes, stats })
 }
 
 /// `a.ndjson` or `a.ndjson and 3 more`.

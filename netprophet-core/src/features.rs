@@ -59,43 +59,64 @@ impl Bin {
     }
 }
 
-/// One probe's bins that hold at least one observation, in time order.
+/// One probe's samples, kept compactly until its bins are needed.
 ///
-/// Samples may arrive out of order; each is added to its minute. Within a
-/// minute, values are accumulated in arrival order, which is the order
-/// pandas sees after a stable sort by timestamp when the archive is
-/// time-ordered (as Atlas returns it).
+/// Samples may arrive in any order. Bins are formed after a stable sort by
+/// timestamp, so within a minute values are accumulated in time order (and
+/// in arrival order for equal timestamps), exactly as pandas does after
+/// `sort_values(kind="stable")`.
+///
+/// A sample takes 8 bytes: its time as an offset and its rtt in whole
+/// microseconds when the rtt is exactly such a value (Atlas writes rtts
+/// with three decimals, and `k / 1000.0` is the same correctly rounded
+/// double as parsing the decimal text). Other rtts are kept aside in full.
 #[derive(Clone, Debug, Default)]
 pub struct ProbeBins {
-    bins: Vec<(i64, Bin)>,
+    base: i64,
+    offsets: Vec<u32>,
+    rtts: Vec<u32>,
+    exact: Vec<(u32, f64)>,
     samples: u64,
+    out_of_range: u64,
+    sorted: bool,
 }
 
+const LOST: u32 = u32::MAX;
+const ASIDE: u32 = u32::MAX - 1;
+
 impl ProbeBins {
-    /// Adds one sample.
+    /// Adds one sample. A timestamp more than 68 years away from the
+    /// probe's first one is not stored (see [`ProbeBins::out_of_range`]).
     pub fn push(&mut self, timestamp: i64, rtt: Option<f64>) {
-        let minute = bin_of(timestamp);
-        if rtt.is_some() {
-            self.samples += 1;
+        if self.offsets.is_empty() {
+            self.base = timestamp - (1 << 31);
+            self.sorted = true;
         }
-        match self.bins.last_mut() {
-            Some((m, bin)) if *m == minute => bin.push(rtt),
-            Some((m, _)) if *m > minute => {
-                match self.bins.binary_search_by_key(&minute, |(m, _)| *m) {
-                    Ok(i) => self.bins[i].1.push(rtt),
-                    Err(i) => {
-                        let mut bin = Bin::default();
-                        bin.push(rtt);
-                        self.bins.insert(i, (minute, bin));
-                    }
+        let Ok(offset) = u32::try_from(timestamp - self.base) else {
+            self.out_of_range += 1;
+            return;
+        };
+        if self.sorted && self.offsets.last().is_some_and(|&o| o > offset) {
+            self.sorted = false;
+        }
+        let code = match rtt {
+            None => LOST,
+            Some(v) => {
+                self.samples += 1;
+                let micros = (v * 1000.0).round();
+                if v.is_sign_positive()
+                    && (0.0..ASIDE as f64).contains(&micros)
+                    && micros / 1000.0 == v
+                {
+                    micros as u32
+                } else {
+                    self.exact.push((self.offsets.len() as u32, v));
+                    ASIDE
                 }
             }
-            _ => {
-                let mut bin = Bin::default();
-                bin.push(rtt);
-                self.bins.push((minute, bin));
-            }
-        }
+        };
+        self.offsets.push(offset);
+        self.rtts.push(code);
     }
 
     /// Number of latency samples (replies) added.
@@ -103,9 +124,43 @@ impl ProbeBins {
         self.samples
     }
 
-    /// The non-empty bins, as (minute start, bin).
-    pub fn bins(&self) -> &[(i64, Bin)] {
-        &self.bins
+    /// Samples not stored because their time was too far from the first.
+    pub fn out_of_range(&self) -> u64 {
+        self.out_of_range
+    }
+
+    fn rtt(&self, i: usize) -> Option<f64> {
+        match self.rtts[i] {
+            LOST => None,
+            ASIDE => {
+                let at = self.exact.partition_point(|(j, _)| (*j as usize) < i);
+                self.exact.get(at).map(|(_, v)| *v)
+            }
+            micros => Some(f64::from(micros) / 1000.0),
+        }
+    }
+
+    /// The non-empty bins, as (minute start, bin), in time order.
+    pub fn bins(&self) -> Vec<(i64, Bin)> {
+        let mut order: Vec<u32> = (0..self.offsets.len() as u32).collect();
+        if !self.sorted {
+            order.sort_by_key(|&i| self.offsets[i as usize]);
+        }
+        let mut bins: Vec<(i64, Bin)> = Vec::new();
+        for i in order {
+            let i = i as usize;
+            let minute = bin_of(self.base + i64::from(self.offsets[i]));
+            let rtt = self.rtt(i);
+            match bins.last_mut() {
+                Some((m, bin)) if *m == minute => bin.push(rtt),
+                _ => {
+                    let mut bin = Bin::default();
+                    bin.push(rtt);
+                    bins.push((minute, bin));
+                }
+            }
+        }
+        bins
     }
 }
 
@@ -123,11 +178,13 @@ impl ProbeCollector {
 
     /// Adds samples.
     pub fn extend(&mut self, samples: &[Sample]) {
-        for s in samples {
-            self.probes
-                .entry(s.probe_id)
-                .or_default()
-                .push(s.timestamp, s.rtt);
+        // Samples come a result at a time, so runs share a probe: one map
+        // lookup per run.
+        for run in samples.chunk_by(|a, b| a.probe_id == b.probe_id) {
+            let bins = self.probes.entry(run[0].probe_id).or_default();
+            for s in run {
+                bins.push(s.timestamp, s.rtt);
+            }
         }
     }
 
@@ -146,7 +203,12 @@ impl ProbeCollector {
             .map(|(id, _)| *id)
     }
 
-    /// One probe's bins.
+    /// Drops every probe but `keep`.
+    pub fn retain(&mut self, keep: &[u64]) {
+        self.probes.retain(|id, _| keep.contains(id));
+    }
+
+    /// One probe's samples.
     pub fn probe(&self, id: u64) -> Option<&ProbeBins> {
         self.probes.get(&id)
     }
@@ -155,14 +217,14 @@ impl ProbeCollector {
     pub fn frame(&self, id: u64, config: FeatureConfig) -> Option<FeatureFrame> {
         self.probes
             .get(&id)
-            .map(|b| FeatureFrame::from_bins(Some(id), b.bins(), config))
+            .map(|b| FeatureFrame::from_bins(Some(id), &b.bins(), config))
     }
 
     /// Frames of every probe, built in parallel, ordered by probe id.
     pub fn frames(&self, config: FeatureConfig) -> Vec<FeatureFrame> {
         self.probe_ids()
             .par_iter()
-            .map(|&id| FeatureFrame::from_bins(Some(id), self.probes[&id].bins(), config))
+            .map(|&id| FeatureFrame::from_bins(Some(id), &self.probes[&id].bins(), config))
             .collect()
     }
 }
@@ -547,7 +609,7 @@ mod tests {
         p.push(0, Some(10.0));
         p.push(30, Some(14.0));
         p.push(200, Some(20.0));
-        let f = FeatureFrame::from_bins(Some(1), p.bins(), FeatureConfig::default());
+        let f = FeatureFrame::from_bins(Some(1), &p.bins(), FeatureConfig::default());
         assert_eq!(f.timestamp, vec![0, 60, 120, 180]);
         assert_eq!(f.avg_latency, vec![12.0, 12.0, 12.0, 20.0]);
         assert_eq!(f.packet_count, vec![2, 0, 0, 1]);
@@ -556,6 +618,28 @@ mod tests {
             (f.jitter[3] - 8f64.sqrt()).abs() < 1e-15,
             "single sample keeps the filled jitter"
         );
+    }
+
+    #[test]
+    fn compact_storage_gives_back_the_exact_rtts() {
+        let mut p = ProbeBins::default();
+        let values = [
+            7.78,
+            14.659,
+            0.001,
+            1e-9,
+            123456.789,
+            5000000.5,
+            0.1 + 0.2,
+            26.766299890804596,
+        ];
+        for (i, v) in values.iter().enumerate() {
+            p.push(i as i64 * 60, Some(*v));
+        }
+        p.push(1 << 40, Some(1.0));
+        assert_eq!(p.out_of_range(), 1);
+        let got: Vec<f64> = p.bins().iter().map(|(_, b)| b.rtt.mean()).collect();
+        assert_eq!(got, values);
     }
 
     #[test]
@@ -584,7 +668,7 @@ mod tests {
             live.push(t, rtt, &mut rows).unwrap();
             t += 30 + (i % 5) * 70;
         }
-        let f = FeatureFrame::from_bins(Some(1), p.bins(), FeatureConfig::default());
+        let f = FeatureFrame::from_bins(Some(1), &p.bins(), FeatureConfig::default());
         live.close_through(*f.timestamp.last().unwrap(), &mut rows);
         assert_eq!(rows.len(), f.len());
         for (i, r) in rows.iter().enumerate() {

@@ -63,7 +63,7 @@ proptest! {
             bins.push(t, rtt);
             live.push(t, rtt, &mut rows).unwrap();
         }
-        let frame = FeatureFrame::from_bins(Some(1), bins.bins(), FeatureConfig::default());
+        let frame = FeatureFrame::from_bins(Some(1), &bins.bins(), FeatureConfig::default());
         live.close_through(*frame.timestamp.last().unwrap(), &mut rows);
         prop_assert_eq!(rows.len(), frame.len());
         let replies = sorted.iter().filter(|s| s.1.is_some()).count() as u32;
@@ -83,5 +83,58 @@ proptest! {
                 prop_assert_eq!(r.timestamp - frame.timestamp[i - 1], 60);
             }
         }
+    }
+}
+
+fn same(
+    a: &Result<netprophet_core::atlas::PingResult, ParseOutcome>,
+    b: &Result<netprophet_core::atlas::PingResult, ParseOutcome>,
+) -> bool {
+    // Reply(NaN) never comes from the fast path, so Debug equality is exact
+    // enough, and error messages must agree too.
+    format!("{a:?}") == format!("{b:?}")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn fast_path_agrees_with_serde_on_mutated_lines(
+        line in 0usize..15,
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), prop::sample::select(b"{}[]:,\"\\ 0123456789.-eE+nulltrfax*".to_vec())), 0..4),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut bytes = real_lines()[line].as_bytes().to_vec();
+        for (at, b) in edits {
+            let i = at.index(bytes.len());
+            bytes[i] = b;
+        }
+        let keep = bytes.len() - cut.index(bytes.len() / 8 + 1);
+        let bytes = &bytes[..keep];
+        let fast = parse_result(bytes);
+        let slow = netprophet_core::atlas::result::parse_with_serde(bytes);
+        prop_assert!(same(&fast, &slow), "{}\nfast {:?}\nserde {:?}", String::from_utf8_lossy(bytes), fast, slow);
+    }
+
+    #[test]
+    fn fast_path_agrees_with_serde_on_generated_results(
+        prb in prop_oneof![Just("6001".to_string()), Just("\"6001\"".to_string()), Just("null".to_string()), Just("-3".to_string()), Just("1.5e3".to_string())],
+        kind in prop_oneof![Just(None), Just(Some("\"ping\"")), Just(Some("\"traceroute\"")), Just(Some("7"))],
+        packets in proptest::collection::vec(prop_oneof![
+            Just(r#"{"rtt":7.78}"#), Just(r#"{"x":"*"}"#), Just(r#"{"error":"boom"}"#),
+            Just(r#"{"rtt":1.5,"dup":1}"#), Just(r#"{"rtt":2,"late":3}"#), Just(r#"{"rtt":"3.25"}"#),
+            Just(r#"{"rtt":null}"#), Just(r#"{"dup":null,"rtt":4}"#), Just(r#"{"rtt":1,"rtt":2}"#),
+            Just(r#"{"srcaddr":"10.0.0.1","x":"*"}"#), Just(r#"{"rtt":1e999}"#), Just("5"),
+        ], 0..5),
+        extra in prop_oneof![Just(""), Just(r#","af":6"#), Just(r#","dst_addr":"2001:db8::1""#), Just(r#","addr":"10.0.0.1","af":4"#), Just(r#","x":{"a":[1,{"b":null}]}"#), Just(r#","timestamp":9"#), Just(r#","prb\u005fid":1"#)],
+    ) {
+        let mut json = format!(r#"{{"prb_id":{prb},"timestamp":1770595200,"result":[{}]{extra}"#, packets.join(","));
+        if let Some(k) = kind {
+            json.push_str(&format!(r#","type":{k}"#));
+        }
+        json.push('}');
+        let fast = parse_result(json.as_bytes());
+        let slow = netprophet_core::atlas::result::parse_with_serde(json.as_bytes());
+        prop_assert!(same(&fast, &slow), "{}\nfast {:?}\nserde {:?}", json, fast, slow);
     }
 }

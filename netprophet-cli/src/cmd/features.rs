@@ -9,7 +9,11 @@ use netprophet_core::dataset::{csv_header, write_csv_rows};
 use netprophet_core::features::FeatureConfig;
 use netprophet_core::labels::{label, LabelConfig};
 
-use crate::telemetry::{load_frames, report, Selection};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+
+use crate::telemetry::{load_probes, report, Selection};
 
 /// Arguments of `netprophet features`.
 #[derive(clap::Args)]
@@ -55,15 +59,32 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         window: config.window,
         horizon: args.horizon,
     };
-    let loaded = load_frames(&args.input, &selection, config)?;
+    let loaded = load_probes(&args.input, &selection)?;
     eprintln!("{}", report(&args.input, &loaded.stats));
-    let with_probe = selection == Selection::All || loaded.frames.len() > 1;
+    let ids = loaded.probes.probe_ids();
+    let with_probe = selection == Selection::All || ids.len() > 1;
+    let rows = AtomicUsize::new(0);
     let write = |out: &mut dyn Write| -> std::io::Result<()> {
         let mut out = std::io::BufWriter::new(out);
         writeln!(out, "{}", csv_header(args.labels, with_probe).join(","))?;
-        for frame in &loaded.frames {
-            let labels = args.labels.then(|| label(frame, label_config));
-            write_csv_rows(&mut out, frame, labels.as_ref(), with_probe)?;
+        // Frames are built and formatted in parallel a block of probes at a
+        // time, then written in probe order; only one block is in memory.
+        for block in ids.chunks(16) {
+            let texts: Vec<std::io::Result<Vec<u8>>> = block
+                .par_iter()
+                .map(|&id| {
+                    let mut text = Vec::new();
+                    if let Some(frame) = loaded.probes.frame(id, config) {
+                        let labels = args.labels.then(|| label(&frame, label_config));
+                        write_csv_rows(&mut text, &frame, labels.as_ref(), with_probe)?;
+                        rows.fetch_add(frame.len(), Ordering::Relaxed);
+                    }
+                    Ok(text)
+                })
+                .collect();
+            for text in texts {
+                out.write_all(text?.as_slice())?;
+            }
         }
         out.flush()
     };
@@ -73,18 +94,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         netprophet_boost::atomic_file::write_with(&args.output, |f| write(f))
             .with_context(|| format!("writing {}", args.output.display()))?;
     }
-    let rows: usize = loaded.frames.iter().map(|f| f.len()).sum();
-    let probes: Vec<String> = loaded
-        .frames
-        .iter()
-        .filter_map(|f| f.probe_id.map(|p| p.to_string()))
-        .take(5)
-        .collect();
+    let shown: Vec<String> = ids.iter().take(5).map(u64::to_string).collect();
     eprintln!(
-        "wrote {rows} rows for {} probe(s) ({}{}) to {}",
-        loaded.frames.len(),
-        probes.join(", "),
-        if loaded.frames.len() > 5 { ", ..." } else { "" },
+        "wrote {} rows for {} probe(s) ({}{}) to {}",
+        rows.into_inner(),
+        ids.len(),
+        shown.join(", "),
+        if ids.len() > 5 { ", ..." } else { "" },
         args.output.display()
     );
     Ok(())

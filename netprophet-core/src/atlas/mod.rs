@@ -3,6 +3,7 @@
 
 pub mod reader;
 pub mod result;
+mod scan;
 
 pub use reader::{summary, ArchiveReader, ReadError};
 pub use result::{

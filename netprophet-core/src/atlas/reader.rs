@@ -11,10 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::result::{parse_result, ParseOutcome, ParseStats, PingResult, Sample, SampleFilter};
+use super::result::{
+    parse_result, ParseOutcome, ParseStats, PingResult, Sample, SampleFilter, SkipReason,
+};
 
 /// Reading an archive failed as a whole (a bad line is counted instead).
 #[derive(Debug, thiserror::Error)]
@@ -187,7 +190,7 @@ impl ArchiveReader {
     /// their line numbers). Fails only when the input cannot be read.
     pub fn for_each_result(
         &mut self,
-        mut f: impl FnMut(PingResult),
+        mut f: impl FnMut(PingResult) + Send,
     ) -> Result<ParseStats, ReadError> {
         let mut stats = ParseStats::default();
         let io_error = self.io_error();
@@ -213,35 +216,75 @@ impl ArchiveReader {
     fn read_lines(
         &mut self,
         stats: &mut ParseStats,
-        f: &mut impl FnMut(PingResult),
+        f: &mut (impl FnMut(PingResult) + Send),
     ) -> Result<(), ReadError> {
-        let mut line = Vec::with_capacity(4096);
-        let mut number = 0u64;
+        // Lines are parsed in parallel a block at a time and handed on in
+        // file order; JSON parsing is the cost, and blocks keep memory
+        // bounded whatever the file size.
+        const BLOCK: usize = 1 << 20;
         let io_error = self.io_error();
+        let mut block: Vec<u8> = Vec::with_capacity(BLOCK + (64 << 10));
+        let mut number = 0u64;
+        let mut pending: Option<Vec<Parsed>> = None;
         loop {
-            line.clear();
-            let n = self.input.read_until(b'\n', &mut line).map_err(&io_error)?;
-            if n == 0 {
+            let mut eof = false;
+            while block.len() < BLOCK {
+                let buf = self.input.fill_buf().map_err(&io_error)?;
+                if buf.is_empty() {
+                    eof = true;
+                    break;
+                }
+                let n = buf.len();
+                block.extend_from_slice(buf);
+                self.input.consume(n);
+            }
+            let cut = if eof {
+                block.len()
+            } else {
+                match block.iter().rposition(|&b| b == b'\n') {
+                    Some(i) => i + 1,
+                    // One line longer than a block: keep reading.
+                    None => continue,
+                }
+            };
+            let mut lines: Vec<(u64, &[u8])> = Vec::with_capacity(cut / 256);
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', &block[..cut])
+                .map(|i| i + 1)
+                .chain(
+                    // A last line without a newline (end of file).
+                    (cut > 0 && block[cut - 1] != b'\n').then_some(cut),
+                )
+            {
+                lines.push((number + 1 + lines.len() as u64, &block[start..end]));
+                start = end;
+            }
+            number += lines.len() as u64;
+            // Parse this block while the previous one is handed on, so the
+            // caller's work overlaps the parsing.
+            let previous = pending.take();
+            let (parsed, ()) = rayon::join(
+                || {
+                    lines
+                        .par_iter()
+                        .with_min_len(64)
+                        .map(|(n, l)| parse_line(l, *n))
+                        .collect::<Vec<Parsed>>()
+                },
+                || {
+                    for p in previous.into_iter().flatten() {
+                        p.deliver(stats, f);
+                    }
+                },
+            );
+            pending = Some(parsed);
+            block.drain(..cut);
+            if eof {
+                for p in pending.into_iter().flatten() {
+                    p.deliver(stats, f);
+                }
                 return Ok(());
             }
-            number += 1;
-            let text = line.trim_ascii();
-            if text.is_empty() {
-                continue;
-            }
-            // A line holding a whole API page (a JSON array) is accepted too.
-            if text[0] == b'[' {
-                match serde_json::from_slice::<Vec<&RawValue>>(text) {
-                    Ok(items) => {
-                        for item in items {
-                            handle(item.get().as_bytes(), number, stats, f);
-                        }
-                    }
-                    Err(e) => stats.malformed(number, e.to_string()),
-                }
-                continue;
-            }
-            handle(text, number, stats, f);
         }
     }
 
@@ -272,7 +315,7 @@ impl ArchiveReader {
     pub fn samples(
         &mut self,
         filter: &SampleFilter,
-        mut f: impl FnMut(&[Sample]),
+        mut f: impl FnMut(&[Sample]) + Send,
     ) -> Result<ParseStats, ReadError> {
         let mut kept = ParseStats::default();
         let mut buf = Vec::with_capacity(8);
@@ -310,17 +353,66 @@ pub fn summary(stats: &ParseStats) -> String {
 }
 
 fn handle(json: &[u8], line: u64, stats: &mut ParseStats, f: &mut impl FnMut(PingResult)) {
-    match parse_result(json) {
-        Ok(r) => {
-            stats.results += 1;
-            f(r)
+    parse_one(json, line).deliver(stats, f)
+}
+
+/// One line's outcome, computed in parallel and delivered in order.
+enum Parsed {
+    Empty,
+    Result(PingResult),
+    Skip(SkipReason),
+    Malformed(u64, String),
+    /// A line holding a whole API page (a JSON array).
+    Page(Vec<Parsed>),
+}
+
+impl Parsed {
+    fn deliver(self, stats: &mut ParseStats, f: &mut impl FnMut(PingResult)) {
+        match self {
+            Parsed::Empty => {}
+            Parsed::Result(r) => {
+                stats.results += 1;
+                f(r)
+            }
+            Parsed::Skip(reason) => {
+                stats.results += 1;
+                stats.add(reason, 1);
+            }
+            Parsed::Malformed(line, message) => stats.malformed(line, message),
+            Parsed::Page(items) => {
+                for p in items {
+                    p.deliver(stats, f);
+                }
+            }
         }
-        Err(ParseOutcome::Skip(reason)) => {
-            stats.results += 1;
-            stats.add(reason, 1);
-        }
-        Err(ParseOutcome::Error(e)) => stats.malformed(line, e.to_string()),
     }
+}
+
+fn parse_one(json: &[u8], line: u64) -> Parsed {
+    match parse_result(json) {
+        Ok(r) => Parsed::Result(r),
+        Err(ParseOutcome::Skip(reason)) => Parsed::Skip(reason),
+        Err(ParseOutcome::Error(e)) => Parsed::Malformed(line, e.to_string()),
+    }
+}
+
+fn parse_line(line: &[u8], number: u64) -> Parsed {
+    let text = line.trim_ascii();
+    if text.is_empty() {
+        return Parsed::Empty;
+    }
+    if text[0] == b'[' {
+        return match serde_json::from_slice::<Vec<&RawValue>>(text) {
+            Ok(items) => Parsed::Page(
+                items
+                    .iter()
+                    .map(|item| parse_one(item.get().as_bytes(), number))
+                    .collect(),
+            ),
+            Err(e) => Parsed::Malformed(number, e.to_string()),
+        };
+    }
+    parse_one(text, number)
 }
 
 /// Streams the elements of a top-level JSON array without collecting them.
@@ -355,7 +447,6 @@ impl<'de, F: FnMut(PingResult)> Visitor<'de> for ArraySeed<'_, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::atlas::SkipReason;
 
     #[test]
     fn json_array_form_streams_elements() {

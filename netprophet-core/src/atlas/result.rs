@@ -345,81 +345,124 @@ fn whole(field: &'static str, v: Num, max: f64) -> Result<u64, ResultError> {
 /// `prb_id` or `timestamp`; odd packets are kept as [`Packet`] variants
 /// for the caller to count.
 pub fn parse_result(json: &[u8]) -> Result<PingResult, ParseOutcome> {
+    // The common shapes take a fast, allocation-light path; anything it does
+    // not fully understand (or that is not valid JSON) goes through serde,
+    // which decides and explains.
+    match super::scan::fields(json) {
+        Some(fields) => fields.finish(),
+        None => parse_with_serde(json),
+    }
+}
+
+/// [`parse_result`] without the fast path (used to check that both agree).
+#[doc(hidden)]
+pub fn parse_with_serde(json: &[u8]) -> Result<PingResult, ParseOutcome> {
     let raw: RawResult<'_> = serde_json::from_slice(json)
         .map_err(|e| ParseOutcome::Error(ResultError::Json(e.to_string())))?;
-    if let Some(kind) = &raw.kind {
-        if kind != "ping" {
-            return Err(ParseOutcome::Skip(SkipReason::NotPing));
+    let dst = raw
+        .dst_addr
+        .as_deref()
+        .or(raw.addr.as_deref())
+        .unwrap_or("");
+    Fields {
+        not_ping: raw.kind.as_deref().is_some_and(|k| k != "ping"),
+        prb_id: raw.prb_id.map(|n| n.0),
+        timestamp: raw.timestamp.map(|n| n.0),
+        msm_id: raw.msm_id.map(|n| n.0),
+        af: raw.af.map(|n| n.0),
+        fw: raw.fw.map(|n| n.0),
+        sent: raw.sent.map(|n| n.0),
+        rcvd: raw.rcvd.map(|n| n.0),
+        dst_v6: dst.contains(':'),
+        packets: raw
+            .result
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| {
+                packet(
+                    p.rtt.map(|r| r.0),
+                    p.x.is_some(),
+                    p.error.is_some(),
+                    p.dup.is_some(),
+                    p.late.is_some(),
+                )
+            })
+            .collect(),
+    }
+    .finish()
+}
+
+/// What one packet entry means, from the keys it has.
+pub(crate) fn packet(rtt: Option<f64>, x: bool, error: bool, dup: bool, late: bool) -> Packet {
+    if error {
+        Packet::Error
+    } else if x && rtt.is_none() {
+        Packet::Timeout
+    } else if dup {
+        Packet::Duplicate
+    } else if late {
+        Packet::Late
+    } else {
+        match rtt {
+            Some(r) => Packet::Reply(r),
+            None => Packet::Error,
         }
     }
-    let probe_id = whole(
-        "prb_id",
-        raw.prb_id
-            .ok_or(ParseOutcome::Error(ResultError::Missing("prb_id")))?,
-        u64::MAX as f64,
-    )
-    .map_err(ParseOutcome::Error)?;
-    let ts = raw
-        .timestamp
-        .ok_or(ParseOutcome::Error(ResultError::Missing("timestamp")))?;
-    // Bound the timestamp so later minute arithmetic cannot overflow.
-    let timestamp = whole("timestamp", ts, 1e12).map_err(ParseOutcome::Error)? as i64;
-    let af = match raw.af {
-        Some(Num(6.0)) => 6,
-        Some(_) => 4,
-        None => {
-            let dst = raw
-                .dst_addr
-                .as_deref()
-                .or(raw.addr.as_deref())
-                .unwrap_or("");
-            if dst.contains(':') {
-                6
-            } else {
-                4
-            }
+}
+
+/// The fields of a result that matter, however they were read.
+#[derive(Default)]
+pub(crate) struct Fields {
+    pub not_ping: bool,
+    pub prb_id: Option<f64>,
+    pub timestamp: Option<f64>,
+    pub msm_id: Option<f64>,
+    pub af: Option<f64>,
+    pub fw: Option<f64>,
+    pub sent: Option<f64>,
+    pub rcvd: Option<f64>,
+    pub dst_v6: bool,
+    pub packets: Vec<Packet>,
+}
+
+impl Fields {
+    pub(crate) fn finish(self) -> Result<PingResult, ParseOutcome> {
+        if self.not_ping {
+            return Err(ParseOutcome::Skip(SkipReason::NotPing));
         }
-    };
-    let count = |v: Option<Num>| {
-        v.and_then(|n| whole("count", n, u32::MAX as f64).ok())
-            .map(|n| n as u32)
-    };
-    let packets = raw
-        .result
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| {
-            if p.error.is_some() {
-                Packet::Error
-            } else if p.x.is_some() && p.rtt.is_none() {
-                Packet::Timeout
-            } else if p.dup.is_some() {
-                Packet::Duplicate
-            } else if p.late.is_some() {
-                Packet::Late
-            } else {
-                match p.rtt {
-                    Some(LenientNum(r)) => Packet::Reply(r),
-                    None => Packet::Error,
-                }
-            }
+        let prb_id = self
+            .prb_id
+            .ok_or(ParseOutcome::Error(ResultError::Missing("prb_id")))?;
+        let probe_id =
+            whole("prb_id", Num(prb_id), u64::MAX as f64).map_err(ParseOutcome::Error)?;
+        let ts = self
+            .timestamp
+            .ok_or(ParseOutcome::Error(ResultError::Missing("timestamp")))?;
+        // Bound the timestamp so later minute arithmetic cannot overflow.
+        let timestamp = whole("timestamp", Num(ts), 1e12).map_err(ParseOutcome::Error)? as i64;
+        let af = match self.af {
+            Some(6.0) => 6,
+            Some(_) => 4,
+            None if self.dst_v6 => 6,
+            None => 4,
+        };
+        let count = |v: Option<f64>| {
+            v.and_then(|n| whole("count", Num(n), u32::MAX as f64).ok())
+                .map(|n| n as u32)
+        };
+        Ok(PingResult {
+            probe_id,
+            timestamp,
+            msm_id: self
+                .msm_id
+                .and_then(|n| whole("msm_id", Num(n), u64::MAX as f64).ok()),
+            af,
+            firmware: count(self.fw).unwrap_or(0),
+            packets: self.packets,
+            sent: count(self.sent),
+            rcvd: count(self.rcvd),
         })
-        .collect();
-    Ok(PingResult {
-        probe_id,
-        timestamp,
-        msm_id: raw
-            .msm_id
-            .and_then(|n| whole("msm_id", n, u64::MAX as f64).ok()),
-        af,
-        firmware: raw
-            .fw
-            .and_then(|n| whole("fw", n, u32::MAX as f64).ok())
-            .unwrap_or(0) as u32,
-        packets,
-        sent: count(raw.sent),
-        rcvd: count(raw.rcvd),
-    })
+    }
 }
 
 /// Why [`parse_result`] produced no result: a hard error, or a result that
