@@ -133,3 +133,20 @@ pub fn write_atlas_archive(
     }
     Ok(lines)
 }
+
+/// `n` GENERATED rows of 8 features with 1 % minority (every 100th row),
+/// from an integer hash, so that `compare_smote.py` builds the very same
+/// rows in NumPy. Returns (row-major x, y).
+pub fn smote_rows(n: usize) -> (Vec<f64>, Vec<u8>) {
+    let mut x = Vec::with_capacity(n * 8);
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n as u64 {
+        let label = u8::from(i % 100 == 0);
+        for d in 0..8u64 {
+            let h = (i * 2_654_435_761 + d * 40_503) % 1_000_003;
+            x.push(h as f64 / 1000.0 + f64::from(label) * 5.0);
+        }
+        y.push(label);
+    }
+    (x, y)
+}

@@ -34,7 +34,11 @@
 pub mod atlas;
 pub mod dataset;
 pub mod features;
+pub mod kdtree;
 pub mod labels;
+pub mod metrics;
 pub mod rolling;
 pub mod schema;
+pub mod smote;
+pub mod split;
 pub mod time;
