@@ -40,9 +40,10 @@ mod error;
 pub mod formats;
 mod model;
 mod predict;
+pub mod train;
 
 pub use columns::ColumnMap;
 pub use error::ModelError;
 pub use formats::{DumpOptions, ModelFormat};
-pub use model::{Forest, Objective, Tree};
+pub use model::{Forest, Importance, Objective, Tree};
 pub use predict::Predictor;

@@ -206,7 +206,61 @@ pub struct Forest {
     pub feature_names: Option<Vec<String>>,
 }
 
+/// How feature importance is measured (XGBoost's `importance_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Importance {
+    /// Number of splits on the feature.
+    Weight,
+    /// Mean gain of the feature's splits.
+    Gain,
+    /// Total gain of the feature's splits.
+    TotalGain,
+    /// Mean cover (hessian sum) of the feature's splits.
+    Cover,
+    /// Total cover of the feature's splits.
+    TotalCover,
+}
+
 impl Forest {
+    /// Importance of every feature (index order), as XGBoost's
+    /// `get_score` computes it; features never split on get 0.
+    ///
+    /// ```
+    /// use netprophet_boost::{Forest, Importance, Objective, Tree};
+    ///
+    /// let forest = Forest::new(vec![Tree::stump(1, 0.5, false, -1.0, 1.0)], Objective::RegSquaredError, vec![0.0], 2).unwrap();
+    /// assert_eq!(forest.importance(Importance::Weight), vec![0.0, 1.0]);
+    /// ```
+    pub fn importance(&self, kind: Importance) -> Vec<f64> {
+        let mut count = vec![0.0f64; self.num_feature];
+        let mut total = vec![0.0f64; self.num_feature];
+        for t in &self.trees {
+            for n in 0..t.num_nodes() {
+                if t.is_leaf(n) {
+                    continue;
+                }
+                let f = t.split_feature[n] as usize;
+                if f >= self.num_feature {
+                    continue;
+                }
+                count[f] += 1.0;
+                total[f] += f64::from(match kind {
+                    Importance::Gain | Importance::TotalGain => t.loss_change[n],
+                    _ => t.sum_hessian[n],
+                });
+            }
+        }
+        match kind {
+            Importance::Weight => count,
+            Importance::TotalGain | Importance::TotalCover => total,
+            Importance::Gain | Importance::Cover => total
+                .iter()
+                .zip(&count)
+                .map(|(t, c)| if *c > 0.0 { t / c } else { 0.0 })
+                .collect(),
+        }
+    }
+
     /// Builds a forest for a single-output objective (or one where trees
     /// rotate through the classes, as XGBoost's `multi:*` models do) and
     /// validates it.

@@ -8,6 +8,8 @@
 
 pub mod cache;
 pub mod cmd;
+pub mod recipe;
 pub mod replay;
+pub mod report;
 pub mod serve;
 pub mod telemetry;

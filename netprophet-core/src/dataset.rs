@@ -8,7 +8,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::features::{FeatureFrame, FeatureRow};
+use crate::features::FeatureFrame;
 use crate::labels::Labels;
 use crate::time::{format_utc, parse_utc};
 
@@ -66,6 +66,9 @@ pub struct Dataset {
     pub timestamps: Vec<i64>,
     /// Probe of each row (0 when unknown).
     pub probe_ids: Vec<u64>,
+    /// Whether each row's own minute is degraded (for the persistence
+    /// baseline); empty when the input does not say.
+    pub degraded_now: Vec<u8>,
 }
 
 impl Dataset {
@@ -108,6 +111,11 @@ impl Dataset {
             y: indices.iter().map(|&i| self.y[i]).collect(),
             timestamps: indices.iter().map(|&i| self.timestamps[i]).collect(),
             probe_ids: indices.iter().map(|&i| self.probe_ids[i]).collect(),
+            degraded_now: if self.degraded_now.is_empty() {
+                Vec::new()
+            } else {
+                indices.iter().map(|&i| self.degraded_now[i]).collect()
+            },
         }
     }
 
@@ -118,50 +126,48 @@ impl Dataset {
         self.subset(&idx)
     }
 
-    /// Training rows from labelled frames: rows without a target or with a
-    /// missing feature are dropped.
+    /// Training rows from labelled frames. Rows without a target, or
+    /// missing one of the eight base features, are dropped; the extra
+    /// columns of [`crate::features::EXTENDED`] may be missing (NaN).
     pub fn from_frames<'a>(
         frames: impl IntoIterator<Item = (&'a FeatureFrame, &'a Labels)>,
         feature_names: &[String],
     ) -> Result<Dataset, DatasetError> {
-        let probe = FeatureRow {
-            timestamp: 0,
-            avg_latency: 0.0,
-            jitter: 0.0,
-            rtt_min: 0.0,
-            rtt_max: 0.0,
-            packet_count: 0,
-            latency_change_5m: 0.0,
-            rolling_mean: 0.0,
-            rolling_std: 0.0,
-            lost: 0,
-            minutes_since_sample: 0.0,
-        };
-        for name in feature_names {
-            if probe.get(name).is_none() {
-                return Err(DatasetError::UnknownFeature(name.clone()));
-            }
-        }
         let mut d = Dataset {
             feature_names: feature_names.to_vec(),
             ..Dataset::default()
         };
-        let mut values = Vec::with_capacity(feature_names.len());
+        let base: Vec<bool> = feature_names
+            .iter()
+            .map(|n| crate::schema::FEATURE_COLUMNS.contains(&n.as_str()))
+            .collect();
         for (frame, labels) in frames {
-            for (i, row) in frame.rows().enumerate() {
+            let columns: Vec<Vec<f64>> = feature_names
+                .iter()
+                .map(|n| {
+                    frame
+                        .column(n)
+                        .ok_or_else(|| DatasetError::UnknownFeature(n.clone()))
+                })
+                .collect::<Result<_, _>>()?;
+            'rows: for i in 0..frame.len() {
                 let Some(target) = labels.target[i] else {
                     continue;
                 };
-                values.clear();
-                values.extend(feature_names.iter().map(|n| row.get(n).unwrap_or(f64::NAN)));
-                if values.iter().any(|v| v.is_nan()) {
-                    continue;
+                for (c, col) in columns.iter().enumerate() {
+                    if base[c] && col[i].is_nan() {
+                        continue 'rows;
+                    }
                 }
-                d.x.extend_from_slice(&values);
+                d.x.extend(columns.iter().map(|c| c[i]));
                 d.y.push(u8::from(target));
-                d.timestamps.push(row.timestamp);
+                d.timestamps.push(frame.timestamp[i]);
                 d.probe_ids.push(frame.probe_id.unwrap_or(0));
+                d.degraded_now.push(u8::from(labels.is_degraded[i]));
             }
+        }
+        if d.is_empty() {
+            return Err(DatasetError::Empty("the labelled frames".into()));
         }
         Ok(d)
     }
@@ -204,6 +210,7 @@ impl Dataset {
         let target_col = find(TARGET_COLUMN).ok_or_else(|| missing(TARGET_COLUMN))?;
         let ts_col = find("timestamp");
         let probe_col = find("probe_id");
+        let degraded_col = find("is_degraded");
         let mut d = Dataset {
             feature_names: feature_names.to_vec(),
             ..Dataset::default()
@@ -252,6 +259,9 @@ impl Dataset {
                 })?,
                 _ => 0,
             };
+            if let Some(c) = degraded_col {
+                d.degraded_now.push(u8::from(cell(c)? == 1.0));
+            }
             d.x.extend_from_slice(&values);
             d.y.push(target as u8);
             d.timestamps.push(timestamp);
@@ -262,6 +272,129 @@ impl Dataset {
         }
         Ok(d)
     }
+}
+
+/// Per-probe frames rebuilt from a feature CSV's per-minute columns
+/// (timestamp, avg_latency, jitter, rtt_min, rtt_max, packet_count, and
+/// probe_id when present), with the CSV's own labels when it has
+/// `is_degraded` and `target_5m_degraded`. Rows of one probe must be
+/// consecutive minutes, as `netprophet features` and the original system
+/// write them.
+pub fn read_minutes_csv(path: &Path) -> Result<Vec<(FeatureFrame, Option<Labels>)>, DatasetError> {
+    let csv_err = |message: String| DatasetError::Csv {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|source| DatasetError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut rdr = csv::Reader::from_reader(std::io::BufReader::new(file));
+    let headers = rdr.headers().map_err(|e| csv_err(e.to_string()))?.clone();
+    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let need = |name: &str| {
+        find(name).ok_or_else(|| DatasetError::MissingColumn {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            available: headers.iter().collect::<Vec<_>>().join(","),
+        })
+    };
+    let cols = [
+        need("timestamp")?,
+        need("avg_latency")?,
+        need("jitter")?,
+        need("rtt_min")?,
+        need("rtt_max")?,
+        need("packet_count")?,
+    ];
+    let probe_col = find("probe_id");
+    let label_cols = find("is_degraded").zip(find(TARGET_COLUMN));
+    struct Acc {
+        probe: u64,
+        cols: [Vec<f64>; 6],
+        degraded: Vec<bool>,
+        target: Vec<Option<bool>>,
+    }
+    let mut groups: Vec<Acc> = Vec::new();
+    for (i, record) in rdr.records().enumerate() {
+        let line = i + 2;
+        let record = record.map_err(|e| csv_err(e.to_string()))?;
+        let num = |c: usize| -> Result<f64, DatasetError> {
+            let v = record.get(c).unwrap_or("").trim();
+            if v.is_empty() || v.eq_ignore_ascii_case("nan") {
+                return Ok(f64::NAN);
+            }
+            v.parse::<f64>().map_err(|_| {
+                csv_err(format!(
+                    "line {line}, column `{}`: {v:?} is not a number",
+                    &headers[c]
+                ))
+            })
+        };
+        let ts_text = record.get(cols[0]).unwrap_or("");
+        let ts = parse_utc(ts_text).ok_or_else(|| {
+            csv_err(format!(
+                "line {line}: timestamp {ts_text:?} is not a UTC time"
+            ))
+        })?;
+        let probe = match probe_col {
+            Some(c) => num(c)? as u64,
+            None => 0,
+        };
+        if groups.last().is_none_or(|g| g.probe != probe) {
+            groups.push(Acc {
+                probe,
+                cols: Default::default(),
+                degraded: Vec::new(),
+                target: Vec::new(),
+            });
+        }
+        let g = groups.last_mut().expect("just pushed");
+        if let Some(&last) = g.cols[0].last() {
+            if ts as f64 - last != 60.0 {
+                return Err(csv_err(format!(
+                    "line {line}: {ts_text} does not follow the previous row by one minute"
+                )));
+            }
+        }
+        g.cols[0].push(ts as f64);
+        for (col, &c) in g.cols.iter_mut().zip(&cols).skip(1) {
+            col.push(num(c)?);
+        }
+        if let Some((d, t)) = label_cols {
+            g.degraded.push(num(d)? == 1.0);
+            let t = num(t)?;
+            g.target.push((!t.is_nan()).then_some(t == 1.0));
+        }
+    }
+    if groups.is_empty() {
+        return Err(DatasetError::Empty(path.display().to_string()));
+    }
+    Ok(groups
+        .into_iter()
+        .map(|g| {
+            let [ts, avg, jitter, min, max, count] = g.cols;
+            let mut frame = FeatureFrame::from_minutes(
+                ts.iter().map(|&t| t as i64).collect(),
+                avg,
+                jitter,
+                min,
+                max,
+                count
+                    .iter()
+                    .map(|&c| if c.is_nan() { 0 } else { c as u32 })
+                    .collect(),
+                crate::features::FeatureConfig::default(),
+            );
+            frame.probe_id = probe_col.map(|_| g.probe);
+            let labels = label_cols.map(|_| Labels {
+                threshold: vec![f64::NAN; g.degraded.len()],
+                is_degraded: g.degraded,
+                target: g.target,
+            });
+            (frame, labels)
+        })
+        .collect())
 }
 
 /// Formats a float like Python's `repr` for the values that occur here

@@ -229,6 +229,26 @@ impl ProbeCollector {
     }
 }
 
+/// Extra columns [`FeatureFrame::column`] derives beyond the eight model
+/// features: packet loss, time since the last real sample, the latency of
+/// measured minutes only, multi-scale windows and the trend of the rolling
+/// std. They may be missing (NaN); the trees learn where missing goes.
+pub const EXTENDED: [&str; 13] = [
+    "lost",
+    "loss_rate",
+    "loss_15m",
+    "minutes_since_sample",
+    "measured_latency",
+    "zscore",
+    "rolling_std_trend_5m",
+    "rolling_mean_15m",
+    "rolling_std_15m",
+    "rolling_mean_240m",
+    "rolling_std_240m",
+    "latency_change_1m",
+    "latency_change_15m",
+];
+
 /// One row of features for one minute.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct FeatureRow {
@@ -390,6 +410,73 @@ impl FeatureFrame {
         let (mean, std) = crate::rolling::rolling_mean_std(&self.avg_latency, self.config.window);
         self.rolling_mean = mean;
         self.rolling_std = std;
+    }
+
+    /// A named column: one of the eight model features, `lost`,
+    /// `loss_rate`, `minutes_since_sample`, or one of [`EXTENDED`].
+    pub fn column(&self, name: &str) -> Option<Vec<f64>> {
+        let f = |v: &[u32]| v.iter().map(|&c| f64::from(c)).collect::<Vec<f64>>();
+        Some(match name {
+            "avg_latency" => self.avg_latency.clone(),
+            "jitter" => self.jitter.clone(),
+            "rtt_min" => self.rtt_min.clone(),
+            "rtt_max" => self.rtt_max.clone(),
+            "packet_count" => f(&self.packet_count),
+            "latency_change_5m" => self.latency_change_5m.clone(),
+            "rolling_mean" => self.rolling_mean.clone(),
+            "rolling_std" => self.rolling_std.clone(),
+            "lost" => f(&self.lost),
+            "minutes_since_sample" => self.minutes_since_sample.clone(),
+            "loss_rate" => self
+                .lost
+                .iter()
+                .zip(&self.packet_count)
+                .map(|(&l, &c)| {
+                    if l + c == 0 {
+                        f64::NAN
+                    } else {
+                        f64::from(l) / f64::from(l + c)
+                    }
+                })
+                .collect(),
+            // The minute's own latency, missing when nothing was measured
+            // (instead of a forward-filled copy).
+            "measured_latency" => self
+                .avg_latency
+                .iter()
+                .zip(&self.packet_count)
+                .map(|(&a, &c)| if c > 0 { a } else { f64::NAN })
+                .collect(),
+            "zscore" => self
+                .avg_latency
+                .iter()
+                .zip(&self.rolling_mean)
+                .zip(&self.rolling_std)
+                .map(|((a, m), s)| if *s > 0.0 { (a - m) / s } else { f64::NAN })
+                .collect(),
+            "rolling_std_trend_5m" => diff(&self.rolling_std, 5),
+            "rolling_mean_15m" => crate::rolling::rolling_mean_std(&self.avg_latency, 15).0,
+            "rolling_std_15m" => crate::rolling::rolling_mean_std(&self.avg_latency, 15).1,
+            "rolling_mean_240m" => crate::rolling::rolling_mean_std(&self.avg_latency, 240).0,
+            "rolling_std_240m" => crate::rolling::rolling_mean_std(&self.avg_latency, 240).1,
+            "latency_change_1m" => diff(&self.avg_latency, 1),
+            "latency_change_15m" => diff(&self.avg_latency, 15),
+            "loss_15m" => {
+                // Packets lost over the last 15 minutes.
+                let lost = f(&self.lost);
+                let mut acc = 0.0;
+                (0..lost.len())
+                    .map(|i| {
+                        acc += lost[i];
+                        if i >= 15 {
+                            acc -= lost[i - 15];
+                        }
+                        acc
+                    })
+                    .collect()
+            }
+            _ => return None,
+        })
     }
 
     /// Number of rows (minutes).

@@ -1,0 +1,842 @@
+//! Native histogram gradient boosting (XGBoost's `hist` method, written
+//! from its published description).
+//!
+//! Features are cut into quantile bins once; every node keeps a histogram
+//! of gradient and hessian sums per bin, and a sibling's histogram is the
+//! parent's minus the other child's, so only the smaller child is ever
+//! built from rows. Splits maximise the regularised gain
+//! `G_L^2/(H_L+lambda) + G_R^2/(H_R+lambda) - G^2/(H+lambda)`, missing
+//! values try both sides and keep the better one as the default direction,
+//! trees grow depth-wise, and splits whose gain is below `gamma` are
+//! pruned bottom-up afterwards. The result is an ordinary [`Forest`], so it
+//! scores with [`crate::Predictor`] and saves as XGBoost JSON.
+
+mod bins;
+
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::ModelError;
+use crate::model::{Forest, Objective, Tree};
+use bins::{Binned, MISSING};
+
+/// Training objective.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum TrainObjective {
+    /// `binary:logistic` (labels 0 or 1).
+    BinaryLogistic,
+    /// `reg:squarederror`.
+    SquaredError,
+}
+
+/// Training parameters; the defaults are XGBoost's.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainParams {
+    /// Objective (default binary:logistic).
+    pub objective: TrainObjective,
+    /// Boosting rounds (default 100).
+    pub n_estimators: usize,
+    /// Maximum tree depth (default 6).
+    pub max_depth: usize,
+    /// Shrinkage `eta` (default 0.3).
+    pub learning_rate: f64,
+    /// Minimum hessian sum in a child (default 1).
+    pub min_child_weight: f64,
+    /// L2 regularisation on leaf weights (default 1).
+    pub lambda: f64,
+    /// Minimum gain for a split to be kept (default 0).
+    pub gamma: f64,
+    /// Fraction of rows sampled per tree (default 1).
+    pub subsample: f64,
+    /// Fraction of features sampled per tree (default 1).
+    pub colsample_bytree: f64,
+    /// Maximum bins per feature (default 256).
+    pub max_bin: usize,
+    /// Weight multiplier of positive rows (default 1), an alternative to
+    /// oversampling.
+    pub scale_pos_weight: f64,
+    /// Initial prediction in output space; `None` estimates it from the
+    /// labels (their weighted mean).
+    pub base_score: Option<f64>,
+    /// Seed of row and feature sampling (default 0).
+    pub seed: u64,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        TrainParams {
+            objective: TrainObjective::BinaryLogistic,
+            n_estimators: 100,
+            max_depth: 6,
+            learning_rate: 0.3,
+            min_child_weight: 1.0,
+            lambda: 1.0,
+            gamma: 0.0,
+            subsample: 1.0,
+            colsample_bytree: 1.0,
+            max_bin: 256,
+            scale_pos_weight: 1.0,
+            base_score: None,
+            seed: 0,
+        }
+    }
+}
+
+/// Training rows: row-major features (NaN = missing), labels and optional
+/// weights.
+#[derive(Clone, Copy, Debug)]
+pub struct TrainData<'a> {
+    /// Row-major features, `rows x width`.
+    pub x: &'a [f32],
+    /// Features per row.
+    pub width: usize,
+    /// Label per row.
+    pub y: &'a [f32],
+    /// Weight per row (default 1).
+    pub weight: Option<&'a [f32]>,
+    /// Feature names, stored in the model when given.
+    pub feature_names: Option<&'a [String]>,
+}
+
+fn invalid(msg: String) -> ModelError {
+    ModelError::Input(msg)
+}
+
+impl TrainParams {
+    fn check(&self) -> Result<(), ModelError> {
+        let bad =
+            |name: &str, v: f64, what: &str| Err(invalid(format!("{name} = {v} must be {what}")));
+        if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
+            return bad("learning_rate", self.learning_rate, "> 0");
+        }
+        if !(self.subsample > 0.0 && self.subsample <= 1.0) {
+            return bad("subsample", self.subsample, "in (0, 1]");
+        }
+        if !(self.colsample_bytree > 0.0 && self.colsample_bytree <= 1.0) {
+            return bad("colsample_bytree", self.colsample_bytree, "in (0, 1]");
+        }
+        if [self.lambda, self.gamma, self.min_child_weight].iter().any(|v| v.is_nan() || *v < 0.0) {
+            return Err(invalid(
+                "lambda, gamma and min_child_weight must be >= 0".into(),
+            ));
+        }
+        if self.scale_pos_weight.is_nan() || self.scale_pos_weight <= 0.0 {
+            return bad("scale_pos_weight", self.scale_pos_weight, "> 0");
+        }
+        if self.max_depth == 0 || self.max_depth > 30 {
+            return Err(invalid(format!(
+                "max_depth = {} must be in 1..=30",
+                self.max_depth
+            )));
+        }
+        if self.max_bin < 2 {
+            return Err(invalid(format!("max_bin = {} must be >= 2", self.max_bin)));
+        }
+        Ok(())
+    }
+}
+
+fn check_data(d: &TrainData<'_>, objective: TrainObjective) -> Result<usize, ModelError> {
+    if d.width == 0 {
+        return Err(invalid("training rows have no features".into()));
+    }
+    if d.x.len() != d.y.len() * d.width {
+        return Err(invalid(format!(
+            "{} values do not make {} rows of {} features",
+            d.x.len(),
+            d.y.len(),
+            d.width
+        )));
+    }
+    if d.y.is_empty() {
+        return Err(invalid("no training rows".into()));
+    }
+    if let Some(w) = d.weight {
+        if w.len() != d.y.len() {
+            return Err(invalid(format!(
+                "{} weights for {} rows",
+                w.len(),
+                d.y.len()
+            )));
+        }
+        if let Some(i) = w.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+            return Err(invalid(format!(
+                "row {i}: weight {} is not a finite number >= 0",
+                w[i]
+            )));
+        }
+    }
+    if let Some(names) = d.feature_names {
+        if names.len() != d.width {
+            return Err(invalid(format!(
+                "{} feature names for {} features",
+                names.len(),
+                d.width
+            )));
+        }
+    }
+    if let Some(i) = d.x.iter().position(|v| v.is_infinite()) {
+        return Err(invalid(format!(
+            "row {}, feature {}: {} is infinite",
+            i / d.width,
+            i % d.width,
+            d.x[i]
+        )));
+    }
+    for (i, &y) in d.y.iter().enumerate() {
+        let ok = match objective {
+            TrainObjective::BinaryLogistic => y == 0.0 || y == 1.0,
+            TrainObjective::SquaredError => y.is_finite(),
+        };
+        if !ok {
+            return Err(invalid(format!(
+                "row {i}: label {y} is not valid for {objective:?}"
+            )));
+        }
+    }
+    Ok(d.y.len())
+}
+
+#[derive(Clone, Copy, Default)]
+struct GradPair {
+    g: f64,
+    h: f64,
+}
+
+impl std::ops::AddAssign for GradPair {
+    fn add_assign(&mut self, o: Self) {
+        self.g += o.g;
+        self.h += o.h;
+    }
+}
+
+impl std::ops::Sub for GradPair {
+    type Output = GradPair;
+    fn sub(self, o: Self) -> GradPair {
+        GradPair {
+            g: self.g - o.g,
+            h: self.h - o.h,
+        }
+    }
+}
+
+/// Progress of one boosting round, for callers that report it.
+#[derive(Clone, Copy, Debug)]
+pub struct Round {
+    /// Round number, from 1.
+    pub round: usize,
+    /// Of how many.
+    pub of: usize,
+}
+
+/// Trains a forest.
+///
+/// ```
+/// use netprophet_boost::train::{train, TrainData, TrainParams};
+///
+/// // y = 1 when x0 > 5.
+/// let x: Vec<f32> = (0..100).flat_map(|i| [(i % 10) as f32, (i / 10) as f32]).collect();
+/// let y: Vec<f32> = (0..100).map(|i| if i % 10 > 5 { 1.0 } else { 0.0 }).collect();
+/// let data = TrainData { x: &x, width: 2, y: &y, weight: None, feature_names: None };
+/// let forest = train(&data, &TrainParams { n_estimators: 20, ..TrainParams::default() }).unwrap();
+/// let p = netprophet_boost::Predictor::new(&forest);
+/// assert!(p.predict_row(&[8.0, 0.0]).unwrap() > 0.9);
+/// assert!(p.predict_row(&[2.0, 0.0]).unwrap() < 0.1);
+/// ```
+pub fn train(data: &TrainData<'_>, params: &TrainParams) -> Result<Forest, ModelError> {
+    train_with_progress(data, params, |_| {})
+}
+
+/// [`train`], calling `progress` after each round.
+pub fn train_with_progress(
+    data: &TrainData<'_>,
+    params: &TrainParams,
+    mut progress: impl FnMut(Round),
+) -> Result<Forest, ModelError> {
+    params.check()?;
+    let n = check_data(data, params.objective)?;
+    let width = data.width;
+    let binned = Binned::new(data.x, width, data.weight, params.max_bin);
+
+    let weight: Vec<f64> = (0..n)
+        .map(|i| {
+            let w = data.weight.map_or(1.0, |w| f64::from(w[i]));
+            if data.y[i] == 1.0 && params.objective == TrainObjective::BinaryLogistic {
+                w * params.scale_pos_weight
+            } else {
+                w
+            }
+        })
+        .collect();
+    let total_w: f64 = weight.iter().sum();
+    if total_w <= 0.0 {
+        return Err(invalid("all training weights are 0".into()));
+    }
+    let base_score = match params.base_score {
+        Some(b) => b,
+        None => {
+            let mean = weight
+                .iter()
+                .zip(data.y)
+                .map(|(w, &y)| w * f64::from(y))
+                .sum::<f64>()
+                / total_w;
+            match params.objective {
+                // The optimal constant; kept away from 0 and 1 so its logit
+                // is finite.
+                TrainObjective::BinaryLogistic => mean.clamp(1e-6, 1.0 - 1e-6),
+                TrainObjective::SquaredError => mean,
+            }
+        }
+    };
+    let (objective, base_margin) = match params.objective {
+        TrainObjective::BinaryLogistic => {
+            if !(base_score > 0.0 && base_score < 1.0) {
+                return Err(invalid(format!(
+                    "base_score {base_score} must be in (0, 1) for binary:logistic"
+                )));
+            }
+            let b = base_score as f32;
+            (Objective::BinaryLogistic, (b / (1.0 - b)).ln())
+        }
+        TrainObjective::SquaredError => (Objective::RegSquaredError, base_score as f32),
+    };
+
+    // Margins are float32, as XGBoost's prediction cache.
+    let mut margin = vec![base_margin; n];
+    let mut grad = vec![GradPair::default(); n];
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+    let mut trees = Vec::with_capacity(params.n_estimators);
+    let all_features: Vec<usize> = (0..width).collect();
+    for round in 0..params.n_estimators {
+        grad.par_iter_mut().enumerate().for_each(|(i, gp)| {
+            let y = f64::from(data.y[i]);
+            let m = f64::from(margin[i]);
+            let w = weight[i];
+            *gp = match params.objective {
+                TrainObjective::BinaryLogistic => {
+                    let p = 1.0 / (1.0 + (-m).exp());
+                    GradPair {
+                        g: (p - y) * w,
+                        h: (p * (1.0 - p)).max(1e-16) * w,
+                    }
+                }
+                TrainObjective::SquaredError => GradPair {
+                    g: (m - y) * w,
+                    h: w,
+                },
+            };
+        });
+        let rows: Vec<u32> = if params.subsample < 1.0 {
+            (0..n as u32)
+                .filter(|_| rng.random::<f64>() < params.subsample)
+                .collect()
+        } else {
+            (0..n as u32).collect()
+        };
+        let features: Vec<usize> = if params.colsample_bytree < 1.0 {
+            let k = ((params.colsample_bytree * width as f64) as usize).max(1);
+            let mut f = all_features.clone();
+            f.shuffle(&mut rng);
+            f.truncate(k);
+            f.sort_unstable();
+            f
+        } else {
+            all_features.clone()
+        };
+        let tree = grow(&binned, &grad, rows, &features, params);
+        // Every row's margin moves by its leaf, sampled or not.
+        margin.par_iter_mut().enumerate().for_each(|(i, m)| {
+            *m += tree.leaf_of(&binned.bins[i * width..(i + 1) * width]);
+        });
+        trees.push(tree.into_model(&binned));
+        progress(Round {
+            round: round + 1,
+            of: params.n_estimators,
+        });
+    }
+    let mut forest = Forest::new(trees, objective, vec![base_score as f32], width)?;
+    forest.feature_names = data.feature_names.map(<[String]>::to_vec);
+    Ok(forest)
+}
+
+/// A node while growing: its rows and statistics.
+struct GrowNode {
+    rows: Vec<u32>,
+    sum: GradPair,
+    depth: usize,
+    hist: Option<Vec<GradPair>>,
+}
+
+/// The best split of a node.
+#[derive(Clone, Copy)]
+struct SplitChoice {
+    gain: f64,
+    feature: usize,
+    bin: usize,
+    default_left: bool,
+    left: GradPair,
+}
+
+/// A tree in bin space, turned into a model tree at the end.
+struct BinTree {
+    feature: Vec<usize>,
+    bin: Vec<usize>,
+    default_left: Vec<bool>,
+    left: Vec<i32>,
+    right: Vec<i32>,
+    parent: Vec<i32>,
+    leaf: Vec<f32>,
+    gain: Vec<f64>,
+    cover: Vec<f64>,
+    weight: Vec<f64>,
+}
+
+impl BinTree {
+    fn leaf_of(&self, bins: &[u16]) -> f32 {
+        let mut node = 0usize;
+        while self.left[node] >= 0 {
+            let b = bins[self.feature[node]];
+            let go_left = if b == MISSING {
+                self.default_left[node]
+            } else {
+                b as usize <= self.bin[node]
+            };
+            node = if go_left {
+                self.left[node]
+            } else {
+                self.right[node]
+            } as usize;
+        }
+        self.leaf[node]
+    }
+
+    fn into_model(self, binned: &Binned) -> Tree {
+        let n = self.left.len();
+        let mut t = Tree {
+            left: self.left.clone(),
+            right: self.right.clone(),
+            parent: self.parent.clone(),
+            split_feature: vec![0; n],
+            split_condition: vec![0.0; n],
+            default_left: vec![false; n],
+            loss_change: vec![0.0; n],
+            sum_hessian: self.cover.iter().map(|&c| c as f32).collect(),
+            base_weight: self.weight.iter().map(|&w| w as f32).collect(),
+        };
+        for i in 0..n {
+            if self.left[i] >= 0 {
+                t.split_feature[i] = self.feature[i] as u32;
+                t.split_condition[i] = binned.cuts[self.feature[i]][self.bin[i]];
+                t.default_left[i] = self.default_left[i];
+                t.loss_change[i] = self.gain[i] as f32;
+            } else {
+                t.split_condition[i] = self.leaf[i];
+            }
+        }
+        t
+    }
+}
+
+fn calc_gain(g: GradPair, lambda: f64) -> f64 {
+    g.g * g.g / (g.h + lambda)
+}
+
+fn calc_weight(g: GradPair, lambda: f64) -> f64 {
+    -g.g / (g.h + lambda)
+}
+
+/// Row histograms are built in parallel above this many rows.
+const PARALLEL_ROWS: usize = 8192;
+
+fn build_hist(binned: &Binned, grad: &[GradPair], rows: &[u32]) -> Vec<GradPair> {
+    let width = binned.width;
+    let fill = |rows: &[u32]| {
+        let mut h = vec![GradPair::default(); binned.slots];
+        for &r in rows {
+            let r = r as usize;
+            let gp = grad[r];
+            for (f, &b) in binned.bins[r * width..(r + 1) * width].iter().enumerate() {
+                let slot = if b == MISSING {
+                    binned.missing_slot(f)
+                } else {
+                    binned.offsets[f] + b as usize
+                };
+                h[slot] += gp;
+            }
+        }
+        h
+    };
+    if rows.len() < PARALLEL_ROWS {
+        return fill(rows);
+    }
+    rows.par_chunks(PARALLEL_ROWS / 2).map(fill).reduce(
+        || vec![GradPair::default(); binned.slots],
+        |mut a, b| {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+            a
+        },
+    )
+}
+
+fn best_split(
+    binned: &Binned,
+    hist: &[GradPair],
+    sum: GradPair,
+    features: &[usize],
+    p: &TrainParams,
+) -> Option<SplitChoice> {
+    let parent_gain = calc_gain(sum, p.lambda);
+    let mut best: Option<SplitChoice> = None;
+    for &f in features {
+        let nb = binned.cuts[f].len();
+        if nb == 0 {
+            continue;
+        }
+        let off = binned.offsets[f];
+        let missing = hist[binned.missing_slot(f)];
+        let mut acc = GradPair::default();
+        // Splitting after bin b (left = bins 0..=b); the last bin would
+        // leave the right side without observed values.
+        for b in 0..nb {
+            acc += hist[off + b];
+            // Missing values right, then left.
+            for default_left in [false, true] {
+                if default_left && missing.h == 0.0 && missing.g == 0.0 {
+                    continue;
+                }
+                let mut left = acc;
+                if default_left {
+                    left += missing;
+                }
+                let right = sum - left;
+                if left.h < p.min_child_weight || right.h < p.min_child_weight {
+                    continue;
+                }
+                let gain = calc_gain(left, p.lambda) + calc_gain(right, p.lambda) - parent_gain;
+                if gain > 1e-6 && best.is_none_or(|b| gain > b.gain) {
+                    best = Some(SplitChoice {
+                        gain,
+                        feature: f,
+                        bin: b,
+                        default_left,
+                        left,
+                    });
+                }
+            }
+        }
+    }
+    best
+}
+
+fn grow(
+    binned: &Binned,
+    grad: &[GradPair],
+    rows: Vec<u32>,
+    features: &[usize],
+    p: &TrainParams,
+) -> BinTree {
+    let mut sum = GradPair::default();
+    for &r in &rows {
+        sum += grad[r as usize];
+    }
+    let mut t = BinTree {
+        feature: vec![0],
+        bin: vec![0],
+        default_left: vec![false],
+        left: vec![-1],
+        right: vec![-1],
+        parent: vec![i32::MAX],
+        leaf: vec![0.0],
+        gain: vec![0.0],
+        cover: vec![sum.h],
+        weight: vec![calc_weight(sum, p.lambda)],
+    };
+    let hist = build_hist(binned, grad, &rows);
+    let mut level: Vec<(usize, GrowNode)> = vec![(
+        0,
+        GrowNode {
+            rows,
+            sum,
+            depth: 0,
+            hist: Some(hist),
+        },
+    )];
+    let width = binned.width;
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        // Splits of one level are independent: find them in parallel.
+        let choices: Vec<Option<SplitChoice>> = level
+            .par_iter()
+            .map(|(_, node)| {
+                if node.depth >= p.max_depth {
+                    return None;
+                }
+                best_split(binned, node.hist.as_ref()?, node.sum, features, p)
+            })
+            .collect();
+        for ((id, node), choice) in level.into_iter().zip(choices) {
+            let Some(c) = choice else {
+                t.leaf[id] = (t.weight[id] * p.learning_rate) as f32;
+                continue;
+            };
+            let (mut left_rows, mut right_rows) = (Vec::new(), Vec::new());
+            for &r in &node.rows {
+                let b = binned.bins[r as usize * width + c.feature];
+                let go_left = if b == MISSING {
+                    c.default_left
+                } else {
+                    b as usize <= c.bin
+                };
+                if go_left {
+                    left_rows.push(r);
+                } else {
+                    right_rows.push(r);
+                }
+            }
+            let right_sum = node.sum - c.left;
+            // Build the smaller child's histogram from rows; the larger is
+            // the parent's minus it.
+            let parent_hist = node.hist.unwrap_or_default();
+            let left_small = left_rows.len() <= right_rows.len();
+            let small = build_hist(
+                binned,
+                grad,
+                if left_small { &left_rows } else { &right_rows },
+            );
+            let large: Vec<GradPair> = parent_hist
+                .iter()
+                .zip(&small)
+                .map(|(&a, &b)| a - b)
+                .collect();
+            let (left_hist, right_hist) = if left_small {
+                (small, large)
+            } else {
+                (large, small)
+            };
+            let l = t.left.len();
+            for (sum, hist, rows) in [
+                (c.left, left_hist, left_rows),
+                (right_sum, right_hist, right_rows),
+            ] {
+                let child = t.left.len();
+                t.feature.push(0);
+                t.bin.push(0);
+                t.default_left.push(false);
+                t.left.push(-1);
+                t.right.push(-1);
+                t.parent.push(id as i32);
+                t.leaf.push(0.0);
+                t.gain.push(0.0);
+                t.cover.push(sum.h);
+                t.weight.push(calc_weight(sum, p.lambda));
+                next.push((
+                    child,
+                    GrowNode {
+                        rows,
+                        sum,
+                        depth: node.depth + 1,
+                        hist: Some(hist),
+                    },
+                ));
+            }
+            t.feature[id] = c.feature;
+            t.bin[id] = c.bin;
+            t.default_left[id] = c.default_left;
+            t.left[id] = l as i32;
+            t.right[id] = l as i32 + 1;
+            t.gain[id] = c.gain;
+        }
+        level = next;
+    }
+    prune(&mut t, p);
+    t
+}
+
+/// Turns splits whose gain is below gamma back into leaves, bottom-up, as
+/// XGBoost's pruner does; unreachable nodes are then dropped.
+fn prune(t: &mut BinTree, p: &TrainParams) {
+    if p.gamma <= 0.0 {
+        return;
+    }
+    fn visit(t: &mut BinTree, node: usize, p: &TrainParams) -> bool {
+        if t.left[node] < 0 {
+            return true;
+        }
+        let (l, r) = (t.left[node] as usize, t.right[node] as usize);
+        let leaves = visit(t, l, p) & visit(t, r, p);
+        if leaves && t.gain[node] < p.gamma {
+            t.left[node] = -1;
+            t.right[node] = -1;
+            t.gain[node] = 0.0;
+            t.leaf[node] = (t.weight[node] * p.learning_rate) as f32;
+            return true;
+        }
+        false
+    }
+    visit(t, 0, p);
+    // Renumber the reachable nodes in breadth-first order.
+    let mut order = vec![0usize];
+    let mut i = 0;
+    while i < order.len() {
+        let n = order[i];
+        if t.left[n] >= 0 {
+            order.push(t.left[n] as usize);
+            order.push(t.right[n] as usize);
+        }
+        i += 1;
+    }
+    let mut new_id = vec![-1i32; t.left.len()];
+    for (k, &n) in order.iter().enumerate() {
+        new_id[n] = k as i32;
+    }
+    let pick = |v: &Vec<f64>| order.iter().map(|&n| v[n]).collect::<Vec<_>>();
+    let remap = |v: i32| if v < 0 { -1 } else { new_id[v as usize] };
+    *t = BinTree {
+        feature: order.iter().map(|&n| t.feature[n]).collect(),
+        bin: order.iter().map(|&n| t.bin[n]).collect(),
+        default_left: order.iter().map(|&n| t.default_left[n]).collect(),
+        left: order.iter().map(|&n| remap(t.left[n])).collect(),
+        right: order.iter().map(|&n| remap(t.right[n])).collect(),
+        parent: order
+            .iter()
+            .map(|&n| if n == 0 { i32::MAX } else { remap(t.parent[n]) })
+            .collect(),
+        leaf: order.iter().map(|&n| t.leaf[n]).collect(),
+        gain: pick(&t.gain),
+        cover: pick(&t.cover),
+        weight: pick(&t.weight),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Predictor;
+
+    fn data(n: usize) -> (Vec<f32>, Vec<f32>) {
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..n {
+            let a = (i * 37 % 101) as f32 / 10.0;
+            let b = (i * 53 % 97) as f32 / 10.0;
+            let c = if i % 7 == 0 {
+                f32::NAN
+            } else {
+                (i % 13) as f32
+            };
+            x.extend_from_slice(&[a, b, c]);
+            y.push(if a + b > 10.0 || c.is_nan() { 1.0 } else { 0.0 });
+        }
+        (x, y)
+    }
+
+    #[test]
+    fn learns_and_the_forest_scores_the_training_margins() {
+        let (x, y) = data(3000);
+        let d = TrainData {
+            x: &x,
+            width: 3,
+            y: &y,
+            weight: None,
+            feature_names: None,
+        };
+        let params = TrainParams {
+            n_estimators: 30,
+            max_depth: 4,
+            ..TrainParams::default()
+        };
+        let forest = train(&d, &params).unwrap();
+        let p = Predictor::new(&forest);
+        let probs = p.predict(&x, 3).unwrap();
+        let errors = probs
+            .iter()
+            .zip(&y)
+            .filter(|(p, y)| (**p > 0.5) != (**y == 1.0))
+            .count();
+        assert!(errors < 60, "{errors} training errors");
+        // Missing values learned a direction: rows with c missing are 1.
+        assert!(p.predict_row(&[0.1, 0.1, f32::NAN]).unwrap() > 0.8);
+    }
+
+    #[test]
+    fn gamma_prunes_and_parameters_are_checked() {
+        let (x, y) = data(500);
+        let d = TrainData {
+            x: &x,
+            width: 3,
+            y: &y,
+            weight: None,
+            feature_names: None,
+        };
+        let full = train(
+            &d,
+            &TrainParams {
+                n_estimators: 3,
+                ..TrainParams::default()
+            },
+        )
+        .unwrap();
+        let pruned = train(
+            &d,
+            &TrainParams {
+                n_estimators: 3,
+                gamma: 5.0,
+                ..TrainParams::default()
+            },
+        )
+        .unwrap();
+        let nodes = |f: &Forest| f.trees.iter().map(|t| t.left.len()).sum::<usize>();
+        assert!(nodes(&pruned) < nodes(&full));
+        for t in &pruned.trees {
+            for (i, &l) in t.left.iter().enumerate() {
+                if l >= 0 {
+                    assert!(
+                        t.loss_change[i] >= 5.0
+                            || t.left[l as usize] >= 0
+                            || t.left[t.right[i] as usize] >= 0
+                    );
+                }
+            }
+        }
+        let bad = TrainParams {
+            subsample: 0.0,
+            ..TrainParams::default()
+        };
+        assert!(train(&d, &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("subsample"));
+        let y2: Vec<f32> = y.iter().map(|v| v * 2.0).collect();
+        let d2 = TrainData { y: &y2, ..d };
+        assert!(train(&d2, &TrainParams::default())
+            .unwrap_err()
+            .to_string()
+            .contains("label 2"));
+    }
+
+    #[test]
+    fn seeded_sampling_is_reproducible() {
+        let (x, y) = data(1000);
+        let d = TrainData {
+            x: &x,
+            width: 3,
+            y: &y,
+            weight: None,
+            feature_names: None,
+        };
+        let p = TrainParams {
+            n_estimators: 5,
+            subsample: 0.7,
+            colsample_bytree: 0.67,
+            seed: 3,
+            ..TrainParams::default()
+        };
+        assert_eq!(train(&d, &p).unwrap(), train(&d, &p).unwrap());
+    }
+}

@@ -1,0 +1,170 @@
+//! Models trained by netprophet are read back by XGBoost: the committed
+//! models in `fixtures/boost/netprophet_*` were written by the native
+//! trainer (`train_fixtures`) and scored by XGBoost 3.1.3
+//! (`fixtures/score_trained_models.py`). netprophet must score them as
+//! XGBoost did, report the same importances, and retraining with the same
+//! parameters must give the same model.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use netprophet_boost::train::{train, TrainData, TrainObjective, TrainParams};
+use netprophet_boost::{Forest, Importance, Predictor};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+/// The 952 real rows (8 features in training order) and the target column.
+fn real() -> (Vec<f32>, Vec<f32>) {
+    let text = fs::read_to_string(fixtures().join("data/training_data.csv")).unwrap();
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for line in text.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        x.extend(
+            cells[1..9]
+                .iter()
+                .map(|c| c.parse::<f32>().unwrap_or(f32::NAN)),
+        );
+        y.push(cells[11].parse::<f32>().unwrap_or(0.0));
+    }
+    (x, y)
+}
+
+fn expected(name: &str) -> (Vec<f32>, Vec<f32>) {
+    let text = fs::read_to_string(
+        fixtures()
+            .join("boost")
+            .join(name)
+            .join("expected_real.csv"),
+    )
+    .unwrap();
+    text.lines()
+        .skip(1)
+        .map(|l| {
+            let (m, p) = l.split_once(',').unwrap();
+            (m.parse::<f32>().unwrap(), p.parse::<f32>().unwrap())
+        })
+        .unzip()
+}
+
+fn params(name: &str) -> TrainParams {
+    // The parameters `benches/bin/train_fixtures.rs` used.
+    match name {
+        "netprophet_binary" => TrainParams {
+            n_estimators: 60,
+            max_depth: 5,
+            learning_rate: 0.1,
+            subsample: 0.8,
+            colsample_bytree: 0.75,
+            scale_pos_weight: 10.0,
+            seed: 7,
+            ..TrainParams::default()
+        },
+        _ => TrainParams {
+            objective: TrainObjective::SquaredError,
+            n_estimators: 40,
+            max_depth: 4,
+            learning_rate: 0.2,
+            gamma: 0.5,
+            ..TrainParams::default()
+        },
+    }
+}
+
+const NAMES: [&str; 2] = ["netprophet_binary", "netprophet_squared"];
+
+#[test]
+fn xgboost_scores_netprophet_models_as_netprophet_does() {
+    let (x, _) = real();
+    for name in NAMES {
+        let (margins, preds) = expected(name);
+        for file in ["model.json", "model.ubj"] {
+            let forest = Forest::load(fixtures().join("boost").join(name).join(file)).unwrap();
+            assert_eq!(forest.feature_names.as_ref().unwrap()[0], "avg_latency");
+            let p = Predictor::new(&forest);
+            let ours_m = p.margins(&x, 8).unwrap();
+            let ours_p = p.predict(&x, 8).unwrap();
+            let mut worst = 0f32;
+            for i in 0..margins.len() {
+                worst = worst
+                    .max((ours_m[i] - margins[i]).abs())
+                    .max((ours_p[i] - preds[i]).abs());
+            }
+            assert!(worst <= 1e-6, "{name}/{file}: max error {worst}");
+            eprintln!(
+                "{name}/{file}: {} rows, max error vs XGBoost {worst:e}",
+                margins.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn importances_match_xgboost() {
+    for name in NAMES {
+        let dir = fixtures().join("boost").join(name);
+        let forest = Forest::load(dir.join("model.json")).unwrap();
+        let want: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.join("importance.json")).unwrap()).unwrap();
+        let names = forest.feature_names.clone().unwrap();
+        for (key, kind) in [
+            ("weight", Importance::Weight),
+            ("gain", Importance::Gain),
+            ("cover", Importance::Cover),
+            ("total_gain", Importance::TotalGain),
+            ("total_cover", Importance::TotalCover),
+        ] {
+            let ours = forest.importance(kind);
+            for (f, v) in ours.iter().enumerate() {
+                let theirs = want["importance"][key][&names[f]].as_f64().unwrap_or(0.0);
+                assert!(
+                    (v - theirs).abs() <= 1e-4 * theirs.abs().max(1.0),
+                    "{name} {key} {}: {v} vs {theirs}",
+                    names[f]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn retraining_gives_the_committed_model() {
+    let (x, target) = real();
+    let n = target.len();
+    let future: Vec<f32> = (0..n).map(|i| x[(i + 5).min(n - 1) * 8]).collect();
+    let names: Vec<String> = [
+        "avg_latency",
+        "jitter",
+        "rtt_min",
+        "rtt_max",
+        "packet_count",
+        "latency_change_5m",
+        "rolling_mean",
+        "rolling_std",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for (name, y) in [(NAMES[0], &target), (NAMES[1], &future)] {
+        let data = TrainData {
+            x: &x,
+            width: 8,
+            y,
+            weight: None,
+            feature_names: Some(&names),
+        };
+        let fresh = train(&data, &params(name)).unwrap();
+        let committed =
+            Forest::load(fixtures().join("boost").join(name).join("model.json")).unwrap();
+        let a = Predictor::new(&fresh).margins(&x, 8).unwrap();
+        let b = Predictor::new(&committed).margins(&x, 8).unwrap();
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-6, "{name}: retrained model differs by {worst}");
+    }
+}
