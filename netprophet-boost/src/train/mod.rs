@@ -118,7 +118,10 @@ impl TrainParams {
         if !(self.colsample_bytree > 0.0 && self.colsample_bytree <= 1.0) {
             return bad("colsample_bytree", self.colsample_bytree, "in (0, 1]");
         }
-        if [self.lambda, self.gamma, self.min_child_weight].iter().any(|v| v.is_nan() || *v < 0.0) {
+        if [self.lambda, self.gamma, self.min_child_weight]
+            .iter()
+            .any(|v| v.is_nan() || *v < 0.0)
+        {
             return Err(invalid(
                 "lambda, gamma and min_child_weight must be >= 0".into(),
             ));

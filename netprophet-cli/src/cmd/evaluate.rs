@@ -1,10 +1,396 @@
-//! `netprophet evaluate`.
+//! `netprophet evaluate`: how good is a model, really?
+//!
+//! With `--model`, scores every labelled row of the input and reports the
+//! per-class table and confusion matrix (as the original system's results
+//! table), PR-AUC against the base rate, ROC-AUC, the F1-best threshold,
+//! the always-healthy and persistence baselines, and the model's feature
+//! importances. With `--compare-splits` (the default without `--model`),
+//! it trains the recipe twice, on a random stratified split (the original
+//! system's, which leaks the future of a time series into training) and on
+//! a chronological split, and shows both side by side. `--variants` does
+//! that for a set of recipes (features, class weights, thresholds chosen
+//! on a validation fold).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use netprophet_boost::{Forest, Importance};
+use netprophet_core::dataset::Dataset;
+use netprophet_core::metrics::{best_f1_threshold, pr_curve};
+use netprophet_core::split;
+use serde::Serialize;
+
+use crate::cmd::predict::model_schema;
+use crate::recipe::{score, split_rows, InputArgs, Recipe, RecipeArgs, SplitKind};
+use crate::report::{opt, Evaluation};
 
 /// Arguments of `netprophet evaluate`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    recipe: RecipeArgs,
+    /// A trained model to evaluate (XGBoost JSON or UBJSON).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Train the recipe on a random and on a chronological split and
+    /// compare (the default when no model is given).
+    #[arg(long)]
+    compare_splits: bool,
+    /// Compare the built-in recipe variants on both splits.
+    #[arg(long, conflicts_with = "model")]
+    variants: bool,
+    /// Fraction of rows held out for testing.
+    #[arg(long, default_value_t = 0.2)]
+    test_fraction: f64,
+    /// Decision threshold.
+    #[arg(long, default_value_t = 0.5)]
+    threshold: f64,
+    /// Draw the precision-recall curve of the model (or of the recipe on
+    /// the chronological split) as SVG.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One model (or baseline) on one set of rows.
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    split: Option<SplitKind>,
+    eval: Evaluation,
+}
+
+#[derive(Serialize, Default)]
+struct Output {
+    rows: Vec<Row>,
+    importance: Vec<(String, f64, f64, f64)>,
+    #[serde(skip)]
+    curve: Option<(String, Vec<(f64, f64)>, f64)>,
+}
+
+fn baselines(
+    test: &Dataset,
+    split: Option<SplitKind>,
+    threshold: f64,
+    out: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    out.push(Row {
+        name: "baseline: always healthy".into(),
+        split,
+        eval: Evaluation::new(&test.y, &vec![0.0; test.len()], threshold)?,
+    });
+    if test.degraded_now.len() == test.len() {
+        let now: Vec<f64> = test.degraded_now.iter().map(|&d| f64::from(d)).collect();
+        out.push(Row {
+            name: "baseline: persistence (degraded now)".into(),
+            split,
+            eval: Evaluation::new(&test.y, &now, threshold)?,
+        });
+    }
+    Ok(())
+}
+
+/// A recipe variant: what it changes and whether its threshold comes from
+/// a validation fold.
+struct Variant {
+    name: &'static str,
+    extended: bool,
+    recipe: Recipe,
+    validated_threshold: bool,
+}
+
+fn variants(base: &Recipe) -> Vec<Variant> {
+    let mut weighted = base.clone();
+    weighted.smote = None;
+    // Roughly the negative/positive ratio of the real rows.
+    weighted.params.scale_pos_weight = 19.0;
+    let mut small = weighted.clone();
+    small.params.max_depth = 3;
+    small.params.n_estimators = 100;
+    small.params.learning_rate = 0.05;
+    small.params.min_child_weight = 2.0;
+    small.params.subsample = 0.8;
+    small.params.colsample_bytree = 0.8;
+    vec![
+        Variant {
+            name: "original recipe: SMOTE k=3, 200 trees, depth 5",
+            extended: false,
+            recipe: base.clone(),
+            validated_threshold: false,
+        },
+        Variant {
+            name: "class weights instead of SMOTE",
+            extended: false,
+            recipe: weighted.clone(),
+            validated_threshold: false,
+        },
+        Variant {
+            name: "extended features + SMOTE",
+            extended: true,
+            recipe: base.clone(),
+            validated_threshold: false,
+        },
+        Variant {
+            name: "extended features + class weights",
+            extended: true,
+            recipe: weighted.clone(),
+            validated_threshold: false,
+        },
+        Variant {
+            name: "extended, weights, small trees, validated threshold",
+            extended: true,
+            recipe: small,
+            validated_threshold: true,
+        },
+    ]
+}
+
+/// Fits on the earliest 80 % of `train`, picks the F1-best threshold on
+/// the rest, then refits on all of `train`.
+fn fit_with_validated_threshold(
+    recipe: &Recipe,
+    train: &Dataset,
+    names: &[String],
+) -> anyhow::Result<(Forest, f64)> {
+    let s = split::chronological(train.len(), 0.2)?;
+    let (fit, validation) = (train.subset(&s.train), train.subset(&s.test));
+    let model = recipe.fit(&fit)?;
+    let threshold = match best_f1_threshold(&validation.y, &score(&model, names, &validation)?) {
+        Ok((t, f1)) if f1 > 0.0 => t,
+        _ => 0.5,
+    };
+    Ok((recipe.fit(train)?, threshold))
+}
 
 /// Runs `netprophet evaluate`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`netprophet evaluate` is not available in this build yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut out = Output::default();
+    let base = args.recipe.recipe();
+    if let Some(path) = &args.model {
+        let forest = Forest::load(path)?;
+        let given = args.input.features.as_deref();
+        let names = model_schema(&forest, given)?;
+        let rows = args.input.load(&names)?;
+        let scores = score(&forest, &names, &rows)?;
+        out.rows.push(Row {
+            name: format!("model {}", path.display()),
+            split: None,
+            eval: Evaluation::new(&rows.y, &scores, args.threshold)?,
+        });
+        baselines(&rows, None, args.threshold, &mut out.rows)?;
+        let (w, g, c) = (
+            forest.importance(Importance::Weight),
+            forest.importance(Importance::Gain),
+            forest.importance(Importance::Cover),
+        );
+        out.importance = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), g[i], w[i], c[i]))
+            .collect();
+        out.importance.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out.curve = Some((
+            format!("model {}", path.display()),
+            curve(&rows.y, &scores)?,
+            rows.positives() as f64 / rows.len() as f64,
+        ));
+        if args.compare_splits {
+            for kind in [SplitKind::Random, SplitKind::Chrono] {
+                let (_, test) = split_rows(&rows, kind, args.test_fraction, args.recipe.seed)?;
+                out.rows.push(Row {
+                    name: format!("model {} (its test rows)", path.display()),
+                    split: Some(kind),
+                    eval: Evaluation::new(
+                        &test.y,
+                        &score(&forest, &names, &test)?,
+                        args.threshold,
+                    )?,
+                });
+            }
+        }
+    } else {
+        let list: Vec<Variant> = if args.variants {
+            variants(&base)
+        } else {
+            vec![Variant {
+                name: "recipe",
+                extended: args.input.feature_set == "extended",
+                recipe: base.clone(),
+                validated_threshold: false,
+            }]
+        };
+        for v in &list {
+            let mut input = args.input.clone();
+            if args.variants {
+                input.feature_set = if v.extended { "extended" } else { "base" }.into();
+                input.features = None;
+            }
+            let names = input.feature_names()?;
+            let rows = input.load(&names)?;
+            for kind in [SplitKind::Random, SplitKind::Chrono] {
+                let (train, test) = split_rows(&rows, kind, args.test_fraction, args.recipe.seed)?;
+                let (model, threshold) = if v.validated_threshold {
+                    fit_with_validated_threshold(&v.recipe, &train, &names)?
+                } else {
+                    (
+                        v.recipe
+                            .fit(&train)
+                            .with_context(|| format!("training `{}`", v.name))?,
+                        args.threshold,
+                    )
+                };
+                let scores = score(&model, &names, &test)?;
+                if kind == SplitKind::Chrono && out.curve.is_none() {
+                    out.curve = Some((
+                        format!("{} (chronological split)", v.name),
+                        curve(&test.y, &scores)?,
+                        test.positives() as f64 / test.len() as f64,
+                    ));
+                }
+                out.rows.push(Row {
+                    name: if v.validated_threshold {
+                        format!("{} (threshold {threshold:.2})", v.name)
+                    } else {
+                        v.name.to_string()
+                    },
+                    split: Some(kind),
+                    eval: Evaluation::new(&test.y, &scores, threshold)?,
+                });
+                if std::ptr::eq(v, &list[list.len() - 1]) {
+                    baselines(&test, Some(kind), args.threshold, &mut out.rows)?;
+                }
+            }
+        }
+    }
+    if let Some(plot) = &args.plot {
+        if let Some((title, points, base_rate)) = &out.curve {
+            let svg = pr_svg(title, points, *base_rate);
+            netprophet_boost::atomic_file::write(plot, svg.as_bytes())
+                .with_context(|| format!("writing {}", plot.display()))?;
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    print!("{}", table(&out));
+    if args.model.is_some() {
+        if let Some(first) = out.rows.first() {
+            println!(
+                "\n{} at threshold {}:\n{}",
+                first.name, first.eval.threshold, first.eval.report
+            );
+            if let Some((t, f1)) = first.eval.best_f1 {
+                println!("F1-best threshold on these rows: {t:.3} (F1 {f1:.2}; chosen on the rows it is measured on, so optimistic)");
+            }
+        }
+    }
+    if !out.importance.is_empty() {
+        println!("\nfeature importance (gain, weight, cover):");
+        for (n, g, w, c) in &out.importance {
+            println!("  {n:<22} {g:>10.3} {w:>6} {c:>10.2}");
+        }
+    }
+    Ok(())
+}
+
+fn curve(y: &[u8], scores: &[f64]) -> anyhow::Result<Vec<(f64, f64)>> {
+    Ok(pr_curve(y, scores)
+        .map(|c| c.iter().map(|p| (p.recall, p.precision)).collect())
+        .unwrap_or_default())
+}
+
+/// The side-by-side table: recipe, split, precision, recall, F1, PR-AUC,
+/// base rate (Markdown, so it pastes into a README).
+fn table(out: &Output) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "| recipe | split | test rows | events | precision | recall | F1 | caught | false alarms | PR-AUC | base rate | ROC-AUC |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in &out.rows {
+        let c = &r.eval.report.classes[1];
+        let [[_, fp], [_, tp]] = r.eval.report.confusion;
+        let split = match r.split {
+            Some(SplitKind::Random) => "random (leaky)",
+            Some(SplitKind::Chrono) => "chronological",
+            None => "all rows",
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {split} | {} | {} | {:.2} | {:.2} | {:.2} | {tp} | {fp} | {} | {:.3} | {} |",
+            r.name,
+            r.eval.rows,
+            r.eval.positives,
+            c.precision,
+            c.recall,
+            c.f1,
+            opt(r.eval.pr_auc),
+            r.eval.base_rate,
+            opt(r.eval.roc_auc)
+        );
+    }
+    s
+}
+
+/// A small self-contained SVG of a precision-recall curve with the base
+/// rate (the curve of a model that knows nothing) drawn dashed.
+fn pr_svg(title: &str, points: &[(f64, f64)], base_rate: f64) -> String {
+    let (w, h, m) = (560.0, 380.0, 52.0);
+    let x = |r: f64| m + r * (w - 2.0 * m);
+    let y = |p: f64| h - m - p * (h - 2.0 * m);
+    let mut path = String::new();
+    let mut last_precision = points.first().map_or(1.0, |p| p.1);
+    let _ = write!(path, "M{:.1},{:.1}", x(0.0), y(last_precision));
+    for &(r, p) in points {
+        // A step curve, as average precision integrates it.
+        let _ = write!(
+            path,
+            " L{:.1},{:.1} L{:.1},{:.1}",
+            x(r),
+            y(last_precision),
+            x(r),
+            y(p)
+        );
+        last_precision = p;
+    }
+    let esc = title.replace('&', "&amp;").replace('<', "&lt;");
+    let mut ticks = String::new();
+    for k in 0..=4 {
+        let v = f64::from(k) / 4.0;
+        let _ = write!(
+            ticks,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#444">{v}</text><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#444">{v}</text>"##,
+            x(v),
+            h - m + 16.0,
+            m - 6.0,
+            y(v) + 4.0
+        );
+    }
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="{m}" y="24" font-size="13">Precision-recall: {esc}</text>
+{ticks}
+<line x1="{m}" y1="{b}" x2="{r}" y2="{b}" stroke="#333"/>
+<line x1="{m}" y1="{t}" x2="{m}" y2="{b}" stroke="#333"/>
+<text x="{cx}" y="{xl}" text-anchor="middle">recall</text>
+<text x="14" y="{cy}" transform="rotate(-90 14 {cy})" text-anchor="middle">precision</text>
+<line x1="{m}" y1="{by}" x2="{r}" y2="{by}" stroke="#999" stroke-dasharray="4 4"/>
+<text x="{r}" y="{byt}" text-anchor="end" fill="#666">base rate {base_rate:.3}</text>
+<path d="{path}" fill="none" stroke="#c0392b" stroke-width="2"/>
+</svg>
+"##,
+        b = h - m,
+        r = w - m,
+        t = m,
+        cx = w / 2.0,
+        cy = h / 2.0,
+        xl = h - 8.0,
+        by = y(base_rate),
+        byt = y(base_rate) - 4.0,
+    )
 }
