@@ -65,12 +65,15 @@ struct Row {
     eval: Evaluation,
 }
 
+/// A PR curve to plot: title, (recall, precision) points, base rate.
+type Curve = (String, Vec<(f64, f64)>, f64);
+
 #[derive(Serialize, Default)]
 struct Output {
     rows: Vec<Row>,
     importance: Vec<(String, f64, f64, f64)>,
     #[serde(skip)]
-    curve: Option<(String, Vec<(f64, f64)>, f64)>,
+    curve: Option<Curve>,
 }
 
 fn baselines(
