@@ -400,15 +400,24 @@ pub fn read_minutes_csv(path: &Path) -> Result<Vec<(FeatureFrame, Option<Labels>
 /// Formats a float like Python's `repr` for the values that occur here
 /// (`1.0`, `26.766299890804596`); NaN is an empty cell.
 pub fn fmt_float(v: f64) -> String {
+    let mut s = String::new();
+    push_float(&mut s, v);
+    s
+}
+
+/// Appends [`fmt_float`]'s text to `out` without allocating.
+pub fn push_float(out: &mut String, v: f64) {
     if v.is_nan() {
-        return String::new();
+        return;
     }
-    let s = format!("{v}");
-    if s.contains(['.', 'e', 'i', 'N']) {
-        s
-    } else {
-        format!("{s}.0")
+    if v.is_infinite() {
+        out.push_str(if v > 0.0 { "inf" } else { "-inf" });
+        return;
     }
+    // Shortest round-trip digits, as Python's repr; ryu is several times
+    // faster than core::fmt here, which matters for multi-GB outputs.
+    let mut buf = ryu::Buffer::new();
+    out.push_str(buf.format_finite(v));
 }
 
 /// The header of the feature CSV; `probe_id` is added when `with_probe`.
@@ -432,37 +441,50 @@ pub fn write_csv_rows(
     labels: Option<&Labels>,
     with_probe: bool,
 ) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let mut line = String::with_capacity(256);
+    // The date part only changes once a day; format it then.
+    let mut day = i64::MIN;
+    let mut date = String::new();
     for (i, r) in frame.rows().enumerate() {
-        write!(
-            out,
-            "{},{},{},{},{},{},{},{},{}",
-            format_utc(r.timestamp),
-            fmt_float(r.avg_latency),
-            fmt_float(r.jitter),
-            fmt_float(r.rtt_min),
-            fmt_float(r.rtt_max),
-            r.packet_count,
-            fmt_float(r.latency_change_5m),
-            fmt_float(r.rolling_mean),
-            fmt_float(r.rolling_std),
-        )?;
+        line.clear();
+        let d = r.timestamp.div_euclid(86_400);
+        if d != day {
+            day = d;
+            date = format_utc(d * 86_400)[..10].to_string();
+        }
+        let s = r.timestamp.rem_euclid(86_400);
+        let _ = write!(
+            line,
+            "{date} {:02}:{:02}:{:02}",
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        );
+        for v in [r.avg_latency, r.jitter, r.rtt_min, r.rtt_max] {
+            line.push(',');
+            push_float(&mut line, v);
+        }
+        let _ = write!(line, ",{}", r.packet_count);
+        for v in [r.latency_change_5m, r.rolling_mean, r.rolling_std] {
+            line.push(',');
+            push_float(&mut line, v);
+        }
         if let Some(l) = labels {
-            let target = match l.target[i] {
-                Some(t) => fmt_float(f64::from(u8::from(t))),
-                None => String::new(),
-            };
-            write!(
-                out,
-                ",{},{},{}",
-                fmt_float(l.threshold[i]),
-                u8::from(l.is_degraded[i]),
-                target
-            )?;
+            line.push(',');
+            push_float(&mut line, l.threshold[i]);
+            line.push_str(if l.is_degraded[i] { ",1," } else { ",0," });
+            match l.target[i] {
+                Some(true) => line.push_str("1.0"),
+                Some(false) => line.push_str("0.0"),
+                None => {}
+            }
         }
         if with_probe {
-            write!(out, ",{}", frame.probe_id.unwrap_or(0))?;
+            let _ = write!(line, ",{}", frame.probe_id.unwrap_or(0));
         }
-        writeln!(out)?;
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
     }
     Ok(())
 }
