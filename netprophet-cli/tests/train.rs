@@ -1,0 +1,165 @@
+//! `train`, `evaluate` and `tune` end to end on the real training rows and
+//! on a generated Atlas archive.
+
+mod common;
+
+use common::{fixtures, netprophet, s, stderr, tmp};
+use serde_json::Value;
+
+fn real_csv() -> std::path::PathBuf {
+    fixtures().join("data/training_data.csv")
+}
+
+#[test]
+fn train_writes_a_named_model_and_reports_the_chronological_test() {
+    let model = tmp("model.json");
+    let out = netprophet(&[
+        "train",
+        "--input",
+        s(&real_csv()),
+        "--out",
+        s(&model),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["train_rows"], 757);
+    assert_eq!(summary["test"]["rows"], 190);
+    assert_eq!(
+        summary["test"]["positives"], 8,
+        "the last 20 % of the real minutes hold 8 events"
+    );
+    let forest = netprophet_boost::Forest::load(&model).unwrap();
+    assert_eq!(forest.num_trees(), 200);
+    assert_eq!(forest.feature_names.as_ref().unwrap()[2], "rtt_min");
+
+    // The saved model scores through `predict` with its own names.
+    let out = netprophet(&["predict", "--model", s(&model), "--input", s(&real_csv())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 953);
+}
+
+#[test]
+fn evaluate_compares_random_and_chronological_splits_with_baselines() {
+    let plot = tmp("pr.svg");
+    let out = netprophet(&[
+        "evaluate",
+        "--input",
+        s(&real_csv()),
+        "--json",
+        "--plot",
+        s(&plot),
+        "--n-estimators",
+        "50",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    let find = |name: &str, split: &str| {
+        rows.iter()
+            .find(|r| r["name"].as_str().unwrap().starts_with(name) && r["split"] == split)
+            .unwrap_or_else(|| panic!("{name} {split}"))
+    };
+    assert_eq!(find("recipe", "random")["eval"]["positives"], 10);
+    assert_eq!(find("recipe", "chrono")["eval"]["positives"], 8);
+    let healthy = find("baseline: always healthy", "chrono");
+    assert_eq!(healthy["eval"]["report"]["classes"][1]["f1"], 0.0);
+    // PR-AUC of a constant score is the base rate.
+    assert_eq!(healthy["eval"]["pr_auc"], healthy["eval"]["base_rate"]);
+    find("baseline: persistence", "random");
+    assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
+}
+
+#[test]
+fn evaluate_a_model_prints_the_table_report_and_importances() {
+    let out = netprophet(&[
+        "evaluate",
+        "--input",
+        s(&real_csv()),
+        "--model",
+        s(&fixtures().join("boost/tournament_model.json")),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "| model ",
+        "confusion matrix",
+        "degraded (1)",
+        "feature importance",
+        "rolling_std",
+        "baseline: persistence",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
+
+#[test]
+fn tune_writes_the_best_model_and_a_results_table() {
+    let model = tmp("best.json");
+    let results = tmp("results.csv");
+    let out = netprophet(&[
+        "tune",
+        "--input",
+        s(&real_csv()),
+        "--out",
+        s(&model),
+        "--results",
+        s(&results),
+        "--learning-rates",
+        "0.1,0.3",
+        "--max-depths",
+        "3",
+        "--tree-counts",
+        "50",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = std::fs::read_to_string(&results).unwrap();
+    assert_eq!(table.lines().count(), 1 + 2 * 2, "2 rates x 2 balancings");
+    assert!(netprophet_boost::Forest::load(&model).is_ok());
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("held-out test (last 190 rows, 8 degraded)"));
+}
+
+#[test]
+fn training_from_an_archive_works_end_to_end() {
+    let model = tmp("archive-model.json");
+    let archive = fixtures().join("core/generated_24h.ndjson.gz");
+    let out = netprophet(&[
+        "train",
+        "--input",
+        s(&archive),
+        "--all",
+        "--feature-set",
+        "extended",
+        "--out",
+        s(&model),
+        "--n-estimators",
+        "30",
+        "--no-smote",
+        "--scale-pos-weight",
+        "5",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let forest = netprophet_boost::Forest::load(&model).unwrap();
+    assert_eq!(
+        forest.num_feature,
+        8 + netprophet_core::features::EXTENDED.len()
+    );
+
+    let out = netprophet(&[
+        "train",
+        "--input",
+        s(&real_csv()),
+        "--out",
+        s(&model),
+        "--feature-set",
+        "huge",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unknown feature set `huge`"),
+        "{}",
+        stderr(&out)
+    );
+}
