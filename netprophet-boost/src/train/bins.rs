@@ -18,8 +18,9 @@ pub(crate) struct Binned {
     /// Total histogram slots (bins of all features, plus one missing slot
     /// per feature).
     pub slots: usize,
-    /// Row-major bin indices, `MISSING` for NaN.
-    pub bins: Vec<u16>,
+    /// Row-major histogram slots (feature offset + bin, or the feature's
+    /// missing slot), so building a histogram is one indexed add per value.
+    pub row_slots: Vec<u16>,
     /// Features per row.
     pub width: usize,
 }
@@ -29,7 +30,13 @@ impl Binned {
     /// per feature, cut at weighted quantiles of the non-missing values.
     pub fn new(x: &[f32], width: usize, weights: Option<&[f32]>, max_bin: usize) -> Binned {
         let rows = x.len() / width.max(1);
-        let max_bin = max_bin.clamp(2, (MISSING - 1) as usize);
+        // Slots of all features must fit a u16.
+        let max_bin = max_bin.clamp(
+            2,
+            (usize::from(MISSING) / width.max(1))
+                .saturating_sub(2)
+                .max(2),
+        );
         let cuts: Vec<Vec<f32>> = (0..width)
             .into_par_iter()
             .map(|f| {
@@ -50,23 +57,22 @@ impl Binned {
             // Bins 0..=cuts.len(), then the missing slot.
             slots += c.len() + 2;
         }
-        let bins = x
+        let slot_of = |f: usize, v: f32| -> u16 {
+            if v.is_nan() {
+                (offsets[f] + cuts[f].len() + 1) as u16
+            } else {
+                (offsets[f] + cuts[f].partition_point(|&c| c <= v)) as u16
+            }
+        };
+        let row_slots = x
             .par_chunks(width.max(1))
-            .flat_map_iter(|row| {
-                row.iter().enumerate().map(|(f, &v)| {
-                    if v.is_nan() {
-                        MISSING
-                    } else {
-                        cuts[f].partition_point(|&c| c <= v) as u16
-                    }
-                })
-            })
+            .flat_map_iter(|row| row.iter().enumerate().map(move |(f, &v)| slot_of(f, v)))
             .collect();
         Binned {
             cuts,
             offsets,
             slots,
-            bins,
+            row_slots,
             width,
         }
     }
@@ -74,6 +80,16 @@ impl Binned {
     /// Histogram slot of feature `f`'s missing values.
     pub fn missing_slot(&self, f: usize) -> usize {
         self.offsets[f] + self.cuts[f].len() + 1
+    }
+
+    /// Bin of row `r`'s feature `f`, `MISSING` for a missing value.
+    pub fn bin(&self, r: usize, f: usize) -> u16 {
+        let slot = self.row_slots[r * self.width + f] as usize;
+        if slot == self.missing_slot(f) {
+            MISSING
+        } else {
+            (slot - self.offsets[f]) as u16
+        }
     }
 }
 
@@ -122,14 +138,15 @@ mod tests {
         let x = [1.0f32, 5.0, 3.0, f32::NAN, 3.0, 2.0];
         let b = Binned::new(&x, 1, None, 256);
         assert_eq!(b.cuts[0], vec![2.0, 3.0, 5.0]);
-        assert_eq!(b.bins, vec![0, 3, 2, MISSING, 2, 1]);
+        let bins: Vec<u16> = (0..6).map(|r| b.bin(r, 0)).collect();
+        assert_eq!(bins, vec![0, 3, 2, MISSING, 2, 1]);
         // bin <= b  <=>  v < cuts[b]
         for (i, &v) in x.iter().enumerate() {
             if v.is_nan() {
                 continue;
             }
             for (k, &c) in b.cuts[0].iter().enumerate() {
-                assert_eq!(b.bins[i] as usize <= k, v < c);
+                assert_eq!(bins[i] as usize <= k, v < c);
             }
         }
     }
@@ -144,8 +161,8 @@ mod tests {
             b.cuts[0].len()
         );
         let mut counts = [0usize; 17];
-        for &bin in &b.bins {
-            counts[bin as usize] += 1;
+        for r in 0..x.len() {
+            counts[b.bin(r, 0) as usize] += 1;
         }
         assert!(
             counts

@@ -315,24 +315,28 @@ pub fn train_with_progress(
     let mut trees = Vec::with_capacity(params.n_estimators);
     let all_features: Vec<usize> = (0..width).collect();
     for round in 0..params.n_estimators {
-        grad.par_iter_mut().enumerate().for_each(|(i, gp)| {
-            let y = f64::from(data.y[i]);
-            let m = f64::from(margin[i]);
-            let w = weight[i];
-            *gp = match params.objective {
-                TrainObjective::BinaryLogistic => {
-                    let p = 1.0 / (1.0 + (-m).exp());
-                    GradPair {
-                        g: (p - y) * w,
-                        h: (p * (1.0 - p)).max(1e-16) * w,
-                    }
+        // Gradients in float32, as XGBoost computes them; sums stay f64.
+        const CHUNK: usize = 16 * 1024;
+        grad.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let base = c * CHUNK;
+                for (k, gp) in chunk.iter_mut().enumerate() {
+                    let i = base + k;
+                    let (y, m, w) = (data.y[i], margin[i], weight[i] as f32);
+                    let (g, h) = match params.objective {
+                        TrainObjective::BinaryLogistic => {
+                            let p = 1.0 / (1.0 + (-m).exp());
+                            ((p - y) * w, (p * (1.0 - p)).max(1e-16) * w)
+                        }
+                        TrainObjective::SquaredError => ((m - y) * w, w),
+                    };
+                    *gp = GradPair {
+                        g: f64::from(g),
+                        h: f64::from(h),
+                    };
                 }
-                TrainObjective::SquaredError => GradPair {
-                    g: (m - y) * w,
-                    h: w,
-                },
-            };
-        });
+            });
         let rows: Vec<u32> = if params.subsample < 1.0 {
             (0..n as u32)
                 .filter(|_| rng.random::<f64>() < params.subsample)
@@ -350,11 +354,21 @@ pub fn train_with_progress(
         } else {
             all_features.clone()
         };
-        let tree = grow(&binned, &grad, rows, &features, params);
-        // Every row's margin moves by its leaf, sampled or not.
-        margin.par_iter_mut().enumerate().for_each(|(i, m)| {
-            *m += tree.leaf_of(&binned.bins[i * width..(i + 1) * width]);
-        });
+        let (tree, leaf_rows) = grow(&binned, &grad, rows, &features, params);
+        if let (true, Some(leaf_rows)) = (params.subsample >= 1.0, &leaf_rows) {
+            // Every row ended in a known leaf while growing.
+            for (leaf, rows) in leaf_rows {
+                let v = tree.leaf[*leaf];
+                for &r in rows {
+                    margin[r as usize] += v;
+                }
+            }
+        } else {
+            // Rows left out of this tree's sample still move by their leaf.
+            margin.par_iter_mut().enumerate().for_each(|(i, m)| {
+                *m += tree.leaf_of(&binned, i);
+            });
+        }
         trees.push(tree.into_model(&binned));
         progress(Round {
             round: round + 1,
@@ -399,10 +413,10 @@ struct BinTree {
 }
 
 impl BinTree {
-    fn leaf_of(&self, bins: &[u16]) -> f32 {
+    fn leaf_of(&self, binned: &Binned, row: usize) -> f32 {
         let mut node = 0usize;
         while self.left[node] >= 0 {
-            let b = bins[self.feature[node]];
+            let b = binned.bin(row, self.feature[node]);
             let go_left = if b == MISSING {
                 self.default_left[node]
             } else {
@@ -462,13 +476,8 @@ fn build_hist(binned: &Binned, grad: &[GradPair], rows: &[u32]) -> Vec<GradPair>
         for &r in rows {
             let r = r as usize;
             let gp = grad[r];
-            for (f, &b) in binned.bins[r * width..(r + 1) * width].iter().enumerate() {
-                let slot = if b == MISSING {
-                    binned.missing_slot(f)
-                } else {
-                    binned.offsets[f] + b as usize
-                };
-                h[slot] += gp;
+            for &slot in &binned.row_slots[r * width..(r + 1) * width] {
+                h[slot as usize] += gp;
             }
         }
         h
@@ -537,13 +546,87 @@ fn best_split(
     best
 }
 
+/// Splits a node's rows by `c` and builds the children's histograms: the
+/// smaller child's from its rows, the larger one's as the parent's minus
+/// the smaller's.
+fn split_node(
+    binned: &Binned,
+    grad: &[GradPair],
+    node: &GrowNode,
+    c: &SplitChoice,
+    max_depth: usize,
+) -> [GrowNode; 2] {
+    let width = binned.width;
+    // Branch-free partition: every row is written to both sides and only
+    // the side it belongs to advances, since which way a row goes is
+    // unpredictable to the CPU.
+    let n = node.rows.len();
+    let mut left_rows = vec![0u32; n];
+    let mut right_rows = vec![0u32; n];
+    let (mut l, mut r) = (0usize, 0usize);
+    let (off, missing) = (binned.offsets[c.feature], binned.missing_slot(c.feature));
+    let slots = &binned.row_slots[c.feature..];
+    for &row in &node.rows {
+        let slot = slots[row as usize * width] as usize;
+        let go_left = (slot == missing && c.default_left)
+            | (slot != missing && slot.wrapping_sub(off) <= c.bin);
+        left_rows[l] = row;
+        right_rows[r] = row;
+        l += usize::from(go_left);
+        r += usize::from(!go_left);
+    }
+    left_rows.truncate(l);
+    right_rows.truncate(r);
+    // Children at the depth limit become leaves: no histograms needed.
+    let (left_hist, right_hist) = if node.depth + 1 >= max_depth {
+        (None, None)
+    } else {
+        let left_small = left_rows.len() <= right_rows.len();
+        let small = build_hist(
+            binned,
+            grad,
+            if left_small { &left_rows } else { &right_rows },
+        );
+        let large: Vec<GradPair> = match &node.hist {
+            Some(parent) => parent.iter().zip(&small).map(|(&a, &b)| a - b).collect(),
+            None => build_hist(
+                binned,
+                grad,
+                if left_small { &right_rows } else { &left_rows },
+            ),
+        };
+        if left_small {
+            (Some(small), Some(large))
+        } else {
+            (Some(large), Some(small))
+        }
+    };
+    let right_sum = node.sum - c.left;
+    [
+        GrowNode {
+            rows: left_rows,
+            sum: c.left,
+            depth: node.depth + 1,
+            hist: left_hist,
+        },
+        GrowNode {
+            rows: right_rows,
+            sum: right_sum,
+            depth: node.depth + 1,
+            hist: right_hist,
+        },
+    ]
+}
+
+/// Grows one tree; also returns each leaf's rows (by node id) unless
+/// pruning renumbered the nodes.
 fn grow(
     binned: &Binned,
     grad: &[GradPair],
     rows: Vec<u32>,
     features: &[usize],
     p: &TrainParams,
-) -> BinTree {
+) -> (BinTree, Option<Vec<(usize, Vec<u32>)>>) {
     let mut sum = GradPair::default();
     for &r in &rows {
         sum += grad[r as usize];
@@ -570,7 +653,7 @@ fn grow(
             hist: Some(hist),
         },
     )];
-    let width = binned.width;
+    let mut leaves: Vec<(usize, Vec<u32>)> = Vec::new();
     while !level.is_empty() {
         let mut next = Vec::new();
         // Splits of one level are independent: find them in parallel.
@@ -583,51 +666,29 @@ fn grow(
                 best_split(binned, node.hist.as_ref()?, node.sum, features, p)
             })
             .collect();
-        for ((id, node), choice) in level.into_iter().zip(choices) {
-            let Some(c) = choice else {
+        // Partitioning rows and building the children's histograms are
+        // independent per node: do the nodes of a level in parallel.
+        let splits: Vec<(usize, GrowNode, Option<(SplitChoice, [GrowNode; 2])>)> = level
+            .into_par_iter()
+            .zip(choices)
+            .map(|((id, node), choice)| match choice {
+                None => (id, node, None),
+                Some(c) => {
+                    let children = split_node(binned, grad, &node, &c, p.max_depth);
+                    (id, node, Some((c, children)))
+                }
+            })
+            .collect();
+        for (id, node, split) in splits {
+            let Some((c, children)) = split else {
                 t.leaf[id] = (t.weight[id] * p.learning_rate) as f32;
+                leaves.push((id, node.rows));
                 continue;
             };
-            let (mut left_rows, mut right_rows) = (Vec::new(), Vec::new());
-            for &r in &node.rows {
-                let b = binned.bins[r as usize * width + c.feature];
-                let go_left = if b == MISSING {
-                    c.default_left
-                } else {
-                    b as usize <= c.bin
-                };
-                if go_left {
-                    left_rows.push(r);
-                } else {
-                    right_rows.push(r);
-                }
-            }
-            let right_sum = node.sum - c.left;
-            // Build the smaller child's histogram from rows; the larger is
-            // the parent's minus it.
-            let parent_hist = node.hist.unwrap_or_default();
-            let left_small = left_rows.len() <= right_rows.len();
-            let small = build_hist(
-                binned,
-                grad,
-                if left_small { &left_rows } else { &right_rows },
-            );
-            let large: Vec<GradPair> = parent_hist
-                .iter()
-                .zip(&small)
-                .map(|(&a, &b)| a - b)
-                .collect();
-            let (left_hist, right_hist) = if left_small {
-                (small, large)
-            } else {
-                (large, small)
-            };
             let l = t.left.len();
-            for (sum, hist, rows) in [
-                (c.left, left_hist, left_rows),
-                (right_sum, right_hist, right_rows),
-            ] {
+            for child_node in children {
                 let child = t.left.len();
+                let sum = child_node.sum;
                 t.feature.push(0);
                 t.bin.push(0);
                 t.default_left.push(false);
@@ -638,15 +699,7 @@ fn grow(
                 t.gain.push(0.0);
                 t.cover.push(sum.h);
                 t.weight.push(calc_weight(sum, p.lambda));
-                next.push((
-                    child,
-                    GrowNode {
-                        rows,
-                        sum,
-                        depth: node.depth + 1,
-                        hist: Some(hist),
-                    },
-                ));
+                next.push((child, child_node));
             }
             t.feature[id] = c.feature;
             t.bin[id] = c.bin;
@@ -657,16 +710,17 @@ fn grow(
         }
         level = next;
     }
-    prune(&mut t, p);
-    t
+    if p.gamma > 0.0 {
+        // Pruning renumbers nodes; the caller walks the tree instead.
+        prune(&mut t, p);
+        return (t, None);
+    }
+    (t, Some(leaves))
 }
 
 /// Turns splits whose gain is below gamma back into leaves, bottom-up, as
 /// XGBoost's pruner does; unreachable nodes are then dropped.
 fn prune(t: &mut BinTree, p: &TrainParams) {
-    if p.gamma <= 0.0 {
-        return;
-    }
     fn visit(t: &mut BinTree, node: usize, p: &TrainParams) -> bool {
         if t.left[node] < 0 {
             return true;

@@ -1,0 +1,87 @@
+"""Side by side: netprophet's native trainer against XGBoost `hist` on the
+same rows, split and parameters (no SMOTE, so both see identical rows).
+
+For each dataset both train on the earliest 80 % of the rows (sorted by
+time, then probe) and are scored on the rest. netprophet's model is
+scored by XGBoost itself (`xgb.Booster(model_file=...)`), so the quality
+numbers also prove that XGBoost reads what netprophet writes. Training
+time: netprophet's own measurement of the fit (`train --json`), and
+XGBoost's `xgb.train` wall time, both with 2 threads.
+
+    python3 -m venv venv && venv/bin/pip install -r benches/requirements-compare.txt
+    cargo build --release -p netprophet-cli -p netprophet-benches
+    target/release/gen_atlas /tmp/day200.ndjson 200 24          # GENERATED data
+    target/release/netprophet features --input /tmp/day200.ndjson --all --labels --output /tmp/day200.csv
+    venv/bin/python benches/compare_train.py fixtures/data/training_data.csv /tmp/day200.csv
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.metrics import log_loss, roc_auc_score
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FEATURES = ["avg_latency", "jitter", "rtt_min", "rtt_max", "packet_count",
+            "latency_change_5m", "rolling_mean", "rolling_std"]
+PARAMS = {"n_estimators": 200, "max_depth": 5, "learning_rate": 0.1}
+
+
+def rows(path):
+    d = pd.read_csv(path).dropna(subset=FEATURES + ["target_5m_degraded"])
+    d["ts"] = pd.to_datetime(d["timestamp"]).astype("int64")
+    if "probe_id" not in d:
+        d["probe_id"] = 0
+    d = d.sort_values(["ts", "probe_id"], kind="stable")
+    n_test = math.ceil(len(d) * 0.2)
+    return d.iloc[:-n_test], d.iloc[-n_test:]
+
+
+def quality(y, p):
+    return {"logloss": round(float(log_loss(y, np.clip(p, 1e-15, 1 - 1e-15))), 5),
+            "auc": round(float(roc_auc_score(y, p)), 5)}
+
+
+def compare(path):
+    train, test = rows(path)
+    xt = xgb.DMatrix(train[FEATURES].astype(np.float32), label=train["target_5m_degraded"], feature_names=FEATURES)
+    xs = xgb.DMatrix(test[FEATURES].astype(np.float32), feature_names=FEATURES)
+    params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": PARAMS["max_depth"],
+              "eta": PARAMS["learning_rate"], "max_bin": 256, "nthread": 2}
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        booster = xgb.train(params, xt, num_boost_round=PARAMS["n_estimators"])
+        best = min(best, time.perf_counter() - t)
+    theirs = quality(test["target_5m_degraded"], booster.predict(xs))
+    with tempfile.TemporaryDirectory() as tmp:
+        model = os.path.join(tmp, "m.json")
+        ours_s = float("inf")
+        for _ in range(3):
+            out = subprocess.check_output([
+                os.path.join(ROOT, "target/release/netprophet"), "train", "--input", path, "--all",
+                "--out", model, "--no-smote", "--json",
+                "--n-estimators", str(PARAMS["n_estimators"]), "--max-depth", str(PARAMS["max_depth"]),
+                "--learning-rate", str(PARAMS["learning_rate"])], stderr=subprocess.DEVNULL)
+            summary = json.loads(out)
+            ours_s = min(ours_s, summary["train_seconds"])
+        assert summary["train_rows"] == len(train), (summary["train_rows"], len(train))
+        ours = quality(test["target_5m_degraded"], xgb.Booster(model_file=model).predict(xs))
+    result = {"data": os.path.basename(path), "train_rows": len(train), "test_rows": len(test),
+              "xgboost": {**theirs, "train_s": round(best, 4), "version": xgb.__version__},
+              "netprophet": {**ours, "train_s": round(ours_s, 4)}}
+    print(json.dumps(result))
+    print(f"| {os.path.basename(path)} ({len(train)} train rows) | {theirs['logloss']} / {theirs['auc']} / {best:.3f} s "
+          f"| {ours['logloss']} / {ours['auc']} / {ours_s:.3f} s |")
+
+
+if __name__ == "__main__":
+    for p in sys.argv[1:]:
+        compare(p)
