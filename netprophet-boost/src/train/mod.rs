@@ -380,6 +380,12 @@ pub fn train_with_progress(
     Ok(forest)
 }
 
+/// Each leaf's node id and the rows that ended in it.
+type LeafRows = Vec<(usize, Vec<u32>)>;
+
+/// A split node: its id, the node, and its split with the two children.
+type SplitOutcome = (usize, GrowNode, Option<(SplitChoice, [GrowNode; 2])>);
+
 /// A node while growing: its rows and statistics.
 struct GrowNode {
     rows: Vec<u32>,
@@ -626,7 +632,7 @@ fn grow(
     rows: Vec<u32>,
     features: &[usize],
     p: &TrainParams,
-) -> (BinTree, Option<Vec<(usize, Vec<u32>)>>) {
+) -> (BinTree, Option<LeafRows>) {
     let mut sum = GradPair::default();
     for &r in &rows {
         sum += grad[r as usize];
@@ -668,7 +674,7 @@ fn grow(
             .collect();
         // Partitioning rows and building the children's histograms are
         // independent per node: do the nodes of a level in parallel.
-        let splits: Vec<(usize, GrowNode, Option<(SplitChoice, [GrowNode; 2])>)> = level
+        let splits: Vec<SplitOutcome> = level
             .into_par_iter()
             .zip(choices)
             .map(|((id, node), choice)| match choice {
