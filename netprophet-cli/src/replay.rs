@@ -17,8 +17,11 @@ use crate::cache::{
 
 /// The bundled recording.
 pub const RECORDED_MINUTES: &str = include_str!("../../fixtures/data/training_data.csv");
-/// The bundled model: the original system's production model.
-pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../fixtures/boost/tournament_model.json");
+/// The bundled model: `fixtures/tournament_model.json`, trained by
+/// netprophet with the original system's recipe (SMOTE k=3, 200 trees,
+/// depth 5, learning rate 0.1) on the 947 complete real rows, carrying its
+/// feature names.
+pub const BUNDLED_MODEL: &[u8] = include_bytes!("../../fixtures/tournament_model.json");
 
 /// One recorded minute, scored.
 #[derive(Debug, Clone)]
@@ -118,10 +121,12 @@ impl Replay {
     /// The bundled recording scored with the bundled model.
     pub fn bundled() -> anyhow::Result<Replay> {
         let forest = Forest::from_json_slice(BUNDLED_MODEL).context("bundled model")?;
-        let features: Vec<String> = netprophet_core::schema::FEATURE_COLUMNS
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let features: Vec<String> = forest.feature_names.clone().unwrap_or_else(|| {
+            netprophet_core::schema::FEATURE_COLUMNS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        });
         let model = ModelIdentity {
             file: "tournament_model.json".into(),
             digest: digest(BUNDLED_MODEL),
