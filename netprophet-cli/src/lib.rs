@@ -6,9 +6,11 @@
 //! This library exists so integration tests can drive the server with an
 //! injected clock; it is not published.
 
+pub mod atlas_args;
 pub mod cache;
 pub mod cmd;
 pub mod recipe;
+pub mod refresh;
 pub mod replay;
 pub mod report;
 pub mod serve;

@@ -374,6 +374,25 @@ impl FeatureFrame {
         f
     }
 
+    /// Builds a frame from rows (as [`StreamingFeatures`] emits them).
+    pub fn from_rows(probe_id: Option<u64>, rows: &[FeatureRow], config: FeatureConfig) -> Self {
+        FeatureFrame {
+            probe_id,
+            config,
+            timestamp: rows.iter().map(|r| r.timestamp).collect(),
+            avg_latency: rows.iter().map(|r| r.avg_latency).collect(),
+            jitter: rows.iter().map(|r| r.jitter).collect(),
+            rtt_min: rows.iter().map(|r| r.rtt_min).collect(),
+            rtt_max: rows.iter().map(|r| r.rtt_max).collect(),
+            packet_count: rows.iter().map(|r| r.packet_count).collect(),
+            latency_change_5m: rows.iter().map(|r| r.latency_change_5m).collect(),
+            rolling_mean: rows.iter().map(|r| r.rolling_mean).collect(),
+            rolling_std: rows.iter().map(|r| r.rolling_std).collect(),
+            lost: rows.iter().map(|r| r.lost).collect(),
+            minutes_since_sample: rows.iter().map(|r| r.minutes_since_sample).collect(),
+        }
+    }
+
     /// Builds a frame from already-binned, already-filled per-minute
     /// columns (such as the original system's `training_data.csv`),
     /// computing only the derived columns.
@@ -615,6 +634,30 @@ impl StreamingFeatures {
         self.close_through(minute - BIN_SECONDS, out);
         let mut bin = Bin::default();
         bin.push(rtt);
+        self.open = Some((minute, bin));
+        Ok(())
+    }
+
+    /// Adds a whole minute's bin (as [`ProbeBins::bins`] gives them); rows
+    /// of the minutes it closes are appended to `out`. The minute must be
+    /// later than any minute seen so far.
+    pub fn push_bin(
+        &mut self,
+        minute: i64,
+        bin: Bin,
+        out: &mut Vec<FeatureRow>,
+    ) -> Result<(), StreamError> {
+        let minute = bin_of(minute);
+        let open = self.open.as_ref().map(|(m, _)| *m);
+        if let Some(next) = open.map(|m| m + BIN_SECONDS).or(self.next_minute) {
+            if minute < next {
+                return Err(StreamError::OutOfOrder {
+                    timestamp: minute,
+                    open: next,
+                });
+            }
+        }
+        self.close_through(minute - BIN_SECONDS, out);
         self.open = Some((minute, bin));
         Ok(())
     }

@@ -1,10 +1,123 @@
-//! `netprophet fetch`.
+//! `netprophet fetch`: download a window of RIPE Atlas results into an
+//! archive of the API's own result objects, one per line.
+//!
+//! Chunks are written to `<out>.parts/` as they arrive (each file
+//! atomically), so an interrupted run resumes without downloading finished
+//! chunks again; when all are there they are merged into `<out>` (gzip when
+//! it ends in `.gz`), atomically, and the parts are removed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+use netprophet_core::atlas::client::{chunks, AtlasClient, Chunk};
+use serde_json::value::RawValue;
+
+use crate::atlas_args::{parse_time, AtlasArgs};
 
 /// Arguments of `netprophet fetch`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Start of the window (UTC).
+    #[arg(long, value_parser = parse_time)]
+    start: i64,
+    /// End of the window (UTC, exclusive).
+    #[arg(long, value_parser = parse_time)]
+    stop: i64,
+    /// Only these probes (repeatable); default all.
+    #[arg(long)]
+    probe: Vec<u64>,
+    /// Output archive (`.gz` to compress).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    atlas: AtlasArgs,
+}
+
+fn part_path(dir: &Path, c: Chunk) -> PathBuf {
+    dir.join(format!("{}-{}.ndjson", c.start, c.stop))
+}
 
 /// Runs `netprophet fetch`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`netprophet fetch` is not available in this build yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let config = args.atlas.config()?;
+    let client = AtlasClient::new(config.clone())?;
+    let mut parts = args.out.clone().into_os_string();
+    parts.push(".parts");
+    let parts = PathBuf::from(parts);
+    std::fs::create_dir_all(&parts).with_context(|| format!("creating {}", parts.display()))?;
+    let all = chunks(args.start, args.stop, config.chunk_seconds);
+    let already = all
+        .iter()
+        .filter(|c| part_path(&parts, **c).exists())
+        .count();
+    if already > 0 {
+        eprintln!(
+            "resuming: {already} of {} chunks already fetched",
+            all.len()
+        );
+    }
+    let bar = indicatif::ProgressBar::new(all.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "fetching [{bar:30}] {pos}/{len} chunks ({elapsed}, {msg})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_position(already as u64);
+    let results = AtomicU64::new(0);
+    client.fetch_window(
+        args.start,
+        args.stop,
+        &args.probe,
+        |c| part_path(&parts, c).exists(),
+        |c, body| {
+            let items: Vec<&RawValue> = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+            netprophet_boost::atomic_file::write_with(&part_path(&parts, c), |f| {
+                let mut w = std::io::BufWriter::new(f);
+                for item in &items {
+                    w.write_all(item.get().as_bytes())?;
+                    w.write_all(b"\n")?;
+                }
+                w.flush()
+            })
+            .map_err(|e| format!("writing {}: {e}", part_path(&parts, c).display()))?;
+            let n = results.fetch_add(items.len() as u64, Ordering::Relaxed) + items.len() as u64;
+            bar.set_message(format!("{n} results"));
+            bar.inc(1);
+            Ok(())
+        },
+    )?;
+    bar.finish_and_clear();
+    let gzip = args.out.extension().is_some_and(|e| e == "gz");
+    let mut lines = 0u64;
+    netprophet_boost::atomic_file::write_with(&args.out, |f| {
+        let mut sink: Box<dyn Write> = if gzip {
+            Box::new(flate2::write::GzEncoder::new(
+                std::io::BufWriter::new(f),
+                flate2::Compression::default(),
+            ))
+        } else {
+            Box::new(std::io::BufWriter::new(f))
+        };
+        for c in &all {
+            let text = std::fs::read(part_path(&parts, *c))?;
+            lines += text.iter().filter(|&&b| b == b'\n').count() as u64;
+            sink.write_all(&text)?;
+        }
+        sink.flush()?;
+        drop(sink);
+        Ok(())
+    })
+    .with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::remove_dir_all(&parts).with_context(|| format!("removing {}", parts.display()))?;
+    eprintln!(
+        "wrote {lines} results ({} chunks of msm {}) to {}",
+        all.len(),
+        config.measurement,
+        args.out.display()
+    );
+    Ok(())
 }

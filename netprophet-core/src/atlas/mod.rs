@@ -1,6 +1,7 @@
 //! RIPE Atlas ping results: the result model, its parser and archive
 //! readers.
 
+pub mod client;
 pub mod reader;
 pub mod result;
 mod scan;

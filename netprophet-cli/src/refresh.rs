@@ -1,0 +1,247 @@
+//! One live cycle: fetch the last minutes of RIPE Atlas results, build each
+//! selected probe's features with the streaming builder, score them, and
+//! replace the prediction cache atomically. Used by `netprophet refresh`
+//! (cron) and by `netprophet serve --refresh-every` (in-process).
+//!
+//! A failed cycle returns an error and leaves the previous cache exactly as
+//! it was: nothing is written until everything has succeeded.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context};
+use netprophet_boost::{ColumnMap, Forest, Predictor};
+use netprophet_core::atlas::client::{AtlasClient, ClientConfig};
+use netprophet_core::atlas::{summary, ArchiveReader, ParseStats, SampleFilter};
+use netprophet_core::features::{
+    bin_of, FeatureConfig, FeatureFrame, ProbeCollector, StreamingFeatures, BIN_SECONDS,
+};
+
+use crate::cache::{
+    digest, HistoryPoint, ModelIdentity, PredictionCache, ProbePrediction, CACHE_VERSION,
+    HISTORY_SECONDS,
+};
+use crate::cmd::predict::model_schema;
+use crate::telemetry::Selection;
+
+/// What a refresh needs.
+#[derive(Clone, Debug)]
+pub struct RefreshConfig {
+    /// Model file.
+    pub model: PathBuf,
+    /// Cache file to replace.
+    pub cache: PathBuf,
+    /// Atlas client settings.
+    pub atlas: ClientConfig,
+    /// Which probes to predict for.
+    pub selection: Selection,
+    /// Minutes of telemetry to fetch (65: a full 60-minute window plus
+    /// the 5-minute momentum).
+    pub minutes: i64,
+}
+
+/// What a successful refresh did.
+#[derive(Clone, Debug)]
+pub struct RefreshOutcome {
+    /// Probes predicted for.
+    pub probes: Vec<u64>,
+    /// Headline probability.
+    pub probability: f64,
+    /// Minute it is for.
+    pub minute: i64,
+    /// Results and samples read.
+    pub stats: ParseStats,
+}
+
+/// Runs one cycle at Unix time `now`.
+pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutcome> {
+    let bytes = std::fs::read(&cfg.model)
+        .with_context(|| format!("reading the model {}", cfg.model.display()))?;
+    let forest = Forest::from_json_slice(&bytes)
+        .or_else(|_| Forest::from_ubjson_slice(&bytes))
+        .with_context(|| format!("loading the model {}", cfg.model.display()))?;
+    let names = model_schema(&forest, None)?;
+    let start = now - cfg.minutes * 60;
+    let client = AtlasClient::new(cfg.atlas.clone())?;
+    let explicit: Vec<u64> = match &cfg.selection {
+        Selection::Probes(p) => p.clone(),
+        _ => Vec::new(),
+    };
+    let bodies = Mutex::new(Vec::new());
+    client.fetch_window(
+        start,
+        now,
+        &explicit,
+        |_| false,
+        |c, body| {
+            bodies.lock().map_err(|e| e.to_string())?.push((c, body));
+            Ok(())
+        },
+    )?;
+    let mut bodies = bodies.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    bodies.sort_by_key(|(c, _)| *c);
+
+    let filter = SampleFilter {
+        probes: (!explicit.is_empty()).then(|| explicit.clone()),
+        window: Some((start, now)),
+        ..SampleFilter::default()
+    };
+    let mut probes = ProbeCollector::new();
+    let mut stats = ParseStats::default();
+    for (_, body) in bodies {
+        let mut kept = ParseStats::default();
+        let mut buf = Vec::new();
+        let read = ArchiveReader::from_reader("Atlas response", std::io::Cursor::new(body))
+            .for_each_result(|r| {
+                buf.clear();
+                if filter.samples(&r, &mut kept, &mut buf) {
+                    probes.extend(&buf);
+                }
+            })?;
+        stats.merge(&read);
+        stats.merge(&kept);
+    }
+    if stats.samples == 0 {
+        bail!(
+            "no usable ping sample in the last {} minutes ({} results; {})",
+            cfg.minutes,
+            stats.results,
+            summary(&stats)
+        );
+    }
+    let ids: Vec<u64> = match &cfg.selection {
+        Selection::Probes(p) => p
+            .iter()
+            .copied()
+            .filter(|p| probes.probe(*p).is_some())
+            .collect(),
+        Selection::MostActive => probes.most_active().into_iter().collect(),
+        Selection::All => probes.probe_ids(),
+    };
+    if ids.is_empty() {
+        bail!(
+            "none of the requested probes reported in the last {} minutes",
+            cfg.minutes
+        );
+    }
+    let predictor = Predictor::new(&forest);
+    // The last complete minute: the current one is still filling.
+    let last_minute = bin_of(now) - BIN_SECONDS;
+    let mut predictions = Vec::new();
+    let mut headline_history = Vec::new();
+    for &id in &ids {
+        let bins = probes
+            .probe(id)
+            .expect("selected from the collector")
+            .bins();
+        let mut live = StreamingFeatures::new(FeatureConfig::default());
+        let mut rows = Vec::new();
+        for (minute, bin) in bins {
+            // Replaying bins minute by minute: the streaming builder gets the
+            // same per-minute statistics the batch path computes.
+            live.push_bin(minute, bin, &mut rows)?;
+        }
+        live.close_through(last_minute, &mut rows);
+        if rows.is_empty() {
+            continue;
+        }
+        let frame = FeatureFrame::from_rows(Some(id), &rows, FeatureConfig::default());
+        let columns: Vec<Vec<f64>> = names
+            .iter()
+            .map(|n| {
+                frame.column(n).with_context(|| {
+                    format!("the model needs feature `{n}`, which netprophet does not compute")
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let map = ColumnMap::by_name(&names, &names)?;
+        let width = names.len();
+        let mut x = Vec::with_capacity(rows.len() * width);
+        let mut gathered = Vec::with_capacity(width);
+        for i in 0..rows.len() {
+            let record: Vec<f32> = columns.iter().map(|c| c[i] as f32).collect();
+            gathered.clear();
+            map.gather(&record, &mut gathered)?;
+            x.extend_from_slice(&gathered);
+        }
+        let risks = predictor.predict(&x, width)?;
+        let last = rows.len() - 1;
+        predictions.push(ProbePrediction {
+            probe_id: Some(id),
+            minute: rows[last].timestamp,
+            probability: f64::from(risks[last]),
+            inputs: names
+                .iter()
+                .zip(&columns)
+                .map(|(n, c)| (n.clone(), Some(c[last]).filter(|v| !v.is_nan())))
+                .collect(),
+        });
+        if headline_history.is_empty() {
+            headline_history = rows
+                .iter()
+                .zip(&risks)
+                .map(|(r, risk)| HistoryPoint {
+                    minute: r.timestamp,
+                    latency_ms: Some(r.avg_latency).filter(|v| !v.is_nan()),
+                    jitter_ms: Some(r.jitter).filter(|v| !v.is_nan()),
+                    risk: f64::from(*risk),
+                })
+                .collect();
+        }
+    }
+    if predictions.is_empty() {
+        bail!("no complete minute to predict from yet");
+    }
+    let history = merge_history(
+        previous_history(&cfg.cache, predictions[0].probe_id),
+        headline_history,
+        now,
+    );
+    let cache = PredictionCache {
+        version: CACHE_VERSION,
+        generated_at: now,
+        source: format!(
+            "RIPE Atlas msm {}, probe {}, last {} minutes from {}",
+            cfg.atlas.measurement,
+            predictions[0].probe_id.unwrap_or(0),
+            cfg.minutes,
+            cfg.atlas.base_url
+        ),
+        model: ModelIdentity {
+            file: cfg.model.file_name().map_or_else(
+                || cfg.model.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+            digest: digest(&bytes),
+            trees: forest.num_trees(),
+            features: names.clone(),
+        },
+        predictions,
+        history,
+    };
+    cache.write(&cfg.cache)?;
+    Ok(RefreshOutcome {
+        probes: ids,
+        probability: cache.predictions[0].probability,
+        minute: cache.predictions[0].minute,
+        stats,
+    })
+}
+
+/// The previous cache's history, when it is readable and for the same
+/// probe (a different headline probe starts a fresh chart).
+fn previous_history(path: &Path, probe: Option<u64>) -> Vec<HistoryPoint> {
+    match PredictionCache::read(path) {
+        Ok(c) if c.predictions.first().map(|p| p.probe_id) == Some(probe) => c.history,
+        _ => Vec::new(),
+    }
+}
+
+/// Old points, replaced by new ones for the same minutes, within 12 h.
+fn merge_history(old: Vec<HistoryPoint>, new: Vec<HistoryPoint>, now: i64) -> Vec<HistoryPoint> {
+    let first_new = new.first().map_or(i64::MAX, |p| p.minute);
+    let mut out: Vec<HistoryPoint> = old.into_iter().filter(|p| p.minute < first_new).collect();
+    out.extend(new);
+    out.retain(|p| p.minute > now - HISTORY_SECONDS);
+    out
+}

@@ -1,0 +1,340 @@
+//! The RIPE Atlas results API client.
+//!
+//! `GET {base}/api/v2/measurements/{msm}/results/?start=&stop=&format=json`
+//! (and `probe_ids=` when asked) returns a JSON array of result objects. A
+//! window is split into chunks (default 4 h) fetched in parallel by a
+//! bounded number of workers; each request has a timeout (default 80 s)
+//! and up to 4 attempts with exponential backoff (1.0 s, x1.5), waiting as
+//! long as `Retry-After` says on 429 and 503. A body that is not a
+//! complete JSON array (a connection cut mid-transfer) is retried too. A
+//! chunk that still fails fails the fetch with an error naming the chunk.
+//!
+//! TLS is rustls with the pure-Rust RustCrypto provider, so no C library
+//! is involved.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+
+/// Settings of the client; the defaults are the ones the SPEC names.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Scheme, host and port of the API (default `https://atlas.ripe.net`);
+    /// tests point it at a server on 127.0.0.1.
+    pub base_url: String,
+    /// Measurement id (default 1001: IPv4 ping to k.root-servers.net).
+    pub measurement: u64,
+    /// Per-request timeout, connect to last byte (default 80 s).
+    pub timeout: Duration,
+    /// Attempts per chunk (default 4).
+    pub attempts: u32,
+    /// Wait before the second attempt (default 1 s).
+    pub backoff: Duration,
+    /// Growth of the wait per attempt (default 1.5).
+    pub backoff_factor: f64,
+    /// Longest `Retry-After` honoured (default 5 minutes).
+    pub max_retry_after: Duration,
+    /// Length of a chunk in seconds (default 4 h).
+    pub chunk_seconds: i64,
+    /// Chunks fetched at once (default 4).
+    pub parallel: usize,
+    /// Largest response body accepted (default 2 GiB).
+    pub max_body: u64,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            base_url: "https://atlas.ripe.net".into(),
+            measurement: 1001,
+            timeout: Duration::from_secs(80),
+            attempts: 4,
+            backoff: Duration::from_secs(1),
+            backoff_factor: 1.5,
+            max_retry_after: Duration::from_secs(300),
+            chunk_seconds: 4 * 3600,
+            parallel: 4,
+            max_body: 2 << 30,
+        }
+    }
+}
+
+/// A time window `[start, stop)` in Unix seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Chunk {
+    /// First second.
+    pub start: i64,
+    /// One past the last second.
+    pub stop: i64,
+}
+
+impl std::fmt::Display for Chunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} .. {} UTC",
+            crate::time::format_utc(self.start),
+            crate::time::format_utc(self.stop)
+        )
+    }
+}
+
+/// Splits `[start, stop)` into chunks of at most `seconds`.
+///
+/// ```
+/// use netprophet_core::atlas::client::{chunks, Chunk};
+/// assert_eq!(chunks(0, 10, 4), vec![Chunk { start: 0, stop: 4 }, Chunk { start: 4, stop: 8 }, Chunk { start: 8, stop: 10 }]);
+/// ```
+pub fn chunks(start: i64, stop: i64, seconds: i64) -> Vec<Chunk> {
+    let step = seconds.max(1);
+    let mut out = Vec::new();
+    let mut t = start;
+    while t < stop {
+        let end = (t + step).min(stop);
+        out.push(Chunk {
+            start: t,
+            stop: end,
+        });
+        t = end;
+    }
+    out
+}
+
+/// A fetch failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The window is empty or reversed.
+    #[error("the window {start} .. {stop} is empty")]
+    EmptyWindow {
+        /// Start.
+        start: i64,
+        /// Stop.
+        stop: i64,
+    },
+    /// The client could not be set up (bad base URL, TLS set-up).
+    #[error("Atlas client: {0}")]
+    Setup(String),
+    /// A chunk failed for good.
+    #[error("chunk {chunk}: {message} (after {attempts} attempt{})", if *attempts == 1 { "" } else { "s" })]
+    Chunk {
+        /// The chunk.
+        chunk: Chunk,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        message: String,
+    },
+    /// The caller's handler refused a chunk (e.g. a disk error).
+    #[error("chunk {chunk}: {message}")]
+    Handler {
+        /// The chunk.
+        chunk: Chunk,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The outcome of one attempt.
+enum Attempt {
+    Done(Vec<u8>),
+    /// Try again after this long (or the backoff when `None`).
+    Retry(String, Option<Duration>),
+    /// No point retrying (404, 400, ...).
+    Fatal(String),
+}
+
+/// A blocking client for the results API.
+pub struct AtlasClient {
+    agent: ureq::Agent,
+    config: ClientConfig,
+}
+
+impl AtlasClient {
+    /// A client with `config`.
+    pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        if !(config.base_url.starts_with("http://") || config.base_url.starts_with("https://")) {
+            return Err(ClientError::Setup(format!(
+                "base URL {:?} must start with http:// or https://",
+                config.base_url
+            )));
+        }
+        let tls = ureq::tls::TlsConfig::builder()
+            .unversioned_rustls_crypto_provider(Arc::new(rustls_rustcrypto::provider()))
+            .build();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(config.timeout))
+            .http_status_as_error(false)
+            .tls_config(tls)
+            .user_agent(concat!("netprophet/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(AtlasClient { agent, config })
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "{}/api/v2/measurements/{}/results/",
+            self.config.base_url.trim_end_matches('/'),
+            self.config.measurement
+        )
+    }
+
+    fn attempt(&self, chunk: Chunk, probes: &[u64]) -> Attempt {
+        let mut req = self
+            .agent
+            .get(&self.url())
+            .query("start", chunk.start.to_string())
+            .query("stop", (chunk.stop - 1).to_string())
+            .query("format", "json");
+        if !probes.is_empty() {
+            let ids: Vec<String> = probes.iter().map(u64::to_string).collect();
+            req = req.query("probe_ids", ids.join(","));
+        }
+        let mut resp = match req.call() {
+            Ok(r) => r,
+            Err(e) => return Attempt::Retry(e.to_string(), None),
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s).min(self.config.max_retry_after));
+        if status == 429 || status == 503 {
+            return Attempt::Retry(format!("HTTP {status}"), retry_after);
+        }
+        if status >= 500 {
+            return Attempt::Retry(format!("HTTP {status}"), None);
+        }
+        if status != 200 {
+            let body = resp
+                .body_mut()
+                .with_config()
+                .limit(4096)
+                .read_to_string()
+                .unwrap_or_default();
+            return Attempt::Fatal(format!(
+                "HTTP {status}: {}",
+                body.trim().chars().take(200).collect::<String>()
+            ));
+        }
+        let body = match resp
+            .body_mut()
+            .with_config()
+            .limit(self.config.max_body)
+            .read_to_vec()
+        {
+            Ok(b) => b,
+            Err(e) => return Attempt::Retry(format!("reading the body: {e}"), None),
+        };
+        // A cut connection leaves a truncated array: check it is whole.
+        match serde_json::from_slice::<Vec<&RawValue>>(&body) {
+            Ok(_) => Attempt::Done(body),
+            Err(e) => Attempt::Retry(format!("the body is not a complete JSON array ({e})"), None),
+        }
+    }
+
+    /// Fetches one chunk with retries; returns the API's JSON array.
+    pub fn fetch_chunk(&self, chunk: Chunk, probes: &[u64]) -> Result<Vec<u8>, ClientError> {
+        self.fetch_chunk_with(chunk, probes, &AtomicBool::new(false))
+    }
+
+    fn fetch_chunk_with(
+        &self,
+        chunk: Chunk,
+        probes: &[u64],
+        cancel: &AtomicBool,
+    ) -> Result<Vec<u8>, ClientError> {
+        let attempts = self.config.attempts.max(1);
+        let mut wait = self.config.backoff;
+        let mut last = String::new();
+        for n in 1..=attempts {
+            match self.attempt(chunk, probes) {
+                Attempt::Done(body) => return Ok(body),
+                Attempt::Fatal(message) => {
+                    return Err(ClientError::Chunk {
+                        chunk,
+                        attempts: n,
+                        message,
+                    })
+                }
+                Attempt::Retry(message, after) => {
+                    last = message;
+                    if n == attempts || cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    std::thread::sleep(after.unwrap_or(wait));
+                    wait = wait.mul_f64(self.config.backoff_factor);
+                }
+            }
+        }
+        Err(ClientError::Chunk {
+            chunk,
+            attempts,
+            message: last,
+        })
+    }
+
+    /// Fetches `[start, stop)` chunk by chunk with at most
+    /// `config.parallel` requests in flight. `done(chunk)` says whether a
+    /// chunk is already stored (a resumed run skips it); `store(chunk,
+    /// body)` receives each fetched chunk's JSON array, from worker
+    /// threads, as it arrives. The first failure stops new chunks from
+    /// starting and is returned.
+    pub fn fetch_window(
+        &self,
+        start: i64,
+        stop: i64,
+        probes: &[u64],
+        done: impl Fn(Chunk) -> bool + Sync,
+        store: impl Fn(Chunk, Vec<u8>) -> Result<(), String> + Sync,
+    ) -> Result<Vec<Chunk>, ClientError> {
+        if stop <= start {
+            return Err(ClientError::EmptyWindow { start, stop });
+        }
+        let all = chunks(start, stop, self.config.chunk_seconds);
+        let todo: Vec<Chunk> = all.iter().copied().filter(|c| !done(*c)).collect();
+        let next = AtomicUsize::new(0);
+        let cancel = AtomicBool::new(false);
+        let failure: Mutex<Option<ClientError>> = Mutex::new(None);
+        let workers = self.config.parallel.clamp(1, todo.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| loop {
+                    if cancel.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&chunk) = todo.get(i) else {
+                        return;
+                    };
+                    let result = self
+                        .fetch_chunk_with(chunk, probes, &cancel)
+                        .and_then(|body| {
+                            store(chunk, body)
+                                .map_err(|message| ClientError::Handler { chunk, message })
+                        });
+                    if let Err(e) = result {
+                        cancel.store(true, Ordering::Relaxed);
+                        let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
+                        slot.get_or_insert(e);
+                        return;
+                    }
+                });
+            }
+        });
+        match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(e) => Err(e),
+            None => Ok(all),
+        }
+    }
+}
