@@ -1,0 +1,253 @@
+//! `fetch` and `refresh` against a mock Atlas API on 127.0.0.1 serving
+//! recorded real result objects, with injected faults.
+
+mod common;
+#[path = "../../netprophet-core/tests/support/mock_atlas.rs"]
+mod mock_atlas;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{netprophet, s, stderr, tmp};
+use mock_atlas::{retimed, Fault, MockAtlas};
+
+const NOW: i64 = 1_787_533_200; // 2026-08-24 01:00 UTC
+
+fn fixtures_model() -> String {
+    common::fixtures()
+        .join("tournament_model.json")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn refresh(mock: &MockAtlas, cache: &std::path::Path) -> std::process::Output {
+    netprophet(&[
+        "refresh",
+        "--model",
+        &fixtures_model(),
+        "--cache",
+        s(cache),
+        "--base-url",
+        &mock.url,
+        "--now",
+        &NOW.to_string(),
+        "--timeout",
+        "1",
+        "--backoff",
+        "0.05",
+    ])
+}
+
+#[test]
+fn refresh_writes_a_cache_the_server_reads() {
+    let mock = MockAtlas::start(
+        retimed(NOW - 3 * 3600, NOW, &[6001, 6002]),
+        vec![Fault::Status(503)],
+    );
+    let cache = tmp("ok.json");
+    let out = refresh(&mock, &cache);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("for probe 6001"), "{}", stderr(&out));
+    let c = netprophet_cli::cache::PredictionCache::read(&cache).unwrap();
+    assert_eq!(c.generated_at, NOW);
+    let p = c.headline();
+    assert_eq!(p.probe_id, Some(6001));
+    assert_eq!(p.minute, NOW - 60, "the last complete minute");
+    assert!((0.0..=1.0).contains(&p.probability));
+    assert!(p.input("rolling_std").is_some());
+    assert_eq!(c.history.last().unwrap().minute, NOW - 60);
+    assert_eq!(c.model.features.len(), 8);
+    // One chunk of 65 minutes, retried once after the 503.
+    assert_eq!(mock.seen().len(), 2);
+    assert_eq!(
+        mock.seen()[0].param("start").unwrap(),
+        (NOW - 65 * 60).to_string()
+    );
+
+    // A second cycle keeps the earlier history and appends.
+    let later = netprophet(&[
+        "refresh",
+        "--model",
+        &fixtures_model(),
+        "--cache",
+        s(&cache),
+        "--base-url",
+        &mock.url,
+        "--now",
+        &(NOW + 600).to_string(),
+    ]);
+    assert!(later.status.success(), "{}", stderr(&later));
+    let c2 = netprophet_cli::cache::PredictionCache::read(&cache).unwrap();
+    assert_eq!(
+        c2.history.first().unwrap().minute,
+        c.history.first().unwrap().minute
+    );
+    assert_eq!(c2.history.last().unwrap().minute, NOW + 540);
+}
+
+#[test]
+fn a_failed_refresh_exits_1_and_leaves_the_cache_byte_identical() {
+    let cache = tmp("kept.json");
+    let good = MockAtlas::start(retimed(NOW - 3 * 3600, NOW, &[6001]), Vec::new());
+    assert!(refresh(&good, &cache).status.success());
+    let before = std::fs::read(&cache).unwrap();
+    let stall = Fault::Stall(Duration::from_secs(3));
+    for (what, script) in [
+        ("500s", vec![Fault::Status(500); 4]),
+        ("429s", vec![Fault::RetryAfter(429, 0); 4]),
+        (
+            "stalls",
+            vec![stall.clone(), stall.clone(), stall.clone(), stall],
+        ),
+        ("truncated bodies", vec![Fault::Truncated; 4]),
+        ("an empty list", vec![Fault::Empty]),
+    ] {
+        let mock = MockAtlas::start(retimed(NOW - 3 * 3600, NOW, &[6001]), script);
+        let out = refresh(&mock, &cache);
+        assert_eq!(out.status.code(), Some(1), "{what}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.starts_with("netprophet: error: "), "{what}: {err}");
+        if what == "an empty list" {
+            assert!(err.contains("no usable ping sample"), "{err}");
+        } else {
+            assert!(
+                err.contains("chunk 2026-08-23 23:55:00 .. 2026-08-24 01:00:00 UTC"),
+                "{what}: {err}"
+            );
+            assert_eq!(mock.seen().len(), 4, "{what}: 4 attempts");
+        }
+        assert_eq!(
+            std::fs::read(&cache).unwrap(),
+            before,
+            "{what}: cache untouched"
+        );
+    }
+}
+
+#[test]
+fn a_refresh_killed_mid_cycle_never_tears_the_cache() {
+    let cache = tmp("killed.json");
+    let good = MockAtlas::start(retimed(NOW - 3 * 3600, NOW, &[6001]), Vec::new());
+    assert!(refresh(&good, &cache).status.success());
+    let before = std::fs::read(&cache).unwrap();
+    let slow = MockAtlas::start(
+        retimed(NOW - 3 * 3600, NOW, &[6001]),
+        vec![Fault::Stall(Duration::from_secs(5))],
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netprophet"))
+        .args([
+            "refresh",
+            "--model",
+            &fixtures_model(),
+            "--cache",
+            s(&cache),
+            "--base-url",
+            &slow.url,
+            "--now",
+            &NOW.to_string(),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(std::fs::read(&cache).unwrap(), before);
+    assert!(netprophet_cli::cache::PredictionCache::read(&cache).is_ok());
+}
+
+#[test]
+fn fetch_writes_the_api_objects_and_resumes() {
+    let results = retimed(NOW - 4 * 3600, NOW, &[6001, 6002]);
+    let total = results.len();
+    let out_path = tmp("archive.ndjson.gz");
+    let args = |url: &str| -> Vec<String> {
+        [
+            "fetch",
+            "--start",
+            "2026-08-23 21:00",
+            "--stop",
+            "2026-08-24 01:00",
+            "--out",
+            s(&out_path),
+            "--base-url",
+            url,
+            "--chunk-hours",
+            "1",
+            "--parallel",
+            "2",
+            "--attempts",
+            "2",
+            "--backoff",
+            "0.05",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    };
+    // Chunks run two at a time; the failing requests stop the run after
+    // at least one chunk has been stored.
+    let flaky = MockAtlas::start(
+        results.clone(),
+        vec![
+            Fault::Ok,
+            Fault::Status(500),
+            Fault::Status(500),
+            Fault::Status(500),
+            Fault::Status(500),
+        ],
+    );
+    let a = args(&flaky.url);
+    let out = netprophet(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("HTTP 500"), "{}", stderr(&out));
+    assert!(!out_path.exists(), "no archive until every chunk is there");
+    let parts_dir = format!("{}.parts", s(&out_path));
+    let stored = std::fs::read_dir(&parts_dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "ndjson")
+        })
+        .count();
+    assert!(stored >= 1, "finished chunks are kept");
+
+    let good = MockAtlas::start(results, Vec::new());
+    let a = args(&good.url);
+    let out = netprophet(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("resuming: {stored} of 4 chunks")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        good.seen().len(),
+        4 - stored,
+        "finished chunks are not fetched again"
+    );
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&out_path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text.lines().count(), total);
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["msm_id"], 1001, "the API's own objects");
+    assert!(!std::path::Path::new(&parts_dir).exists());
+
+    // The archive feeds the rest of the pipeline.
+    let feats = netprophet(&[
+        "features",
+        "--input",
+        s(&out_path),
+        "--all",
+        "--output",
+        "-",
+    ]);
+    assert!(feats.status.success(), "{}", stderr(&feats));
+}
