@@ -251,3 +251,77 @@ fn fetch_writes_the_api_objects_and_resumes() {
     ]);
     assert!(feats.status.success(), "{}", stderr(&feats));
 }
+
+fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, text.split_once("\r\n\r\n")?.1.to_string()))
+}
+
+#[test]
+fn serve_refreshes_in_process() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mock = MockAtlas::start(
+        retimed(now - 3 * 3600, now + 3600, &[6001]),
+        vec![Fault::Status(500)],
+    );
+    let cache = tmp("served.json");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netprophet"))
+        .args([
+            "serve",
+            "--listen",
+            &addr,
+            "--cache",
+            s(&cache),
+            "--refresh-every",
+            "10m",
+            "--model",
+            &fixtures_model(),
+            "--base-url",
+            &mock.url,
+            "--backoff",
+            "0.05",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut got = None;
+    for _ in 0..100 {
+        if let Some((200, body)) = http_get(&addr, "/api/prediction") {
+            got = Some(body);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let metrics = http_get(&addr, "/metrics");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let body = got.expect("the first in-process refresh produced a prediction");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["predictions"][0]["probe_id"], 6001, "{body}");
+    let (_, m) = metrics.unwrap();
+    assert!(m.contains("netprophet_last_refresh_success 1"), "{m}");
+    assert_eq!(
+        mock.seen().len(),
+        2,
+        "one retry after the 500, then no request until the next cycle"
+    );
+}

@@ -27,6 +27,42 @@ pub struct Args {
     /// keep-alive timeout.
     #[arg(long, default_value_t = 10)]
     pub header_timeout: u64,
+    /// Refresh the cache in this process every so often (`10m`, `600s`,
+    /// `1h`), so no cron job is needed. The model never runs inside a
+    /// request: cycles run on a background thread and replace the cache
+    /// file atomically.
+    #[arg(long, value_parser = parse_every)]
+    pub refresh_every: Option<Duration>,
+    /// Model for in-process refreshes.
+    #[arg(long, default_value = "fixtures/tournament_model.json")]
+    pub model: PathBuf,
+    /// For in-process refreshes: predict for this probe (repeatable).
+    #[arg(long)]
+    pub probe: Vec<u64>,
+    #[command(flatten)]
+    pub atlas: crate::atlas_args::AtlasArgs,
+}
+
+/// Parses `10m`, `600s`, `1h` or plain seconds.
+pub fn parse_every(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, unit) = t.split_at(
+        t.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(t.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 10m"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use s, m or h)")),
+    };
+    if secs < 10.0 {
+        return Err(format!("{text:?} is shorter than 10 s"));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 impl Args {
@@ -61,6 +97,46 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// Runs a refresh cycle now and then every `every`, off the request
+/// path (a blocking thread), recording each outcome for `/metrics`.
+async fn refresh_loop(
+    every: Duration,
+    cfg: crate::refresh::RefreshConfig,
+    state: Arc<ServerState>,
+) {
+    use std::sync::atomic::Ordering;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let cfg = cfg.clone();
+        let now = crate::cmd::refresh::now();
+        state.refresh.last_attempt.store(now, Ordering::Relaxed);
+        let result =
+            tokio::task::spawn_blocking(move || crate::refresh::refresh_once(&cfg, now)).await;
+        match result {
+            Ok(Ok(out)) => {
+                state.refresh.last_ok.store(1, Ordering::Relaxed);
+                tracing::info!(
+                    "refresh: risk {:.1} % for probe {:?}",
+                    out.probability * 100.0,
+                    out.probes.first()
+                );
+            }
+            Ok(Err(e)) => {
+                state.refresh.last_ok.store(0, Ordering::Relaxed);
+                state.refresh.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("refresh failed, keeping the last good cache: {e:#}");
+            }
+            Err(e) => {
+                state.refresh.last_ok.store(0, Ordering::Relaxed);
+                state.refresh.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("refresh task panicked: {e}");
+            }
+        }
+    }
+}
+
 /// Runs `netprophet serve`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     init_logging();
@@ -72,8 +148,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         tz,
         config.zone.clone(),
     ));
+    let refresher = match args.refresh_every {
+        Some(every) => Some((
+            every,
+            crate::refresh::RefreshConfig {
+                model: args.model.clone(),
+                cache: config.cache.clone(),
+                atlas: args.atlas.config()?,
+                selection: crate::telemetry::Selection::from_flags(&args.probe, false),
+                minutes: 65,
+            },
+        )),
+        None => None,
+    };
     runtime()?.block_on(async move {
         let listener = serve::bind(config.listen).await?;
+        if let Some((every, cfg)) = refresher {
+            tokio::spawn(refresh_loop(every, cfg, state.clone()));
+        }
         tracing::info!(
             "serving {} on http://{}",
             config.cache.display(),
