@@ -157,7 +157,7 @@ pub fn render(cache: &PredictionCache, now: i64, tz: &TimeZone, zone_name: &str)
     let _ = write!(
         html,
         "<div class=\"meta\">Last update: <b>{utc}</b> &middot; {local} ({zone})<br>\
-         Telemetry minute: {minute} UTC &middot; probe {probe} &middot; source: {source}<br>\
+         Telemetry minute: {minute} &middot; probe {probe} &middot; source: {source}<br>\
          Model: {file} ({trees} trees, digest {digest}) &middot; page refreshes every {refresh} s</div>\
          </main></body></html>",
         utc = local_time(cache.generated_at, &TimeZone::UTC),
