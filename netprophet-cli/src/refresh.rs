@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use anyhow::{bail, Context};
 use netprophet_boost::{ColumnMap, Forest, Predictor};
 use netprophet_core::atlas::client::{AtlasClient, ClientConfig};
-use netprophet_core::atlas::{summary, ArchiveReader, ParseStats, SampleFilter};
+use netprophet_core::atlas::{read_stream, summary, ParseStats, SampleFilter};
 use netprophet_core::features::{
     bin_of, FeatureConfig, FeatureFrame, ProbeCollector, StreamingFeatures, BIN_SECONDS,
 };
@@ -67,39 +67,46 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
         Selection::Probes(p) => p.clone(),
         _ => Vec::new(),
     };
-    let bodies = Mutex::new(Vec::new());
-    client.fetch_window(
-        start,
-        now,
-        &explicit,
-        |_| false,
-        |c, body| {
-            bodies.lock().map_err(|e| e.to_string())?.push((c, body));
-            Ok(())
-        },
-    )?;
-    let mut bodies = bodies.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-    bodies.sort_by_key(|(c, _)| *c);
-
     let filter = SampleFilter {
         probes: (!explicit.is_empty()).then(|| explicit.clone()),
         window: Some((start, now)),
         ..SampleFilter::default()
     };
-    let mut probes = ProbeCollector::new();
-    let mut stats = ParseStats::default();
-    for (_, body) in bodies {
-        let mut kept = ParseStats::default();
-        let mut buf = Vec::new();
-        let read = ArchiveReader::from_reader("Atlas response", std::io::Cursor::new(body))
-            .for_each_result(|r| {
+    // Bodies are parsed as they arrive (a window of every probe is tens of
+    // MB); each attempt collects into its own collector so a failed one
+    // leaves nothing behind.
+    let gathered: Mutex<Vec<(ProbeCollector, ParseStats)>> = Mutex::new(Vec::new());
+    client.fetch_window(
+        start,
+        now,
+        &explicit,
+        |_| false,
+        |_, body| {
+            let mut probes = ProbeCollector::new();
+            let mut kept = ParseStats::default();
+            let mut buf = Vec::new();
+            let mut input = std::io::BufReader::with_capacity(1 << 16, body);
+            let read = read_stream("Atlas response", &mut input, |r| {
                 buf.clear();
                 if filter.samples(&r, &mut kept, &mut buf) {
                     probes.extend(&buf);
                 }
-            })?;
-        stats.merge(&read);
-        stats.merge(&kept);
+            })
+            .map_err(|e| e.to_string())?;
+            let mut stats = read;
+            stats.merge(&kept);
+            gathered
+                .lock()
+                .map_err(|e| e.to_string())?
+                .push((probes, stats));
+            Ok(())
+        },
+    )?;
+    let mut probes = ProbeCollector::new();
+    let mut stats = ParseStats::default();
+    for (p, st) in gathered.into_inner().map_err(|e| anyhow::anyhow!("{e}"))? {
+        probes.merge(p);
+        stats.merge(&st);
     }
     if stats.samples == 0 {
         bail!(

@@ -203,6 +203,22 @@ impl ProbeCollector {
             .map(|(id, _)| *id)
     }
 
+    /// Adds another collector's samples (e.g. from another chunk).
+    pub fn merge(&mut self, other: ProbeCollector) {
+        for (id, bins) in other.probes {
+            match self.probes.get_mut(&id) {
+                None => {
+                    self.probes.insert(id, bins);
+                }
+                Some(mine) => {
+                    for i in 0..bins.offsets.len() {
+                        mine.push(bins.base + i64::from(bins.offsets[i]), bins.rtt(i));
+                    }
+                }
+            }
+        }
+    }
+
     /// Drops every probe but `keep`.
     pub fn retain(&mut self, keep: &[u64]) {
         self.probes.retain(|id, _| keep.contains(id));

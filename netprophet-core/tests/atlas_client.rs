@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::io::Read;
 use std::time::Duration;
 
 use netprophet_core::atlas::client::{AtlasClient, Chunk, ClientConfig, ClientError};
@@ -133,7 +134,9 @@ fn a_window_is_fetched_in_parallel_chunks_and_resumes() {
             &[6002],
             |ch| ch.start == T0,
             |ch, body| {
-                got.lock().unwrap().push((ch, count(&body)));
+                let mut bytes = Vec::new();
+                body.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+                got.lock().unwrap().push((ch, count(&bytes)));
                 Ok(())
             },
         )

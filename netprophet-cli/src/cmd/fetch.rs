@@ -35,6 +35,50 @@ pub struct Args {
     atlas: AtlasArgs,
 }
 
+/// Copies the elements of a JSON array from `body` to `out`, one per line,
+/// as they arrive; fails when the array is incomplete or not an array.
+fn write_lines(body: &mut dyn std::io::Read, out: &mut impl Write) -> std::io::Result<u64> {
+    use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+    struct Lines<'w, W> {
+        out: &'w mut W,
+        n: u64,
+    }
+    impl<'de, W: Write> Visitor<'de> for &mut Lines<'_, W> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON array of Atlas results")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(item) = seq.next_element::<Box<RawValue>>()? {
+                self.out
+                    .write_all(item.get().as_bytes())
+                    .and_then(|()| self.out.write_all(b"\n"))
+                    .map_err(serde::de::Error::custom)?;
+                self.n += 1;
+            }
+            Ok(())
+        }
+    }
+    impl<'de, W: Write> DeserializeSeed<'de> for &mut Lines<'_, W> {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    let mut lines = Lines { out, n: 0 };
+    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(body));
+    (&mut lines)
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("the response is not a complete JSON array ({e})"),
+            )
+        })?;
+    Ok(lines.n)
+}
+
 fn part_path(dir: &Path, c: Chunk) -> PathBuf {
     dir.join(format!("{}-{}.ndjson", c.start, c.stop))
 }
@@ -74,17 +118,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &args.probe,
         |c| part_path(&parts, c).exists(),
         |c, body| {
-            let items: Vec<&RawValue> = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+            // Stream the array into the part file, one object per line; an
+            // incomplete array fails the attempt and leaves no part behind.
+            let mut items = 0u64;
             netprophet_boost::atomic_file::write_with(&part_path(&parts, c), |f| {
                 let mut w = std::io::BufWriter::new(f);
-                for item in &items {
-                    w.write_all(item.get().as_bytes())?;
-                    w.write_all(b"\n")?;
-                }
+                items = write_lines(body, &mut w)?;
                 w.flush()
             })
-            .map_err(|e| format!("writing {}: {e}", part_path(&parts, c).display()))?;
-            let n = results.fetch_add(items.len() as u64, Ordering::Relaxed) + items.len() as u64;
+            .map_err(|e| format!("{e}"))?;
+            let n = results.fetch_add(items, Ordering::Relaxed) + items;
             bar.set_message(format!("{n} results"));
             bar.inc(1);
             Ok(())

@@ -9,7 +9,7 @@ use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::dashboard::{self, Freshness};
-use super::state::{CacheView, ServerState};
+use super::state::{CacheView, Rendered, ServerState};
 
 type Body = Full<Bytes>;
 
@@ -100,11 +100,20 @@ pub fn handle<B>(state: &ServerState, req: Request<B>) -> Response<Body> {
 
 fn dashboard_page(state: &ServerState) -> Response<Body> {
     match state.cache() {
-        CacheView::Ready(c) => response(
-            StatusCode::OK,
-            HTML,
-            dashboard::render(&c, state.clock.now(), &state.tz, &state.zone_name),
-        ),
+        CacheView::Ready(c) => {
+            let now = state.clock.now();
+            let age = (now - c.generated_at).max(0);
+            // The page changes with the cache, and with its age only once
+            // a banner shows it (in whole minutes).
+            let time = match Freshness::of_age(age) {
+                Freshness::Fresh => -1,
+                _ => age / 60,
+            };
+            let body = state.rendered(Rendered::Dashboard, &c, time, || {
+                dashboard::render(&c, now, &state.tz, &state.zone_name)
+            });
+            response(StatusCode::OK, HTML, body)
+        }
         other => unavailable("/", &other, false).0,
     }
 }
@@ -114,24 +123,30 @@ fn prediction(state: &ServerState) -> Response<Body> {
         CacheView::Ready(c) => {
             let now = state.clock.now();
             let age = (now - c.generated_at).max(0);
-            let head = c.headline();
-            let body = serde_json::json!({
-                "probability": head.probability,
-                "risk_level": if head.probability >= dashboard::HIGH_RISK { "high" } else { "low" },
-                "probe_id": head.probe_id,
-                "minute": head.minute,
-                "inputs": head.inputs.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
-                "generated_at": c.generated_at,
-                "age_seconds": age,
-                "stale": Freshness::of_age(age) != Freshness::Fresh,
-                "model": c.model,
-                "source": c.source,
-                "predictions": c.predictions,
-            });
-            response(StatusCode::OK, JSON, body.to_string())
+            // `age_seconds` changes every second; so may the body.
+            let body = state.rendered(Rendered::Prediction, &c, now, || prediction_json(&c, age));
+            response(StatusCode::OK, JSON, body)
         }
         other => unavailable("/api/prediction", &other, true).0,
     }
+}
+
+fn prediction_json(c: &crate::cache::PredictionCache, age: i64) -> String {
+    let head = c.headline();
+    let body = serde_json::json!({
+        "probability": head.probability,
+        "risk_level": if head.probability >= dashboard::HIGH_RISK { "high" } else { "low" },
+        "probe_id": head.probe_id,
+        "minute": head.minute,
+        "inputs": head.inputs.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+        "generated_at": c.generated_at,
+        "age_seconds": age,
+        "stale": Freshness::of_age(age) != Freshness::Fresh,
+        "model": c.model,
+        "source": c.source,
+        "predictions": c.predictions,
+    });
+    body.to_string()
 }
 
 fn history(state: &ServerState) -> Response<Body> {

@@ -57,6 +57,27 @@ struct Snapshot {
     cache: Result<Arc<PredictionCache>, String>,
 }
 
+/// What a rendered body depends on: which cache (by identity) and a
+/// time-dependent part chosen by the route.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RenderKey {
+    cache: usize,
+    time: i64,
+}
+
+/// A cached body; holding the cache it came from keeps its address (the
+/// key) from being reused by a newer cache.
+type RenderedBody = (RenderKey, Arc<PredictionCache>, bytes::Bytes);
+
+/// Which body is cached.
+#[derive(Clone, Copy, Debug)]
+pub enum Rendered {
+    /// The HTML dashboard.
+    Dashboard = 0,
+    /// The prediction JSON.
+    Prediction = 1,
+}
+
 /// State shared by all connections.
 pub struct ServerState {
     cache_path: PathBuf,
@@ -67,6 +88,10 @@ pub struct ServerState {
     /// Its name.
     pub zone_name: String,
     snapshot: RwLock<Option<Snapshot>>,
+    /// The last rendered dashboard and JSON, reused while the cache and
+    /// what the page says about its age are unchanged: rendering is the
+    /// only real work a request does.
+    rendered: Mutex<[Option<RenderedBody>; 2]>,
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     rejected: AtomicU64,
     /// Refresh outcomes when the server refreshes in-process.
@@ -92,6 +117,7 @@ impl ServerState {
             tz,
             zone_name,
             snapshot: RwLock::new(None),
+            rendered: Mutex::new([None, None]),
             requests: Mutex::new(BTreeMap::new()),
             rejected: AtomicU64::new(0),
             refresh: RefreshStatus {
@@ -131,6 +157,30 @@ impl ServerState {
             cache,
         });
         v
+    }
+
+    /// The body for `which` of `cache` at time-part `time`, rendered by
+    /// `render` only when it is not cached already.
+    pub fn rendered(
+        &self,
+        which: Rendered,
+        cache: &Arc<PredictionCache>,
+        time: i64,
+        render: impl FnOnce() -> String,
+    ) -> bytes::Bytes {
+        let key = RenderKey {
+            cache: Arc::as_ptr(cache) as usize,
+            time,
+        };
+        if let Some((k, _, body)) = &self.rendered.lock().expect("render lock")[which as usize] {
+            if *k == key {
+                return body.clone();
+            }
+        }
+        let body = bytes::Bytes::from(render());
+        self.rendered.lock().expect("render lock")[which as usize] =
+            Some((key, cache.clone(), body.clone()));
+        body
     }
 
     /// Counts a response for `/metrics`.

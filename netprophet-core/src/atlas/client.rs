@@ -127,19 +127,15 @@ pub enum ClientError {
         /// The last failure.
         message: String,
     },
-    /// The caller's handler refused a chunk (e.g. a disk error).
-    #[error("chunk {chunk}: {message}")]
-    Handler {
-        /// The chunk.
-        chunk: Chunk,
-        /// Why.
-        message: String,
-    },
 }
 
+/// Reads one response body (an `io::Read` over the bytes as they arrive);
+/// an error means the body was unusable and the request is retried.
+pub type BodyHandler<'h, T> = dyn Fn(&mut dyn std::io::Read) -> Result<T, String> + Sync + 'h;
+
 /// The outcome of one attempt.
-enum Attempt {
-    Done(Vec<u8>),
+enum Attempt<T> {
+    Done(T),
     /// Try again after this long (or the backoff when `None`).
     Retry(String, Option<Duration>),
     /// No point retrying (404, 400, ...).
@@ -187,7 +183,7 @@ impl AtlasClient {
         )
     }
 
-    fn attempt(&self, chunk: Chunk, probes: &[u64]) -> Attempt {
+    fn attempt<T>(&self, chunk: Chunk, probes: &[u64], handle: &BodyHandler<'_, T>) -> Attempt<T> {
         let mut req = self
             .agent
             .get(&self.url())
@@ -227,38 +223,57 @@ impl AtlasClient {
                 body.trim().chars().take(200).collect::<String>()
             ));
         }
-        let body = match resp
+        // The body is handed on as it arrives, never buffered whole: a
+        // 4-hour chunk of every probe is hundreds of MB. A cut connection
+        // shows up as a read error or an incomplete array in the handler.
+        let mut reader = resp
             .body_mut()
             .with_config()
             .limit(self.config.max_body)
-            .read_to_vec()
-        {
-            Ok(b) => b,
-            Err(e) => return Attempt::Retry(format!("reading the body: {e}"), None),
-        };
-        // A cut connection leaves a truncated array: check it is whole.
-        match serde_json::from_slice::<Vec<&RawValue>>(&body) {
-            Ok(_) => Attempt::Done(body),
-            Err(e) => Attempt::Retry(format!("the body is not a complete JSON array ({e})"), None),
+            .reader();
+        match handle(&mut reader) {
+            Ok(v) => Attempt::Done(v),
+            Err(e) => Attempt::Retry(e, None),
         }
     }
 
-    /// Fetches one chunk with retries; returns the API's JSON array.
+    /// Fetches one chunk with retries; returns the API's JSON array,
+    /// checked to be complete. (For large windows,
+    /// [`AtlasClient::fetch_window`] streams bodies instead of holding them.)
     pub fn fetch_chunk(&self, chunk: Chunk, probes: &[u64]) -> Result<Vec<u8>, ClientError> {
-        self.fetch_chunk_with(chunk, probes, &AtomicBool::new(false))
+        let read_all = |r: &mut dyn std::io::Read| -> Result<Vec<u8>, String> {
+            let mut body = Vec::new();
+            r.read_to_end(&mut body)
+                .map_err(|e| format!("reading the body: {e}"))?;
+            serde_json::from_slice::<Vec<&RawValue>>(&body)
+                .map_err(|e| format!("the body is not a complete JSON array ({e})"))?;
+            Ok(body)
+        };
+        self.fetch_chunk_with(chunk, probes, &AtomicBool::new(false), &read_all)
     }
 
-    fn fetch_chunk_with(
+    /// Fetches one chunk with retries, reading the body with `handle`.
+    pub fn fetch_chunk_streaming<T>(
+        &self,
+        chunk: Chunk,
+        probes: &[u64],
+        handle: &BodyHandler<'_, T>,
+    ) -> Result<T, ClientError> {
+        self.fetch_chunk_with(chunk, probes, &AtomicBool::new(false), handle)
+    }
+
+    fn fetch_chunk_with<T>(
         &self,
         chunk: Chunk,
         probes: &[u64],
         cancel: &AtomicBool,
-    ) -> Result<Vec<u8>, ClientError> {
+        handle: &BodyHandler<'_, T>,
+    ) -> Result<T, ClientError> {
         let attempts = self.config.attempts.max(1);
         let mut wait = self.config.backoff;
         let mut last = String::new();
         for n in 1..=attempts {
-            match self.attempt(chunk, probes) {
+            match self.attempt(chunk, probes, handle) {
                 Attempt::Done(body) => return Ok(body),
                 Attempt::Fatal(message) => {
                     return Err(ClientError::Chunk {
@@ -289,14 +304,16 @@ impl AtlasClient {
     /// chunk is already stored (a resumed run skips it); `store(chunk,
     /// body)` receives each fetched chunk's JSON array, from worker
     /// threads, as it arrives. The first failure stops new chunks from
-    /// starting and is returned.
+    /// starting and is returned. `store` reads the body as it arrives and
+    /// is called again on a retry, so it must not keep anything from a
+    /// failed attempt.
     pub fn fetch_window(
         &self,
         start: i64,
         stop: i64,
         probes: &[u64],
         done: impl Fn(Chunk) -> bool + Sync,
-        store: impl Fn(Chunk, Vec<u8>) -> Result<(), String> + Sync,
+        store: impl Fn(Chunk, &mut dyn std::io::Read) -> Result<(), String> + Sync,
     ) -> Result<Vec<Chunk>, ClientError> {
         if stop <= start {
             return Err(ClientError::EmptyWindow { start, stop });
@@ -317,12 +334,8 @@ impl AtlasClient {
                     let Some(&chunk) = todo.get(i) else {
                         return;
                     };
-                    let result = self
-                        .fetch_chunk_with(chunk, probes, &cancel)
-                        .and_then(|body| {
-                            store(chunk, body)
-                                .map_err(|message| ClientError::Handler { chunk, message })
-                        });
+                    let handle = |r: &mut dyn std::io::Read| store(chunk, r);
+                    let result = self.fetch_chunk_with(chunk, probes, &cancel, &handle);
                     if let Err(e) = result {
                         cancel.store(true, Ordering::Relaxed);
                         let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());

@@ -6,7 +6,7 @@ pub mod reader;
 pub mod result;
 mod scan;
 
-pub use reader::{summary, ArchiveReader, ReadError};
+pub use reader::{read_stream, summary, ArchiveReader, ReadError};
 pub use result::{
     parse_result, Malformed, Packet, ParseOutcome, ParseStats, PingResult, ResultError, Sample,
     SampleFilter, SkipReason,

@@ -168,6 +168,57 @@ impl ArchiveReader {
         &self.path
     }
 
+    /// Calls `f` with every result that parses; malformed lines and
+    /// skipped kinds are counted in the returned stats (malformed ones with
+    /// their line numbers). Fails only when the input cannot be read.
+    pub fn for_each_result(
+        &mut self,
+        f: impl FnMut(PingResult) + Send,
+    ) -> Result<ParseStats, ReadError> {
+        Stream {
+            path: self.path.clone(),
+            input: &mut *self.input,
+            gzip: self.gzip,
+        }
+        .for_each_result(f)
+    }
+
+    /// Reads every result into latency samples that pass `filter`.
+    /// Fails with [`ReadError::NoSamples`] when none does.
+    pub fn samples(
+        &mut self,
+        filter: &SampleFilter,
+        mut f: impl FnMut(&[Sample]) + Send,
+    ) -> Result<ParseStats, ReadError> {
+        let mut kept = ParseStats::default();
+        let mut buf = Vec::with_capacity(8);
+        let read = self.for_each_result(|r| {
+            buf.clear();
+            if filter.samples(&r, &mut kept, &mut buf) {
+                f(&buf);
+            }
+        })?;
+        let mut stats = read;
+        stats.merge(&kept);
+        if stats.samples == 0 {
+            return Err(ReadError::NoSamples {
+                path: self.path.clone(),
+                results: stats.results,
+                summary: summary(&stats),
+            });
+        }
+        Ok(stats)
+    }
+}
+
+/// One pass over any byte stream (a file, a decompressor, an HTTP body).
+struct Stream<'a> {
+    path: PathBuf,
+    input: &'a mut dyn BufRead,
+    gzip: bool,
+}
+
+impl Stream<'_> {
     fn io_error(&self) -> impl Fn(io::Error) -> ReadError {
         let (path, gzip) = (self.path.clone(), self.gzip);
         move |source| {
@@ -188,7 +239,7 @@ impl ArchiveReader {
     /// Calls `f` with every result that parses; malformed lines and
     /// skipped kinds are counted in the returned stats (malformed ones with
     /// their line numbers). Fails only when the input cannot be read.
-    pub fn for_each_result(
+    fn for_each_result(
         &mut self,
         mut f: impl FnMut(PingResult) + Send,
     ) -> Result<ParseStats, ReadError> {
@@ -309,33 +360,22 @@ impl ArchiveReader {
             }
         })
     }
+}
 
-    /// Reads every result into latency samples that pass `filter`.
-    /// Fails with [`ReadError::NoSamples`] when none does.
-    pub fn samples(
-        &mut self,
-        filter: &SampleFilter,
-        mut f: impl FnMut(&[Sample]) + Send,
-    ) -> Result<ParseStats, ReadError> {
-        let mut kept = ParseStats::default();
-        let mut buf = Vec::with_capacity(8);
-        let read = self.for_each_result(|r| {
-            buf.clear();
-            if filter.samples(&r, &mut kept, &mut buf) {
-                f(&buf);
-            }
-        })?;
-        let mut stats = read;
-        stats.merge(&kept);
-        if stats.samples == 0 {
-            return Err(ReadError::NoSamples {
-                path: self.path.clone(),
-                results: stats.results,
-                summary: summary(&stats),
-            });
-        }
-        Ok(stats)
+/// Streams the results of any reader (an HTTP response body, say) without
+/// buffering it: NDJSON or a JSON array, as [`ArchiveReader`] reads files.
+/// `name` is used in messages.
+pub fn read_stream(
+    name: &str,
+    input: &mut dyn BufRead,
+    f: impl FnMut(PingResult) + Send,
+) -> Result<ParseStats, ReadError> {
+    Stream {
+        path: PathBuf::from(name),
+        input,
+        gzip: false,
     }
+    .for_each_result(f)
 }
 
 /// `reason n, reason n` for the non-zero skip counts, or `nothing skipped`.
