@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::io::Read;
 use std::time::Duration;
 
 use netprophet_core::atlas::client::{AtlasClient, Chunk, ClientConfig, ClientError};
