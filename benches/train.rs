@@ -37,13 +37,7 @@ fn training(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function("947 real rows", |b| {
         b.iter(|| {
-            let d = TrainData {
-                x: &x,
-                width: 8,
-                y: &y,
-                weight: None,
-                feature_names: None,
-            };
+            let d = TrainData::new(&x, 8, &y);
             train(black_box(&d), &params()).unwrap()
         })
     });
@@ -64,13 +58,7 @@ fn training(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function(format!("{} generated rows", big.len()), |b| {
         b.iter(|| {
-            let d = TrainData {
-                x: &x,
-                width: 8,
-                y: &y,
-                weight: None,
-                feature_names: None,
-            };
+            let d = TrainData::new(&x, 8, &y);
             train(black_box(&d), &params()).unwrap()
         })
     });

@@ -61,13 +61,7 @@ fn main() {
             },
         ),
     ] {
-        let data = TrainData {
-            x: &rows,
-            width: 8,
-            y,
-            weight: None,
-            feature_names: Some(&names),
-        };
+        let data = TrainData::new(&rows, 8, y).with_feature_names(&names);
         let forest = train(&data, &params).expect("train");
         let dir = netprophet_benches::fixtures().join("boost").join(name);
         std::fs::create_dir_all(&dir).expect("mkdir");

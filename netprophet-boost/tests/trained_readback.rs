@@ -148,13 +148,7 @@ fn retraining_gives_the_committed_model() {
     .map(|s| s.to_string())
     .collect();
     for (name, y) in [(NAMES[0], &target), (NAMES[1], &future)] {
-        let data = TrainData {
-            x: &x,
-            width: 8,
-            y,
-            weight: None,
-            feature_names: Some(&names),
-        };
+        let data = TrainData::new(&x, 8, y).with_feature_names(&names);
         let fresh = train(&data, &params(name)).unwrap();
         let committed =
             Forest::load(fixtures().join("boost").join(name).join("model.json")).unwrap();

@@ -184,13 +184,7 @@ impl Recipe {
         };
         let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
         let y32: Vec<f32> = y.iter().map(|&v| f32::from(v)).collect();
-        let data = TrainData {
-            x: &x32,
-            width: rows.width(),
-            y: &y32,
-            weight: None,
-            feature_names: Some(&rows.feature_names),
-        };
+        let data = TrainData::new(&x32, rows.width(), &y32).with_feature_names(&rows.feature_names);
         Ok(train(&data, &self.params)?)
     }
 }

@@ -101,6 +101,27 @@ pub struct TrainData<'a> {
     pub feature_names: Option<&'a [String]>,
 }
 
+impl<'a> TrainData<'a> {
+    /// Unweighted rows without feature names.
+    pub fn new(x: &'a [f32], width: usize, y: &'a [f32]) -> Self {
+        TrainData {
+            x,
+            width,
+            y,
+            weight: None,
+            feature_names: None,
+        }
+    }
+
+    /// The same rows, with feature names to store in the model.
+    pub fn with_feature_names(self, names: &'a [String]) -> Self {
+        TrainData {
+            feature_names: Some(names),
+            ..self
+        }
+    }
+}
+
 fn invalid(msg: String) -> ModelError {
     ModelError::Input(msg)
 }
@@ -243,7 +264,7 @@ pub struct Round {
 /// // y = 1 when x0 > 5.
 /// let x: Vec<f32> = (0..100).flat_map(|i| [(i % 10) as f32, (i / 10) as f32]).collect();
 /// let y: Vec<f32> = (0..100).map(|i| if i % 10 > 5 { 1.0 } else { 0.0 }).collect();
-/// let data = TrainData { x: &x, width: 2, y: &y, weight: None, feature_names: None };
+/// let data = TrainData::new(&x, 2, &y);
 /// let forest = train(&data, &TrainParams { n_estimators: 20, ..TrainParams::default() }).unwrap();
 /// let p = netprophet_boost::Predictor::new(&forest);
 /// assert!(p.predict_row(&[8.0, 0.0]).unwrap() > 0.9);
@@ -802,13 +823,7 @@ mod tests {
     #[test]
     fn learns_and_the_forest_scores_the_training_margins() {
         let (x, y) = data(3000);
-        let d = TrainData {
-            x: &x,
-            width: 3,
-            y: &y,
-            weight: None,
-            feature_names: None,
-        };
+        let d = TrainData::new(&x, 3, &y);
         let params = TrainParams {
             n_estimators: 30,
             max_depth: 4,
@@ -830,13 +845,7 @@ mod tests {
     #[test]
     fn gamma_prunes_and_parameters_are_checked() {
         let (x, y) = data(500);
-        let d = TrainData {
-            x: &x,
-            width: 3,
-            y: &y,
-            weight: None,
-            feature_names: None,
-        };
+        let d = TrainData::new(&x, 3, &y);
         let full = train(
             &d,
             &TrainParams {
@@ -886,13 +895,7 @@ mod tests {
     #[test]
     fn seeded_sampling_is_reproducible() {
         let (x, y) = data(1000);
-        let d = TrainData {
-            x: &x,
-            width: 3,
-            y: &y,
-            weight: None,
-            feature_names: None,
-        };
+        let d = TrainData::new(&x, 3, &y);
         let p = TrainParams {
             n_estimators: 5,
             subsample: 0.7,
