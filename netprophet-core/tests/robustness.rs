@@ -138,3 +138,73 @@ proptest! {
         prop_assert!(same(&fast, &slow), "{}\nfast {:?}\nserde {:?}", json, fast, slow);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The API's JSON array form gives exactly what the same objects give
+    /// one per line, whatever the whitespace and however blocks fall.
+    #[test]
+    fn json_array_equals_ndjson(
+        picks in proptest::collection::vec(0usize..15, 0..60),
+        spaces in proptest::collection::vec(prop::sample::select(vec!["", " ", "\n", " \n\t"]), 0..60),
+        tricky in any::<bool>(),
+    ) {
+        let lines = real_lines();
+        let mut objs: Vec<String> = picks.iter().map(|&i| lines[i].to_string()).collect();
+        if tricky {
+            // Brackets, commas and escaped quotes inside strings.
+            objs.push(r#"{"prb_id":9,"timestamp":120,"name":"a],[b\"c{","result":[{"rtt":1.5},{"error":"x,]"}]}"#.to_string());
+        }
+        let sp = |i: usize| spaces.get(i % spaces.len().max(1)).copied().unwrap_or("");
+        let mut array = String::from("[");
+        for (i, o) in objs.iter().enumerate() {
+            if i > 0 {
+                array.push(',');
+            }
+            array.push_str(sp(i));
+            array.push_str(o);
+            array.push_str(sp(i + 1));
+        }
+        array.push(']');
+        let ndjson = objs.join("\n");
+        let collect = |text: String| {
+            let mut got = vec![];
+            let stats = ArchiveReader::from_reader("x", std::io::Cursor::new(text.into_bytes()))
+                .for_each_result(|r| got.push(format!("{r:?}")))
+                .unwrap();
+            (got, stats.results)
+        };
+        let (a, na) = collect(array);
+        let (b, nb) = collect(ndjson);
+        prop_assert_eq!(a, b);
+        prop_assert_eq!(na, nb);
+    }
+}
+
+#[test]
+fn broken_arrays_are_errors_with_a_position() {
+    for (text, want) in [
+        (
+            r#"[{"prb_id":1,"timestamp":60,"result":[{"rtt":1}]}"#,
+            "truncated",
+        ),
+        (r#"[{"prb_id":1,"timestamp":60}] x"#, "trailing characters"),
+        (
+            r#"[{"prb_id":1,"timestamp":60},,{"prb_id":2,"timestamp":60}]"#,
+            "an empty element",
+        ),
+        (r#"[{"prb_id":1,"timestamp":60}]]"#, "trailing characters"),
+    ] {
+        let err =
+            ArchiveReader::from_reader("bad.json", std::io::Cursor::new(text.as_bytes().to_vec()))
+                .for_each_result(|_| {})
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.starts_with("bad.json: the JSON array is malformed at line 1"),
+            "{err}"
+        );
+        assert!(err.contains(want), "{text}: {err}");
+    }
+}

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::result::{
@@ -342,23 +341,148 @@ impl Stream<'_> {
     fn read_array(
         &mut self,
         stats: &mut ParseStats,
-        f: &mut impl FnMut(PingResult),
+        f: &mut (impl FnMut(PingResult) + Send),
     ) -> Result<(), ReadError> {
-        let mut de = serde_json::Deserializer::from_reader(&mut self.input);
-        let seed = ArraySeed { stats, f };
-        let result = seed.deserialize(&mut de).and_then(|()| de.end());
-        result.map_err(|e| {
-            if e.is_io() {
-                (self.io_error())(io::Error::from(e))
-            } else {
-                ReadError::Array {
-                    path: self.path.clone(),
-                    line: e.line(),
-                    column: e.column(),
-                    message: e.to_string(),
+        // As for lines: elements are cut out of blocks by a small
+        // structural scanner (depth, strings, escapes), parsed in parallel
+        // and delivered in order. Each element is then fully parsed, so
+        // the scanner only has to find where elements start and end.
+        const BLOCK: usize = 1 << 20;
+        let io_error = self.io_error();
+        let path = self.path.clone();
+        let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + (64 << 10));
+        let mut scan = 0usize;
+        let mut elem_start: Option<usize> = None;
+        let (mut depth, mut in_str, mut esc, mut done) = (0u32, false, false, false);
+        let mut index = 0u64;
+        let (mut line, mut column) = (1usize, 0usize);
+        let mut pending: Option<Vec<Parsed>> = None;
+        let bad = |line: usize, column: usize, message: &str| ReadError::Array {
+            path: path.clone(),
+            line,
+            column,
+            message: message.to_string(),
+        };
+        loop {
+            let mut eof = false;
+            while buf.len() < BLOCK {
+                let chunk = self.input.fill_buf().map_err(&io_error)?;
+                if chunk.is_empty() {
+                    eof = true;
+                    break;
                 }
+                let n = chunk.len();
+                buf.extend_from_slice(chunk);
+                self.input.consume(n);
             }
-        })
+            let mut ranges: Vec<(u64, usize, usize)> = Vec::new();
+            while scan < buf.len() {
+                let c = buf[scan];
+                if c == b'\n' {
+                    line += 1;
+                    column = 0;
+                } else {
+                    column += 1;
+                }
+                if done {
+                    if !c.is_ascii_whitespace() {
+                        return Err(bad(line, column, "trailing characters after the array"));
+                    }
+                } else if in_str {
+                    if esc {
+                        esc = false;
+                    } else if c == b'\\' {
+                        esc = true;
+                    } else if c == b'"' {
+                        in_str = false;
+                    }
+                } else {
+                    match c {
+                        b'[' | b'{' => {
+                            if depth == 1 && elem_start.is_none() {
+                                elem_start = Some(scan);
+                            }
+                            if depth == 0 && c == b'{' {
+                                return Err(bad(line, column, "expected `[`"));
+                            }
+                            depth += 1;
+                        }
+                        b']' | b'}' => {
+                            if depth == 0 {
+                                return Err(bad(line, column, "unbalanced closing bracket"));
+                            }
+                            depth -= 1;
+                            if depth == 0 {
+                                if let Some(s) = elem_start.take() {
+                                    index += 1;
+                                    ranges.push((index, s, scan));
+                                }
+                                done = true;
+                            }
+                        }
+                        b',' if depth == 1 => match elem_start.take() {
+                            Some(s) => {
+                                index += 1;
+                                ranges.push((index, s, scan));
+                            }
+                            None => return Err(bad(line, column, "an empty element")),
+                        },
+                        b'"' => {
+                            in_str = true;
+                            if depth == 1 && elem_start.is_none() {
+                                elem_start = Some(scan);
+                            }
+                        }
+                        c if c.is_ascii_whitespace() => {}
+                        _ => {
+                            if depth == 0 {
+                                return Err(bad(line, column, "expected `[`"));
+                            }
+                            if depth == 1 && elem_start.is_none() {
+                                elem_start = Some(scan);
+                            }
+                        }
+                    }
+                }
+                scan += 1;
+            }
+            let previous = pending.take();
+            let block = &buf;
+            let (parsed, ()) = rayon::join(
+                || {
+                    ranges
+                        .par_iter()
+                        .with_min_len(64)
+                        .map(|&(n, a, b)| parse_one(block[a..b].trim_ascii(), n))
+                        .collect::<Vec<Parsed>>()
+                },
+                || {
+                    for p in previous.into_iter().flatten() {
+                        p.deliver(stats, f);
+                    }
+                },
+            );
+            pending = Some(parsed);
+            let keep_from = elem_start.unwrap_or(scan);
+            buf.drain(..keep_from);
+            scan -= keep_from;
+            if let Some(s) = elem_start.as_mut() {
+                *s -= keep_from;
+            }
+            if eof {
+                for p in pending.into_iter().flatten() {
+                    p.deliver(stats, f);
+                }
+                if !done {
+                    return Err(bad(
+                        line,
+                        column,
+                        "the array ends before its closing `]` (truncated?)",
+                    ));
+                }
+                return Ok(());
+            }
+        }
     }
 }
 
@@ -390,10 +514,6 @@ pub fn summary(stats: &ParseStats) -> String {
     } else {
         parts.join(", ")
     }
-}
-
-fn handle(json: &[u8], line: u64, stats: &mut ParseStats, f: &mut impl FnMut(PingResult)) {
-    parse_one(json, line).deliver(stats, f)
 }
 
 /// One line's outcome, computed in parallel and delivered in order.
@@ -453,35 +573,6 @@ fn parse_line(line: &[u8], number: u64) -> Parsed {
         };
     }
     parse_one(text, number)
-}
-
-/// Streams the elements of a top-level JSON array without collecting them.
-struct ArraySeed<'s, F> {
-    stats: &'s mut ParseStats,
-    f: &'s mut F,
-}
-
-impl<'de, F: FnMut(PingResult)> DeserializeSeed<'de> for ArraySeed<'_, F> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, F: FnMut(PingResult)> Visitor<'de> for ArraySeed<'_, F> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON array of Atlas results")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0u64;
-        while let Some(item) = seq.next_element::<Box<RawValue>>()? {
-            index += 1;
-            // Inside an array the useful position is the element number.
-            handle(item.get().as_bytes(), index, self.stats, self.f);
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
