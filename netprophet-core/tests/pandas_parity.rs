@@ -181,3 +181,63 @@ fn generated_day_matches_pandas_features_and_labels() {
         }
     }
 }
+
+#[test]
+fn streaming_equals_batch_on_real_results() {
+    // The real firmware-variant results: probe 165 measured in 2012 and
+    // 2013, so its frame spans months of forward-filled minutes.
+    let (samples, _) = all_samples(fixtures().join("data/ping-firmware-variants.ndjson"));
+    let mut probes = ProbeCollector::new();
+    probes.extend(&samples);
+    for id in probes.probe_ids() {
+        let frame = probes.frame(id, FeatureConfig::default()).unwrap();
+        let mut mine: Vec<&Sample> = samples.iter().filter(|s| s.probe_id == id).collect();
+        mine.sort_by_key(|s| s.timestamp);
+        let mut live = StreamingFeatures::new(FeatureConfig::default());
+        let mut rows = Vec::new();
+        for s in mine {
+            live.push(s.timestamp, s.rtt, &mut rows).unwrap();
+        }
+        live.close_through(*frame.timestamp.last().unwrap(), &mut rows);
+        assert_eq!(rows.len(), frame.len(), "probe {id}");
+        for (i, r) in rows.iter().enumerate() {
+            assert!(same_row(r, &frame.row(i)), "probe {id} row {i}");
+        }
+        // And bin by bin, as the live refresh feeds it.
+        let mut live = StreamingFeatures::new(FeatureConfig::default());
+        let mut by_bin = Vec::new();
+        for (minute, bin) in probes.probe(id).unwrap().bins() {
+            live.push_bin(minute, bin, &mut by_bin).unwrap();
+        }
+        live.close_through(*frame.timestamp.last().unwrap(), &mut by_bin);
+        assert_eq!(by_bin.len(), rows.len());
+        assert!(
+            by_bin.iter().zip(&rows).all(|(a, b)| same_row(a, b)),
+            "probe {id} by bin"
+        );
+    }
+}
+
+/// Bit-for-bit equality of two rows (NaN equals NaN).
+fn same_row(
+    a: &netprophet_core::features::FeatureRow,
+    b: &netprophet_core::features::FeatureRow,
+) -> bool {
+    let bits = |r: &netprophet_core::features::FeatureRow| {
+        [
+            r.avg_latency,
+            r.jitter,
+            r.rtt_min,
+            r.rtt_max,
+            r.latency_change_5m,
+            r.rolling_mean,
+            r.rolling_std,
+            r.minutes_since_sample,
+        ]
+        .map(f64::to_bits)
+    };
+    a.timestamp == b.timestamp
+        && a.packet_count == b.packet_count
+        && a.lost == b.lost
+        && bits(a) == bits(b)
+}
