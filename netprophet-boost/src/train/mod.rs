@@ -512,7 +512,10 @@ fn build_hist(binned: &Binned, grad: &[GradPair], rows: &[u32]) -> Vec<GradPair>
     if rows.len() < PARALLEL_ROWS {
         return fill(rows);
     }
-    rows.par_chunks(PARALLEL_ROWS / 2).map(fill).reduce(
+    // One chunk per thread (twice over, for balance): every chunk costs a
+    // zeroed histogram and a reduction, so fewer, larger chunks win.
+    let chunk = (rows.len() / (2 * rayon::current_num_threads().max(1))).max(PARALLEL_ROWS / 2);
+    rows.par_chunks(chunk).map(fill).reduce(
         || vec![GradPair::default(); binned.slots],
         |mut a, b| {
             for (x, y) in a.iter_mut().zip(b) {
