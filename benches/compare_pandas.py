@@ -6,8 +6,8 @@ fixtures/pandas_pipeline.py, the reference the parity fixtures come from.
 
     python3 -m venv venv && venv/bin/pip install -r fixtures/requirements-core.txt
     cargo build --release -p netprophet-cli -p netprophet-benches
-    target/release/gen_atlas /tmp/atlas-big.ndjson 2100 24     # GENERATED, ~320 MB
-    venv/bin/python benches/compare_pandas.py /tmp/atlas-big.ndjson --mode top
+    target/release/gen_atlas atlas-big.ndjson 2100 24     # GENERATED, ~320 MB
+    venv/bin/python benches/compare_pandas.py atlas-big.ndjson --mode top
 
 Prints one JSON object per mode and a Markdown table row.
 """

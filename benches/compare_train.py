@@ -10,9 +10,9 @@ XGBoost's `xgb.train` wall time, both with 2 threads.
 
     python3 -m venv venv && venv/bin/pip install -r benches/requirements-compare.txt
     cargo build --release -p netprophet-cli -p netprophet-benches
-    target/release/gen_atlas /tmp/day200.ndjson 200 24          # GENERATED data
-    target/release/netprophet features --input /tmp/day200.ndjson --all --labels --output /tmp/day200.csv
-    venv/bin/python benches/compare_train.py fixtures/data/training_data.csv /tmp/day200.csv
+    target/release/gen_atlas day200.ndjson 200 24          # GENERATED data
+    target/release/netprophet features --input day200.ndjson --all --labels --output day200.csv
+    venv/bin/python benches/compare_train.py fixtures/data/training_data.csv day200.csv
 """
 
 import json
