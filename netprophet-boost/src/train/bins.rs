@@ -21,6 +21,11 @@ pub(crate) struct Binned {
     /// Row-major histogram slots (feature offset + bin, or the feature's
     /// missing slot), so building a histogram is one indexed add per value.
     pub row_slots: Vec<u16>,
+    /// The same slots feature-major (`rows` per feature), for partitioning
+    /// a node by one feature with dense reads.
+    pub col_slots: Vec<u16>,
+    /// Rows.
+    pub rows: usize,
     /// Features per row.
     pub width: usize,
 }
@@ -64,15 +69,23 @@ impl Binned {
                 (offsets[f] + cuts[f].partition_point(|&c| c <= v)) as u16
             }
         };
-        let row_slots = x
+        let row_slots: Vec<u16> = x
             .par_chunks(width.max(1))
             .flat_map_iter(|row| row.iter().enumerate().map(move |(f, &v)| slot_of(f, v)))
             .collect();
+        let mut col_slots = vec![0u16; row_slots.len()];
+        for (r, row) in row_slots.chunks(width.max(1)).enumerate() {
+            for (f, &slot) in row.iter().enumerate() {
+                col_slots[f * rows + r] = slot;
+            }
+        }
         Binned {
             cuts,
             offsets,
             slots,
             row_slots,
+            col_slots,
+            rows,
             width,
         }
     }
@@ -84,7 +97,7 @@ impl Binned {
 
     /// Bin of row `r`'s feature `f`, `MISSING` for a missing value.
     pub fn bin(&self, r: usize, f: usize) -> u16 {
-        let slot = self.row_slots[r * self.width + f] as usize;
+        let slot = self.col_slots[f * self.rows + r] as usize;
         if slot == self.missing_slot(f) {
             MISSING
         } else {

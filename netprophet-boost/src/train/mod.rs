@@ -576,6 +576,28 @@ fn best_split(
     best
 }
 
+/// Rows that go left and rows that go right, in their order.
+///
+/// Branch-free: every row is written to both sides and only the side it
+/// belongs to advances, since which way a row goes is unpredictable to the
+/// CPU.
+fn partition(rows: &[u32], goes_left: impl Fn(u32) -> bool) -> (Vec<u32>, Vec<u32>) {
+    let n = rows.len();
+    let mut left = vec![0u32; n];
+    let mut right = vec![0u32; n];
+    let (mut l, mut r) = (0usize, 0usize);
+    for &row in rows {
+        let go_left = goes_left(row);
+        left[l] = row;
+        right[r] = row;
+        l += usize::from(go_left);
+        r += usize::from(!go_left);
+    }
+    left.truncate(l);
+    right.truncate(r);
+    (left, right)
+}
+
 /// Splits a node's rows by `c` and builds the children's histograms: the
 /// smaller child's from its rows, the larger one's as the parent's minus
 /// the smaller's.
@@ -586,27 +608,36 @@ fn split_node(
     c: &SplitChoice,
     max_depth: usize,
 ) -> [GrowNode; 2] {
-    let width = binned.width;
-    // Branch-free partition: every row is written to both sides and only
-    // the side it belongs to advances, since which way a row goes is
-    // unpredictable to the CPU.
-    let n = node.rows.len();
-    let mut left_rows = vec![0u32; n];
-    let mut right_rows = vec![0u32; n];
-    let (mut l, mut r) = (0usize, 0usize);
     let (off, missing) = (binned.offsets[c.feature], binned.missing_slot(c.feature));
-    let slots = &binned.row_slots[c.feature..];
-    for &row in &node.rows {
-        let slot = slots[row as usize * width] as usize;
-        let go_left = (slot == missing && c.default_left)
-            | (slot != missing && slot.wrapping_sub(off) <= c.bin);
-        left_rows[l] = row;
-        right_rows[r] = row;
-        l += usize::from(go_left);
-        r += usize::from(!go_left);
-    }
-    left_rows.truncate(l);
-    right_rows.truncate(r);
+    let slots = &binned.col_slots[c.feature * binned.rows..(c.feature + 1) * binned.rows];
+    let goes_left = |row: u32| {
+        let slot = slots[row as usize] as usize;
+        (slot == missing && c.default_left) | (slot != missing && slot.wrapping_sub(off) <= c.bin)
+    };
+    // Large nodes (the root and its children) are partitioned in parallel
+    // pieces, then joined; the rest run on the thread that owns the node.
+    let (left_rows, right_rows) = if node.rows.len() >= 4 * PARALLEL_ROWS {
+        let pieces: Vec<(Vec<u32>, Vec<u32>)> = node
+            .rows
+            .par_chunks(
+                node.rows
+                    .len()
+                    .div_ceil(2 * rayon::current_num_threads().max(1)),
+            )
+            .map(|part| partition(part, &goes_left))
+            .collect();
+        let (nl, nr) = pieces
+            .iter()
+            .fold((0, 0), |(a, b), (l, r)| (a + l.len(), b + r.len()));
+        let (mut left, mut right) = (Vec::with_capacity(nl), Vec::with_capacity(nr));
+        for (l, r) in pieces {
+            left.extend_from_slice(&l);
+            right.extend_from_slice(&r);
+        }
+        (left, right)
+    } else {
+        partition(&node.rows, &goes_left)
+    };
     // Children at the depth limit become leaves: no histograms needed.
     let (left_hist, right_hist) = if node.depth + 1 >= max_depth {
         (None, None)
