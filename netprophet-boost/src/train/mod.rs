@@ -624,7 +624,7 @@ fn split_node(
                     .len()
                     .div_ceil(2 * rayon::current_num_threads().max(1)),
             )
-            .map(|part| partition(part, &goes_left))
+            .map(|part| partition(part, goes_left))
             .collect();
         let (nl, nr) = pieces
             .iter()
@@ -636,7 +636,7 @@ fn split_node(
         }
         (left, right)
     } else {
-        partition(&node.rows, &goes_left)
+        partition(&node.rows, goes_left)
     };
     // Children at the depth limit become leaves: no histograms needed.
     let (left_hist, right_hist) = if node.depth + 1 >= max_depth {
