@@ -8,7 +8,6 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::{s, tmp};
 
@@ -67,12 +66,7 @@ fn chromium_shows_the_probability_and_the_chart() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    for _ in 0..50 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::wait_for(&addr);
     let shot = tmp("dashboard.png");
     let profile = tmp("chromium-profile");
     let status = Command::new(chromium)

@@ -277,17 +277,7 @@ impl Stream<'_> {
         let mut number = 0u64;
         let mut pending: Option<Vec<Parsed>> = None;
         loop {
-            let mut eof = false;
-            while block.len() < BLOCK {
-                let buf = self.input.fill_buf().map_err(&io_error)?;
-                if buf.is_empty() {
-                    eof = true;
-                    break;
-                }
-                let n = buf.len();
-                block.extend_from_slice(buf);
-                self.input.consume(n);
-            }
+            let eof = fill_block(&mut *self.input, &mut block, BLOCK).map_err(&io_error)?;
             let cut = if eof {
                 block.len()
             } else {
@@ -312,22 +302,13 @@ impl Stream<'_> {
             number += lines.len() as u64;
             // Parse this block while the previous one is handed on, so the
             // caller's work overlaps the parsing.
-            let previous = pending.take();
-            let (parsed, ()) = rayon::join(
-                || {
-                    lines
-                        .par_iter()
-                        .with_min_len(64)
-                        .map(|(n, l)| parse_line(l, *n))
-                        .collect::<Vec<Parsed>>()
-                },
-                || {
-                    for p in previous.into_iter().flatten() {
-                        p.deliver(stats, f);
-                    }
-                },
-            );
-            pending = Some(parsed);
+            pending = Some(parse_while_delivering(
+                &lines,
+                |(n, l)| parse_line(l, *n),
+                pending.take(),
+                stats,
+                f,
+            ));
             block.drain(..cut);
             if eof {
                 for p in pending.into_iter().flatten() {
@@ -364,17 +345,7 @@ impl Stream<'_> {
             message: message.to_string(),
         };
         loop {
-            let mut eof = false;
-            while buf.len() < BLOCK {
-                let chunk = self.input.fill_buf().map_err(&io_error)?;
-                if chunk.is_empty() {
-                    eof = true;
-                    break;
-                }
-                let n = chunk.len();
-                buf.extend_from_slice(chunk);
-                self.input.consume(n);
-            }
+            let eof = fill_block(&mut *self.input, &mut buf, BLOCK).map_err(&io_error)?;
             let mut ranges: Vec<(u64, usize, usize)> = Vec::new();
             while scan < buf.len() {
                 let c = buf[scan];
@@ -446,23 +417,14 @@ impl Stream<'_> {
                 }
                 scan += 1;
             }
-            let previous = pending.take();
             let block = &buf;
-            let (parsed, ()) = rayon::join(
-                || {
-                    ranges
-                        .par_iter()
-                        .with_min_len(64)
-                        .map(|&(n, a, b)| parse_one(block[a..b].trim_ascii(), n))
-                        .collect::<Vec<Parsed>>()
-                },
-                || {
-                    for p in previous.into_iter().flatten() {
-                        p.deliver(stats, f);
-                    }
-                },
-            );
-            pending = Some(parsed);
+            pending = Some(parse_while_delivering(
+                &ranges,
+                |&(n, a, b)| parse_one(block[a..b].trim_ascii(), n),
+                pending.take(),
+                stats,
+                f,
+            ));
             let keep_from = elem_start.unwrap_or(scan);
             buf.drain(..keep_from);
             scan -= keep_from;
@@ -546,6 +508,47 @@ impl Parsed {
             }
         }
     }
+}
+
+/// Appends input to `block` until it holds `size` bytes or the input
+/// ends; returns whether it ended.
+fn fill_block(input: &mut dyn BufRead, block: &mut Vec<u8>, size: usize) -> io::Result<bool> {
+    while block.len() < size {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(true);
+        }
+        let n = chunk.len();
+        block.extend_from_slice(chunk);
+        input.consume(n);
+    }
+    Ok(false)
+}
+
+/// Parses `items` in parallel while the previous block's results are
+/// handed on in order, so the caller's work overlaps the parsing.
+fn parse_while_delivering<T: Sync>(
+    items: &[T],
+    parse: impl Fn(&T) -> Parsed + Sync,
+    previous: Option<Vec<Parsed>>,
+    stats: &mut ParseStats,
+    f: &mut (impl FnMut(PingResult) + Send),
+) -> Vec<Parsed> {
+    rayon::join(
+        || {
+            items
+                .par_iter()
+                .with_min_len(64)
+                .map(&parse)
+                .collect::<Vec<Parsed>>()
+        },
+        || {
+            for p in previous.into_iter().flatten() {
+                p.deliver(stats, f);
+            }
+        },
+    )
+    .0
 }
 
 fn parse_one(json: &[u8], line: u64) -> Parsed {
