@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{bail, Context};
-use netprophet_boost::{ColumnMap, Forest, Predictor};
+use netprophet_boost::{Forest, Predictor};
 use netprophet_core::atlas::client::{AtlasClient, ClientConfig};
 use netprophet_core::atlas::{read_stream, summary, ParseStats, SampleFilter};
 use netprophet_core::features::{
@@ -132,8 +132,7 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
     // parse (the largest transient allocation) then reuses what the others
     // held, which keeps a many-probe refresh within 20 MB.
     probes.retain(&ids);
-    let forest = Forest::from_json_slice(&bytes)
-        .or_else(|_| Forest::from_ubjson_slice(&bytes))
+    let forest = Forest::from_slice(&bytes)
         .with_context(|| format!("loading the model {}", cfg.model.display()))?;
     let names = model_schema(&forest, None)?;
     let predictor = Predictor::new(&forest);
@@ -166,16 +165,11 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
                 })
             })
             .collect::<anyhow::Result<_>>()?;
-        let map = ColumnMap::by_name(&names, &names)?;
+        // The columns are already in model order: row-major f32 directly.
         let width = names.len();
-        let mut x = Vec::with_capacity(rows.len() * width);
-        let mut gathered = Vec::with_capacity(width);
-        for i in 0..rows.len() {
-            let record: Vec<f32> = columns.iter().map(|c| c[i] as f32).collect();
-            gathered.clear();
-            map.gather(&record, &mut gathered)?;
-            x.extend_from_slice(&gathered);
-        }
+        let x: Vec<f32> = (0..rows.len())
+            .flat_map(|i| columns.iter().map(move |c| c[i] as f32))
+            .collect();
         let risks = predictor.predict(&x, width)?;
         let last = rows.len() - 1;
         predictions.push(ProbePrediction {

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Context};
 use netprophet_core::atlas::{summary, ArchiveReader, ParseStats, Sample, SampleFilter};
-use netprophet_core::features::{FeatureConfig, FeatureFrame, ProbeCollector};
+use netprophet_core::features::ProbeCollector;
 
 /// Which probes' frames to build.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,14 +35,6 @@ impl Selection {
             Selection::MostActive
         }
     }
-}
-
-/// Frames built from archives, and what reading them saw.
-pub struct Loaded {
-    /// One frame per selected probe, by probe id.
-    pub frames: Vec<FeatureFrame>,
-    /// Counts over all inputs (of the final pass).
-    pub stats: ParseStats,
 }
 
 /// Inputs above this size get a progress bar on a terminal.
@@ -97,19 +89,6 @@ pub struct LoadedProbes {
     pub probes: ProbeCollector,
     /// Counts over all inputs (of the final pass).
     pub stats: ParseStats,
-}
-
-/// Builds the selected probes' frames from archives.
-pub fn load_frames(
-    inputs: &[PathBuf],
-    selection: &Selection,
-    config: FeatureConfig,
-) -> anyhow::Result<Loaded> {
-    let loaded = load_probes(inputs, selection)?;
-    Ok(Loaded {
-        frames: loaded.probes.frames(config),
-        stats: loaded.stats,
-    })
 }
 
 /// Reads the selected probes' samples into per-minute bins; frames are

@@ -52,6 +52,15 @@ impl Forest {
         dump::forest_from_dump(bytes, options)
     }
 
+    /// Reads a `save_model` document, JSON or UBJSON (detected from its
+    /// bytes).
+    pub fn from_slice(bytes: &[u8]) -> Result<Forest, ModelError> {
+        match ModelFormat::sniff(bytes) {
+            ModelFormat::Json => Forest::from_json_slice(bytes),
+            ModelFormat::Ubjson => Forest::from_ubjson_slice(bytes),
+        }
+    }
+
     /// Loads a `save_model` file, JSON or UBJSON (detected from its bytes).
     /// Errors name the file.
     pub fn load(path: impl AsRef<Path>) -> Result<Forest, ModelError> {
@@ -60,11 +69,7 @@ impl Forest {
             path: path.to_owned(),
             source,
         })?;
-        let result = match ModelFormat::sniff(&bytes) {
-            ModelFormat::Json => Forest::from_json_slice(&bytes),
-            ModelFormat::Ubjson => Forest::from_ubjson_slice(&bytes),
-        };
-        result.map_err(|e| ModelError::File {
+        Forest::from_slice(&bytes).map_err(|e| ModelError::File {
             path: path.to_owned(),
             source: Box::new(e),
         })
