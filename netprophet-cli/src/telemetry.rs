@@ -73,7 +73,7 @@ pub fn read_samples(
         let stats = reader.samples(filter, |s| {
             f(s);
             seen += 1;
-            if seen % 4096 == 0 {
+            if seen.is_multiple_of(4096) {
                 bar.set_position(counter.load(Ordering::Relaxed));
             }
         });

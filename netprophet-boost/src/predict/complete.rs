@@ -17,11 +17,14 @@ use crate::Tree;
 /// Forests deeper than this use the sparse layout: a complete tree of
 /// depth 8 already has 511 slots, and padding cost grows as `2^D`.
 pub(super) const MAX_DEPTH: usize = 8;
-/// Trees advanced together for one row.
-const TREE_LANES: usize = 32;
-/// Rows up to this width are copied into a fixed-size buffer (a power of
-/// two) for scoring.
-const SMALL_ROW: usize = 16;
+/// Trees advanced together for one row: enough independent chains to
+/// hide load latency, few enough that every lane's index stays in a
+/// register.
+const TREE_LANES: usize = 16;
+/// Rows up to this width are copied into a buffer of exactly this size, so
+/// that the low byte of a split's feature field indexes it directly: no
+/// mask and no bounds check per step.
+const SMALL_ROW: usize = 256;
 
 const DEFAULT_LEFT: u32 = 1 << 31;
 
@@ -33,13 +36,15 @@ struct Split {
     feature: u32,
 }
 
-/// All trees in the complete layout.
+/// All trees in the complete layout. Each tree owns `2^depth` slots of
+/// both arrays (the last split slot is unused), so a tree's slots are a
+/// fixed-size power-of-two block and an index masked to it needs no
+/// bounds check.
 #[derive(Debug, Clone)]
 pub(super) struct CompleteTrees {
     splits: Vec<Split>,
     leaves: Vec<f32>,
     depth: usize,
-    num_trees: usize,
 }
 
 /// Depth of `tree`: the number of splits on its longest root-to-leaf path.
@@ -72,24 +77,24 @@ impl CompleteTrees {
     /// Lays out `trees`, padded to depth `depth` (at least every tree's
     /// own depth, at most [`MAX_DEPTH`]).
     pub(super) fn new(trees: &[Tree], depth: usize) -> CompleteTrees {
-        let n_splits = (1usize << depth) - 1;
+        let slots = 1usize << depth;
         // A pseudo split sends every row left; its value never matters
         // because both sides lead to the same leaf value.
         let pseudo = Split {
             threshold: f32::INFINITY,
             feature: DEFAULT_LEFT,
         };
-        let mut splits = vec![pseudo; n_splits * trees.len()];
-        let mut leaves = vec![0.0f32; (n_splits + 1) * trees.len()];
+        let mut splits = vec![pseudo; slots * trees.len()];
+        let mut leaves = vec![0.0f32; slots * trees.len()];
         for (t, tree) in trees.iter().enumerate() {
-            let splits = &mut splits[t * n_splits..(t + 1) * n_splits];
-            let leaves = &mut leaves[t * (n_splits + 1)..(t + 1) * (n_splits + 1)];
+            let splits = &mut splits[t * slots..(t + 1) * slots];
+            let leaves = &mut leaves[t * slots..(t + 1) * slots];
             // (original node, heap index, level)
             let mut stack = vec![(0usize, 0usize, 0usize)];
             while let Some((n, k, level)) = stack.pop() {
                 if tree.is_leaf(n) {
                     let below = depth - level;
-                    let first = ((k + 1) << below) - 1 - n_splits;
+                    let first = ((k + 1) << below) - slots;
                     leaves[first..first + (1 << below)].fill(tree.split_condition[n]);
                     continue;
                 }
@@ -109,7 +114,6 @@ impl CompleteTrees {
             splits,
             leaves,
             depth,
-            num_trees: trees.len(),
         }
     }
 
@@ -117,60 +121,88 @@ impl CompleteTrees {
     /// row.
     #[inline]
     pub(super) fn for_each_leaf(&self, row: &[f32], emit: impl FnMut(usize, f32)) {
+        // One copy of the walk per depth: with the block size a constant,
+        // the depth loop unrolls and every slot index is masked instead of
+        // bounds-checked.
+        match self.depth {
+            0 => self.walk::<1>(row, emit),
+            1 => self.walk::<2>(row, emit),
+            2 => self.walk::<4>(row, emit),
+            3 => self.walk::<8>(row, emit),
+            4 => self.walk::<16>(row, emit),
+            5 => self.walk::<32>(row, emit),
+            6 => self.walk::<64>(row, emit),
+            7 => self.walk::<128>(row, emit),
+            _ => self.walk::<256>(row, emit),
+        }
+    }
+
+    #[inline(always)]
+    fn walk<const SLOTS: usize>(&self, row: &[f32], emit: impl FnMut(usize, f32)) {
         // Most rows have no missing value; they skip the default-direction
         // test at every step.
         let nan = row.iter().any(|v| v.is_nan());
         if row.len() <= SMALL_ROW {
-            // A fixed-size copy indexed with a mask needs no bounds check
-            // per step; the mask never changes an index, as every split
-            // feature is below the row width.
+            // Every split feature is below the row width, so its low byte
+            // is the feature itself.
             let mut buf = [0.0f32; SMALL_ROW];
             buf[..row.len()].copy_from_slice(row);
-            let get = |f: usize| buf[f & (SMALL_ROW - 1)];
+            let get = |f: u32| buf[usize::from(f as u8)];
             if nan {
-                self.leaves_of::<true>(get, emit)
+                self.leaves_of::<SLOTS, true>(get, emit)
             } else {
-                self.leaves_of::<false>(get, emit)
+                self.leaves_of::<SLOTS, false>(get, emit)
             }
         } else {
-            let get = |f: usize| row[f];
+            let get = |f: u32| {
+                row.get((f & !DEFAULT_LEFT) as usize)
+                    .copied()
+                    .unwrap_or(0.0)
+            };
             if nan {
-                self.leaves_of::<true>(get, emit)
+                self.leaves_of::<SLOTS, true>(get, emit)
             } else {
-                self.leaves_of::<false>(get, emit)
+                self.leaves_of::<SLOTS, false>(get, emit)
             }
         }
     }
 
     #[inline(always)]
-    fn leaves_of<const MAY_BE_NAN: bool>(
+    fn leaves_of<const SLOTS: usize, const MAY_BE_NAN: bool>(
         &self,
-        row: impl Fn(usize) -> f32,
+        row: impl Fn(u32) -> f32,
         mut emit: impl FnMut(usize, f32),
     ) {
-        let n_splits = (1usize << self.depth) - 1;
-        let stride = n_splits + 1;
+        let depth = SLOTS.trailing_zeros();
+        let mask = SLOTS - 1;
+        let (splits, _) = self.splits.as_chunks::<SLOTS>();
+        let (leaves, _) = self.leaves.as_chunks::<SLOTS>();
+        let mut lanes = splits
+            .chunks_exact(TREE_LANES)
+            .zip(leaves.chunks_exact(TREE_LANES));
         let mut t = 0;
-        while t + TREE_LANES <= self.num_trees {
+        for (splits, leaves) in lanes.by_ref() {
             let mut k = [0usize; TREE_LANES];
-            for _ in 0..self.depth {
-                for (j, kj) in k.iter_mut().enumerate() {
-                    let s = self.splits[(t + j) * n_splits + *kj];
-                    *kj = step::<MAY_BE_NAN>(s, row((s.feature & !DEFAULT_LEFT) as usize), *kj);
+            for _ in 0..depth {
+                for (kj, tree) in k.iter_mut().zip(splits) {
+                    let s = tree[*kj & mask];
+                    *kj = step::<MAY_BE_NAN>(s, row(s.feature), *kj);
                 }
             }
-            for (j, kj) in k.iter().enumerate() {
-                emit(t + j, self.leaves[(t + j) * stride + kj - n_splits]);
+            for (kj, tree) in k.iter().zip(leaves) {
+                emit(t, tree[(kj + 1) & mask]);
+                t += 1;
             }
-            t += TREE_LANES;
         }
-        for t in t..self.num_trees {
+        let done = t;
+        for (tree, leaves) in splits[done..].iter().zip(&leaves[done..]) {
             let mut k = 0;
-            for _ in 0..self.depth {
-                let s = self.splits[t * n_splits + k];
-                k = step::<MAY_BE_NAN>(s, row((s.feature & !DEFAULT_LEFT) as usize), k);
+            for _ in 0..depth {
+                let s = tree[k & mask];
+                k = step::<MAY_BE_NAN>(s, row(s.feature), k);
             }
-            emit(t, self.leaves[t * stride + k - n_splits]);
+            emit(t, leaves[(k + 1) & mask]);
+            t += 1;
         }
     }
 }

@@ -239,7 +239,7 @@ impl Predictor {
     /// Large batches are scored in parallel (rayon).
     pub fn margins(&self, data: &[f32], width: usize) -> Result<Vec<f32>, ModelError> {
         self.check_width(width, "each row")?;
-        if width == 0 || data.len() % width != 0 {
+        if width == 0 || !data.len().is_multiple_of(width) {
             return Err(ModelError::Input(format!(
                 "{} values is not a whole number of rows of width {width}",
                 data.len()
@@ -379,6 +379,29 @@ mod tests {
         }
         assert_eq!(complete.margin_row(&[1.0, 0.0]).unwrap(), 7.0);
         assert_eq!(complete.margin_row(&[0.0, f32::NAN]).unwrap(), 3.0);
+    }
+
+    #[test]
+    fn features_past_the_row_buffer_are_read_from_the_row() {
+        // Feature 300 needs the wide-row path; feature 255 is the last slot
+        // of the fixed buffer; 40 trees cover full lane groups and a tail.
+        for (feature, width) in [(255u32, 256usize), (300, 301)] {
+            let trees = (0..40)
+                .map(|i| Tree::stump(feature, i as f32, true, -1.0, 1.0))
+                .collect();
+            let forest = Forest::new(trees, Objective::RegSquaredError, vec![0.0], width).unwrap();
+            let p = Predictor::new(&forest);
+            let mut row = vec![0.0f32; width];
+            row[feature as usize] = 10.5;
+            // Trees with threshold 0..=10 send 10.5 right (+1), 11..40 left.
+            assert_eq!(
+                p.margin_row(&row).unwrap(),
+                11.0 - 29.0,
+                "feature {feature}"
+            );
+            row[feature as usize] = f32::NAN;
+            assert_eq!(p.margin_row(&row).unwrap(), -40.0, "feature {feature}");
+        }
     }
 
     #[test]
