@@ -73,8 +73,11 @@ impl Bin {
 #[derive(Clone, Debug, Default)]
 pub struct ProbeBins {
     base: i64,
-    offsets: Vec<u32>,
-    rtts: Vec<u32>,
+    /// (time offset from `base`, rtt code), one allocation per probe: a
+    /// live refresh holds thousands of probes with a few dozen samples
+    /// each, where a second vector's header and slack would cost as much
+    /// as the samples.
+    stored: Vec<(u32, u32)>,
     exact: Vec<(u32, f64)>,
     samples: u64,
     out_of_range: u64,
@@ -88,7 +91,7 @@ impl ProbeBins {
     /// Adds one sample. A timestamp more than 68 years away from the
     /// probe's first one is not stored (see [`ProbeBins::out_of_range`]).
     pub fn push(&mut self, timestamp: i64, rtt: Option<f64>) {
-        if self.offsets.is_empty() {
+        if self.stored.is_empty() {
             self.base = timestamp - (1 << 31);
             self.sorted = true;
         }
@@ -96,7 +99,7 @@ impl ProbeBins {
             self.out_of_range += 1;
             return;
         };
-        if self.sorted && self.offsets.last().is_some_and(|&o| o > offset) {
+        if self.sorted && self.stored.last().is_some_and(|&(o, _)| o > offset) {
             self.sorted = false;
         }
         let code = match rtt {
@@ -110,13 +113,12 @@ impl ProbeBins {
                 {
                     micros as u32
                 } else {
-                    self.exact.push((self.offsets.len() as u32, v));
+                    self.exact.push((self.stored.len() as u32, v));
                     ASIDE
                 }
             }
         };
-        self.offsets.push(offset);
-        self.rtts.push(code);
+        self.stored.push((offset, code));
     }
 
     /// Number of latency samples (replies) added.
@@ -130,7 +132,7 @@ impl ProbeBins {
     }
 
     fn rtt(&self, i: usize) -> Option<f64> {
-        match self.rtts[i] {
+        match self.stored[i].1 {
             LOST => None,
             ASIDE => {
                 let at = self.exact.partition_point(|(j, _)| (*j as usize) < i);
@@ -142,14 +144,14 @@ impl ProbeBins {
 
     /// The non-empty bins, as (minute start, bin), in time order.
     pub fn bins(&self) -> Vec<(i64, Bin)> {
-        let mut order: Vec<u32> = (0..self.offsets.len() as u32).collect();
+        let mut order: Vec<u32> = (0..self.stored.len() as u32).collect();
         if !self.sorted {
-            order.sort_by_key(|&i| self.offsets[i as usize]);
+            order.sort_by_key(|&i| self.stored[i as usize].0);
         }
         let mut bins: Vec<(i64, Bin)> = Vec::new();
         for i in order {
             let i = i as usize;
-            let minute = bin_of(self.base + i64::from(self.offsets[i]));
+            let minute = bin_of(self.base + i64::from(self.stored[i].0));
             let rtt = self.rtt(i);
             match bins.last_mut() {
                 Some((m, bin)) if *m == minute => bin.push(rtt),
@@ -211,8 +213,8 @@ impl ProbeCollector {
                     self.probes.insert(id, bins);
                 }
                 Some(mine) => {
-                    for i in 0..bins.offsets.len() {
-                        mine.push(bins.base + i64::from(bins.offsets[i]), bins.rtt(i));
+                    for i in 0..bins.stored.len() {
+                        mine.push(bins.base + i64::from(bins.stored[i].0), bins.rtt(i));
                     }
                 }
             }

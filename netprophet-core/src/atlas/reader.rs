@@ -178,6 +178,7 @@ impl ArchiveReader {
             path: self.path.clone(),
             input: &mut *self.input,
             gzip: self.gzip,
+            block: FILE_BLOCK,
         }
         .for_each_result(f)
     }
@@ -215,7 +216,17 @@ struct Stream<'a> {
     path: PathBuf,
     input: &'a mut dyn BufRead,
     gzip: bool,
+    /// Bytes cut into lines or elements and parsed in parallel at a time.
+    block: usize,
 }
+
+/// Block size for files: large enough that parallel parsing amortises its
+/// hand-offs.
+const FILE_BLOCK: usize = 1 << 20;
+/// Block size for live streams: a quarter of a file's, which keeps a
+/// refresh's buffers (the block and the parsed results of two blocks in
+/// flight) small on a 1 GiB machine at no measurable cost in speed.
+const STREAM_BLOCK: usize = 256 << 10;
 
 impl Stream<'_> {
     fn io_error(&self) -> impl Fn(io::Error) -> ReadError {
@@ -271,13 +282,13 @@ impl Stream<'_> {
         // Lines are parsed in parallel a block at a time and handed on in
         // file order; JSON parsing is the cost, and blocks keep memory
         // bounded whatever the file size.
-        const BLOCK: usize = 1 << 20;
+        let block_size = self.block;
         let io_error = self.io_error();
-        let mut block: Vec<u8> = Vec::with_capacity(BLOCK + (64 << 10));
+        let mut block: Vec<u8> = Vec::with_capacity(block_size + (64 << 10));
         let mut number = 0u64;
         let mut pending: Option<Vec<Parsed>> = None;
         loop {
-            let eof = fill_block(&mut *self.input, &mut block, BLOCK).map_err(&io_error)?;
+            let eof = fill_block(&mut *self.input, &mut block, block_size).map_err(&io_error)?;
             let cut = if eof {
                 block.len()
             } else {
@@ -328,10 +339,10 @@ impl Stream<'_> {
         // structural scanner (depth, strings, escapes), parsed in parallel
         // and delivered in order. Each element is then fully parsed, so
         // the scanner only has to find where elements start and end.
-        const BLOCK: usize = 1 << 20;
+        let block_size = self.block;
         let io_error = self.io_error();
         let path = self.path.clone();
-        let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + (64 << 10));
+        let mut buf: Vec<u8> = Vec::with_capacity(block_size + (64 << 10));
         let mut scan = 0usize;
         let mut elem_start: Option<usize> = None;
         let (mut depth, mut in_str, mut esc, mut done) = (0u32, false, false, false);
@@ -345,7 +356,7 @@ impl Stream<'_> {
             message: message.to_string(),
         };
         loop {
-            let eof = fill_block(&mut *self.input, &mut buf, BLOCK).map_err(&io_error)?;
+            let eof = fill_block(&mut *self.input, &mut buf, block_size).map_err(&io_error)?;
             let mut ranges: Vec<(u64, usize, usize)> = Vec::new();
             while scan < buf.len() {
                 let c = buf[scan];
@@ -460,6 +471,7 @@ pub fn read_stream(
         path: PathBuf::from(name),
         input,
         gzip: false,
+        block: STREAM_BLOCK,
     }
     .for_each_result(f)
 }
