@@ -6,6 +6,15 @@ package `wrk`) when installed, else from `loadgen` in this folder. Reports
 requests/s, p50/p99, errors and server RSS (summed over Gunicorn's
 processes).
 
+Then open-loop runs from `loadgen --rate`: 200 connections sharing a fixed
+schedule of requests, latency measured from each request's scheduled time.
+Closed-loop latency at saturation is mostly queueing (connections divided
+by throughput) and, with the load generator on the same two vCPUs, partly
+the generator's own lag; the open-loop runs show the server's latency at
+a given load instead: 400 req/s (which Gunicorn's 3 sync workers sustain)
+on both servers, and OPEN_LOOP_RATE (default 20 000 req/s) on netprophet,
+alone and beside 1000 idle connections.
+
     python3 -m venv venv && venv/bin/pip install -r benches/requirements-serving.txt
     cargo build --release -p netprophet-cli -p netprophet-benches
     venv/bin/python benches/compare_serving.py [PATH]    # PATH: / (default) or /api/prediction
@@ -73,25 +82,31 @@ def wrk(port, path, conns, secs):
     return rps, p50, p99, errors
 
 
-def loadgen(port, path, conns, secs):
-    out = json.loads(subprocess.check_output([os.path.join(BIN, "loadgen"), f"127.0.0.1:{port}", path,
-                                              str(conns), str(secs)]))
+def loadgen(port, path, conns, secs, rate=None):
+    cmd = [os.path.join(BIN, "loadgen")] + (["--rate", str(rate)] if rate else [])
+    out = json.loads(subprocess.check_output(cmd + [f"127.0.0.1:{port}", path, str(conns), str(secs)]))
     return out["rps"], out["p50_us"] / 1000, out["p99_us"] / 1000, out["errors"]
 
 
-def run(name, port, pids, path, secs):
+def run(name, port, pids, path, secs, open_loop):
+    """Closed-loop runs at 50, 200 and 200 + 1000 idle connections, then
+    the open-loop runs `open_loop` as (connections, idle, rate)."""
     import socket
     tool = wrk if shutil.which("wrk") else loadgen
     rows = []
-    for conns, idle in [(50, 0), (200, 0), (200, 1000)]:
+    runs = [(50, 0, None), (200, 0, None), (200, 1000, None)] + open_loop
+    for conns, idle, rate in runs:
         held = []
         for _ in range(idle):
             try:
                 held.append(socket.create_connection(("127.0.0.1", port), timeout=2))
             except OSError:
                 break
-        rps, p50, p99, errors = tool(port, path, conns, secs)
-        r = {"server": name, "connections": conns, "idle": len(held), "rps": round(rps), "p50_ms": p50,
+        if rate:
+            rps, p50, p99, errors = loadgen(port, path, conns, secs, rate)
+        else:
+            rps, p50, p99, errors = tool(port, path, conns, secs)
+        r = {"server": name, "connections": conns, "idle": len(held), "rate": rate, "rps": round(rps), "p50_ms": p50,
              "p99_ms": p99, "errors": errors, "rss_mb": round(rss_mib(pids), 1),
              "peak_rss_mb": round(rss_mib(pids, "VmHWM:"), 1)}
         for h in held:
@@ -104,6 +119,7 @@ def run(name, port, pids, path, secs):
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else "/"
     secs = float(os.environ.get("SECONDS_PER_RUN", "5"))
+    rate = int(os.environ.get("OPEN_LOOP_RATE", "20000"))
     with tempfile.TemporaryDirectory() as tmp:
         cache = os.path.join(tmp, "prediction.json")
         # A real cache: the demo's first replay step, written by the binary.
@@ -113,7 +129,8 @@ def main():
                                  "--cache", cache], stderr=subprocess.DEVNULL)
         wait(18080)
         try:
-            a = run("netprophet", 18080, [str(ours.pid)], path, secs)
+            a = run("netprophet", 18080, [str(ours.pid)], path, secs,
+                    [(200, 0, 400), (200, 0, rate), (200, 1000, rate)])
         finally:
             ours.terminate()
             ours.wait()
@@ -124,17 +141,25 @@ def main():
         wait(18081)
         time.sleep(1)
         try:
-            b = run("flask+gunicorn", 18081, children(ref.pid), path, secs)
+            b = run("flask+gunicorn", 18081, children(ref.pid), path, secs, [(200, 0, 400)])
         finally:
             ref.terminate()
             ref.wait()
     print(f"\n| load ({path}) | netprophet req/s, p50, p99, RSS | Flask+Gunicorn req/s, p50, p99, RSS | ratio |")
     print("|---|---|---|---|")
-    for x, y in zip(a, b):
+    f = lambda r: (f"{r['rps']:.0f}/s, {r['p50_ms']:.2f} ms, {r['p99_ms']:.2f} ms, "
+                   f"{r['rss_mb']:.1f} MB, {r['errors']} errors")
+    for i, x in enumerate(a):
+        y = b[i] if i < len(b) else None
         label = f"{x['connections']} connections" + (f" + {x['idle']} idle" if x["idle"] else "")
-        f = lambda r: (f"{r['rps']:.0f}/s, {r['p50_ms']:.2f} ms, {r['p99_ms']:.2f} ms, "
-                       f"{r['rss_mb']:.1f} MB, {r['errors']} errors")
-        print(f"| {label} | {f(x)} | {f(y)} | {x['rps'] / max(y['rps'], 1):.0f}x |")
+        if x["rate"]:
+            label += f", open loop at {x['rate']} req/s"
+        if y is None:
+            print(f"| {label} | {f(x)} | not run: above its capacity | - |")
+        elif x["rate"] or y["rps"] == 0:
+            print(f"| {label} | {f(x)} | {f(y)} | - |")
+        else:
+            print(f"| {label} | {f(x)} | {f(y)} | {x['rps'] / max(y['rps'], 1):.0f}x |")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,15 @@
 //! nothing; prints requests/s, p50/p99 latency and errors as JSON, and
 //! the server's RSS when given its pid(s).
 //!
-//! Usage: `loadgen ADDR PATH CONNECTIONS SECONDS [IDLE] [PID,PID...]`
+//! Usage: `loadgen [--rate R] ADDR PATH CONNECTIONS SECONDS [IDLE] [PID,PID...]`
+//!
+//! Without `--rate` the load is closed-loop: each connection sends its next
+//! request as soon as the last answer arrives, so at saturation latency is
+//! mostly queueing (connections / throughput). With `--rate R` it is
+//! open-loop: the connections share a schedule of `R` requests per second
+//! and latency is measured from each request's scheduled time, so a late
+//! answer also counts against the requests it delayed (no coordinated
+//! omission). That measures the server's latency at a given load.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -54,9 +62,18 @@ fn request(reader: &mut BufReader<TcpStream>, req: &[u8]) -> Option<bool> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let mut rate: Option<f64> = None;
+    if let Some(i) = args.iter().position(|a| a == "--rate") {
+        rate = args.get(i + 1).and_then(|v| v.parse().ok());
+        if rate.is_none_or(|r| r <= 0.0) {
+            eprintln!("--rate needs a positive number of requests per second");
+            std::process::exit(2);
+        }
+        args.drain(i..i + 2);
+    }
     if args.len() < 5 {
-        eprintln!("usage: loadgen ADDR PATH CONNECTIONS SECONDS [IDLE] [PID,PID...]");
+        eprintln!("usage: loadgen [--rate R] ADDR PATH CONNECTIONS SECONDS [IDLE] [PID,PID...]");
         std::process::exit(2);
     }
     let addr = args[1].clone();
@@ -74,11 +91,16 @@ fn main() {
         .collect();
     let req =
         format!("GET {path} HTTP/1.1\r\nHost: bench\r\nUser-Agent: loadgen\r\n\r\n").into_bytes();
-    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    // Open loop: connection `i` owns every `conns`-th slot of the shared
+    // schedule, starting at slot `i`.
+    let interval = rate.map(|r| Duration::from_secs_f64(conns as f64 / r));
     let workers: Vec<_> = (0..conns)
-        .map(|_| {
+        .map(|i| {
             let (addr, req) = (addr.clone(), req.clone());
             std::thread::spawn(move || {
+                let mut next = interval.map(|d| start + d.mul_f64(i as f64 / conns as f64));
                 let mut lat = Vec::with_capacity(1 << 16);
                 let mut errors = 0u64;
                 let mut conn: Option<BufReader<TcpStream>> = None;
@@ -97,7 +119,21 @@ fn main() {
                             }
                         }
                     }
-                    let t = Instant::now();
+                    let t = match (next.as_mut(), interval) {
+                        (Some(due), Some(step)) => {
+                            let now = Instant::now();
+                            if *due > now {
+                                std::thread::sleep(*due - now);
+                            }
+                            let scheduled = *due;
+                            *due += step;
+                            scheduled
+                        }
+                        _ => Instant::now(),
+                    };
+                    if t >= deadline {
+                        break;
+                    }
                     match request(conn.as_mut().expect("connected"), &req) {
                         Some(close) => {
                             lat.push(t.elapsed().as_micros() as u32);
