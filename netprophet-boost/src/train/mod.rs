@@ -224,6 +224,26 @@ fn check_data(d: &TrainData<'_>, objective: TrainObjective) -> Result<usize, Mod
     Ok(d.y.len())
 }
 
+/// A row's gradient and hessian as computed, in float32 (as XGBoost keeps
+/// them): half the bytes of [`GradPair`], which matters because histogram
+/// building reads them in row order from a partitioned row list.
+#[derive(Clone, Copy, Default)]
+struct Grad32 {
+    g: f32,
+    h: f32,
+}
+
+impl From<Grad32> for GradPair {
+    #[inline]
+    fn from(x: Grad32) -> GradPair {
+        GradPair {
+            g: f64::from(x.g),
+            h: f64::from(x.h),
+        }
+    }
+}
+
+/// Sums of gradients and hessians (histogram bins, node totals), in f64.
 #[derive(Clone, Copy, Default)]
 struct GradPair {
     g: f64,
@@ -331,7 +351,7 @@ pub fn train_with_progress(
 
     // Margins are float32, as XGBoost's prediction cache.
     let mut margin = vec![base_margin; n];
-    let mut grad = vec![GradPair::default(); n];
+    let mut grad = vec![Grad32::default(); n];
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let mut trees = Vec::with_capacity(params.n_estimators);
     let all_features: Vec<usize> = (0..width).collect();
@@ -352,10 +372,7 @@ pub fn train_with_progress(
                         }
                         TrainObjective::SquaredError => ((m - y) * w, w),
                     };
-                    *gp = GradPair {
-                        g: f64::from(g),
-                        h: f64::from(h),
-                    };
+                    *gp = Grad32 { g, h };
                 }
             });
         let rows: Vec<u32> = if params.subsample < 1.0 {
@@ -496,13 +513,13 @@ fn calc_weight(g: GradPair, lambda: f64) -> f64 {
 /// Row histograms are built in parallel above this many rows.
 const PARALLEL_ROWS: usize = 8192;
 
-fn build_hist(binned: &Binned, grad: &[GradPair], rows: &[u32]) -> Vec<GradPair> {
+fn build_hist(binned: &Binned, grad: &[Grad32], rows: &[u32]) -> Vec<GradPair> {
     let width = binned.width;
     let fill = |rows: &[u32]| {
         let mut h = vec![GradPair::default(); binned.slots];
         for &r in rows {
             let r = r as usize;
-            let gp = grad[r];
+            let gp = GradPair::from(grad[r]);
             for &slot in &binned.row_slots[r * width..(r + 1) * width] {
                 h[slot as usize] += gp;
             }
@@ -603,7 +620,7 @@ fn partition(rows: &[u32], goes_left: impl Fn(u32) -> bool) -> (Vec<u32>, Vec<u3
 /// the smaller's.
 fn split_node(
     binned: &Binned,
-    grad: &[GradPair],
+    grad: &[Grad32],
     node: &GrowNode,
     c: &SplitChoice,
     max_depth: usize,
@@ -683,14 +700,14 @@ fn split_node(
 /// pruning renumbered the nodes.
 fn grow(
     binned: &Binned,
-    grad: &[GradPair],
+    grad: &[Grad32],
     rows: Vec<u32>,
     features: &[usize],
     p: &TrainParams,
 ) -> (BinTree, Option<LeafRows>) {
     let mut sum = GradPair::default();
     for &r in &rows {
-        sum += grad[r as usize];
+        sum += GradPair::from(grad[r as usize]);
     }
     let mut t = BinTree {
         feature: vec![0],
