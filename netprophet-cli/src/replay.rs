@@ -9,6 +9,7 @@
 
 use anyhow::{bail, Context};
 use netprophet_boost::{ColumnMap, Forest, Predictor};
+use netprophet_core::time::parse_utc;
 
 use crate::cache::{
     digest, HistoryPoint, ModelIdentity, PredictionCache, ProbePrediction, CACHE_VERSION,
@@ -48,16 +49,7 @@ pub struct Replay {
 }
 
 fn parse_minute(s: &str) -> anyhow::Result<i64> {
-    // "2026-02-09 07:21:00" in UTC.
-    let dt: jiff::civil::DateTime = s
-        .trim()
-        .replace(' ', "T")
-        .parse()
-        .with_context(|| format!("bad timestamp {s:?}"))?;
-    Ok(dt
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)?
-        .timestamp()
-        .as_second())
+    parse_utc(s).with_context(|| format!("bad timestamp {s:?}"))
 }
 
 impl Replay {

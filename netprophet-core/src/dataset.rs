@@ -220,14 +220,12 @@ impl Dataset {
             let line = i + 2;
             let record = record.map_err(|e| csv_err(e.to_string()))?;
             let cell = |c: usize| -> Result<f64, DatasetError> {
-                let v = record.get(c).unwrap_or("").trim();
-                if v.is_empty() || v.eq_ignore_ascii_case("nan") || v == "NA" {
-                    return Ok(f64::NAN);
-                }
-                v.parse::<f64>().map_err(|_| {
+                let v = record.get(c).unwrap_or("");
+                parse_cell(v).ok_or_else(|| {
                     csv_err(format!(
-                        "line {line}, column `{}`: {v:?} is not a number",
-                        &headers[c]
+                        "line {line}, column `{}`: {:?} is not a number",
+                        &headers[c],
+                        v.trim()
                     ))
                 })
             };
@@ -272,6 +270,25 @@ impl Dataset {
         }
         Ok(d)
     }
+}
+
+/// Parses one CSV cell as a number: empty, `nan` (any case) and `NA` are
+/// missing (`Some(NaN)`), as pandas writes and reads them; `None` when the
+/// text is not a number.
+///
+/// ```
+/// use netprophet_core::dataset::parse_cell;
+/// assert_eq!(parse_cell(" 12.5 "), Some(12.5));
+/// assert!(parse_cell("NaN").is_some_and(f64::is_nan));
+/// assert!(parse_cell("").is_some_and(f64::is_nan));
+/// assert_eq!(parse_cell("fast"), None);
+/// ```
+pub fn parse_cell(text: &str) -> Option<f64> {
+    let v = text.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("nan") || v == "NA" {
+        return Some(f64::NAN);
+    }
+    v.parse().ok()
 }
 
 /// Per-probe frames rebuilt from a feature CSV's per-minute columns
@@ -320,14 +337,12 @@ pub fn read_minutes_csv(path: &Path) -> Result<Vec<(FeatureFrame, Option<Labels>
         let line = i + 2;
         let record = record.map_err(|e| csv_err(e.to_string()))?;
         let num = |c: usize| -> Result<f64, DatasetError> {
-            let v = record.get(c).unwrap_or("").trim();
-            if v.is_empty() || v.eq_ignore_ascii_case("nan") {
-                return Ok(f64::NAN);
-            }
-            v.parse::<f64>().map_err(|_| {
+            let v = record.get(c).unwrap_or("");
+            parse_cell(v).ok_or_else(|| {
                 csv_err(format!(
-                    "line {line}, column `{}`: {v:?} is not a number",
-                    &headers[c]
+                    "line {line}, column `{}`: {:?} is not a number",
+                    &headers[c],
+                    v.trim()
                 ))
             })
         };

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use netprophet_boost::{ColumnMap, Forest, Predictor};
+use netprophet_core::dataset::parse_cell;
 use netprophet_core::schema::FEATURE_COLUMNS;
 
 /// Output format of `netprophet predict`.
@@ -72,17 +73,16 @@ pub fn model_schema(forest: &Forest, given: Option<&[String]>) -> anyhow::Result
     })
 }
 
-/// Parses one CSV cell: empty, `nan` (any case) or `NA` are missing.
+/// Parses one CSV cell (see [`parse_cell`] for what is missing).
 fn cell(value: &str, row: usize, column: &str) -> anyhow::Result<f32> {
-    let v = value.trim();
-    if v.is_empty() || v.eq_ignore_ascii_case("nan") || v == "NA" {
-        return Ok(f32::NAN);
-    }
     // Parse as f64 and round once, as numpy does when XGBoost converts a
     // float64 array to float32.
-    v.parse::<f64>()
-        .map(|x| x as f32)
-        .with_context(|| format!("row {row}, column `{column}`: {v:?} is not a number"))
+    parse_cell(value).map(|x| x as f32).with_context(|| {
+        format!(
+            "row {row}, column `{column}`: {:?} is not a number",
+            value.trim()
+        )
+    })
 }
 
 /// Runs `netprophet predict`.
