@@ -13,7 +13,12 @@ pub fn fixtures() -> PathBuf {
 pub fn real_rows() -> Vec<f32> {
     let text = std::fs::read_to_string(fixtures().join("data/training_data.csv"))
         .expect("fixtures/data/training_data.csv");
-    // Columns 1..=8 of that file are the features, in training order.
+    feature_rows(&text)
+}
+
+/// The feature rows of a CSV laid out as `training_data.csv` (a timestamp,
+/// then the 8 features in training order), row-major, missing as NaN.
+pub fn feature_rows(text: &str) -> Vec<f32> {
     text.lines()
         .skip(1)
         .flat_map(|l| {

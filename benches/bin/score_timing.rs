@@ -31,17 +31,7 @@ fn main() {
         std::process::exit(1)
     });
     let text = std::fs::read_to_string(rows).expect("rows csv");
-    let real: Vec<f32> = text
-        .lines()
-        .skip(1)
-        .flat_map(|l| {
-            l.split(',')
-                .skip(1)
-                .take(8)
-                .map(|c| c.parse::<f64>().map_or(f32::NAN, |v| v as f32))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let real = netprophet_benches::feature_rows(&text);
     let p = Predictor::new(&forest);
     let one = real[500 * 8..501 * 8].to_vec();
     let one_row = per_call(200_000, || {

@@ -219,16 +219,7 @@ impl Dataset {
         for (i, record) in rdr.records().enumerate() {
             let line = i + 2;
             let record = record.map_err(|e| csv_err(e.to_string()))?;
-            let cell = |c: usize| -> Result<f64, DatasetError> {
-                let v = record.get(c).unwrap_or("");
-                parse_cell(v).ok_or_else(|| {
-                    csv_err(format!(
-                        "line {line}, column `{}`: {:?} is not a number",
-                        &headers[c],
-                        v.trim()
-                    ))
-                })
-            };
+            let cell = |c: usize| number(&record, c, line, &headers).map_err(csv_err);
             let target = cell(target_col)?;
             if target.is_nan() {
                 continue;
@@ -270,6 +261,24 @@ impl Dataset {
         }
         Ok(d)
     }
+}
+
+/// Column `c` of `record` (CSV line `line`) as a number, or a message
+/// naming the line, the column and the text.
+fn number(
+    record: &csv::StringRecord,
+    c: usize,
+    line: usize,
+    headers: &csv::StringRecord,
+) -> Result<f64, String> {
+    let v = record.get(c).unwrap_or("");
+    parse_cell(v).ok_or_else(|| {
+        format!(
+            "line {line}, column `{}`: {:?} is not a number",
+            headers.get(c).unwrap_or("?"),
+            v.trim()
+        )
+    })
 }
 
 /// Parses one CSV cell as a number: empty, `nan` (any case) and `NA` are
@@ -336,16 +345,7 @@ pub fn read_minutes_csv(path: &Path) -> Result<Vec<(FeatureFrame, Option<Labels>
     for (i, record) in rdr.records().enumerate() {
         let line = i + 2;
         let record = record.map_err(|e| csv_err(e.to_string()))?;
-        let num = |c: usize| -> Result<f64, DatasetError> {
-            let v = record.get(c).unwrap_or("");
-            parse_cell(v).ok_or_else(|| {
-                csv_err(format!(
-                    "line {line}, column `{}`: {:?} is not a number",
-                    &headers[c],
-                    v.trim()
-                ))
-            })
-        };
+        let num = |c: usize| number(&record, c, line, &headers).map_err(csv_err);
         let ts_text = record.get(cols[0]).unwrap_or("");
         let ts = parse_utc(ts_text).ok_or_else(|| {
             csv_err(format!(
