@@ -3,7 +3,23 @@
 
 mod common;
 
+use std::path::Path;
+use std::process::Output;
+
 use common::{fixtures, netprophet, tmp};
+
+/// `netprophet predict --model MODEL --input INPUT EXTRA...`.
+fn predict(model: &Path, input: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    netprophet(&args)
+}
 
 fn column(csv: &str, index: usize) -> Vec<f32> {
     csv.lines()
@@ -20,15 +36,7 @@ fn original_model_matches_xgboost_on_real_rows() {
         std::fs::read_to_string(fixtures().join("boost/seed_tournament_model/expected_real.csv"))
             .unwrap();
     for (flag, col) in [(None, 1), (Some("--margin"), 0)] {
-        let mut args = vec![
-            "predict",
-            "--model",
-            model.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-        ];
-        args.extend(flag);
-        let out = netprophet(&args);
+        let out = predict(&model, &input, flag.as_slice());
         assert!(
             out.status.success(),
             "{}",
@@ -55,20 +63,8 @@ fn shuffled_columns_give_identical_predictions() {
     let path = tmp("shuffled.csv");
     std::fs::write(&path, shuffled).unwrap();
     let model = fixtures().join("boost/tournament_model.json");
-    let a = netprophet(&[
-        "predict",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        fixtures().join("data/training_data.csv").to_str().unwrap(),
-    ]);
-    let b = netprophet(&[
-        "predict",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        path.to_str().unwrap(),
-    ]);
+    let a = predict(&model, &fixtures().join("data/training_data.csv"), &[]);
+    let b = predict(&model, &path, &[]);
     assert!(a.status.success() && b.status.success());
     assert_eq!(a.stdout, b.stdout);
 }
@@ -78,13 +74,7 @@ fn missing_column_is_an_error_naming_it() {
     let path = tmp("missing.csv");
     std::fs::write(&path, "avg_latency,jitter\n1,2\n").unwrap();
     let model = fixtures().join("boost/tournament_model.json");
-    let out = netprophet(&[
-        "predict",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        path.to_str().unwrap(),
-    ]);
+    let out = predict(&model, &path, &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("rtt_min") && err.contains("missing"), "{err}");
@@ -93,15 +83,7 @@ fn missing_column_is_an_error_naming_it() {
 #[test]
 fn named_model_refuses_a_contradicting_schema() {
     let model = fixtures().join("boost/xgb3_named/model.json");
-    let out = netprophet(&[
-        "predict",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        fixtures().join("data/training_data.csv").to_str().unwrap(),
-        "--features",
-        "jitter,avg_latency,rtt_min,rtt_max,packet_count,latency_change_5m,rolling_mean,rolling_std",
-    ]);
+    let out = predict(&model, &fixtures().join("data/training_data.csv"), &["--features", "jitter,avg_latency,rtt_min,rtt_max,packet_count,latency_change_5m,rolling_mean,rolling_std"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("contradicts"));
 }
@@ -109,15 +91,11 @@ fn named_model_refuses_a_contradicting_schema() {
 #[test]
 fn json_output_and_multiclass() {
     let model = fixtures().join("boost/xgb3_multiclass/model.json");
-    let out = netprophet(&[
-        "predict",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        fixtures().join("data/training_data.csv").to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let out = predict(
+        &model,
+        &fixtures().join("data/training_data.csv"),
+        &["--format", "json"],
+    );
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = v.as_array().unwrap();
@@ -137,13 +115,7 @@ fn bad_cell_and_bad_model_fail_with_one_clear_line() {
     let header = "avg_latency,jitter,rtt_min,rtt_max,packet_count,latency_change_5m,rolling_mean,rolling_std";
     std::fs::write(&path, format!("{header}\n1,2,3,4,five,6,7,8\n")).unwrap();
     let model = fixtures().join("boost/tournament_model.json");
-    let out = netprophet(&[
-        "predict",
-        "--model",
-        model.to_str().unwrap(),
-        "--input",
-        path.to_str().unwrap(),
-    ]);
+    let out = predict(&model, &path, &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -153,13 +125,7 @@ fn bad_cell_and_bad_model_fail_with_one_clear_line() {
 
     let bad_model = tmp("bad_model.json");
     std::fs::write(&bad_model, "{\"learner\": {}}").unwrap();
-    let out = netprophet(&[
-        "predict",
-        "--model",
-        bad_model.to_str().unwrap(),
-        "--input",
-        path.to_str().unwrap(),
-    ]);
+    let out = predict(&bad_model, &path, &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
