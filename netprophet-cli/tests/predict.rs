@@ -83,7 +83,10 @@ fn missing_column_is_an_error_naming_it() {
 #[test]
 fn named_model_refuses_a_contradicting_schema() {
     let model = fixtures().join("boost/xgb3_named/model.json");
-    let out = predict(&model, &fixtures().join("data/training_data.csv"), &["--features", "jitter,avg_latency,rtt_min,rtt_max,packet_count,latency_change_5m,rolling_mean,rolling_std"]);
+    // The default schema with the first two columns swapped.
+    let swapped = "jitter,avg_latency,rtt_min,rtt_max,packet_count,latency_change_5m,rolling_mean,rolling_std";
+    let input = fixtures().join("data/training_data.csv");
+    let out = predict(&model, &input, &["--features", swapped]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("contradicts"));
 }
