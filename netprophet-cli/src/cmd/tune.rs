@@ -123,15 +123,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     let done = AtomicUsize::new(0);
+    // Every grid point uses the same folds: cut them once.
+    let fold_data: Vec<_> = folds
+        .iter()
+        .map(|f| (train.subset(&f.train), train.subset(&f.test)))
+        .collect();
     grid.par_iter_mut().for_each(|p| {
-        for fold in &folds {
-            let (fit, validation) = (train.subset(&fold.train), train.subset(&fold.test));
+        for (fit, validation) in &fold_data {
             let positives = fit.positives();
             let r = recipe_for(&base, p, positives, fit.len() - positives);
             // A fold whose past has too few events for SMOTE counts as F1 0.
             let f1 = r
-                .fit(&fit)
-                .and_then(|m| score(&m, &names, &validation))
+                .fit(fit)
+                .and_then(|m| score(&m, &names, validation))
                 .and_then(|s| Ok(ClassificationReport::at_threshold(&validation.y, &s, 0.5)?))
                 .map(|rep| rep.classes[1].f1);
             match f1 {
