@@ -734,26 +734,25 @@ fn grow(
     let mut leaves: Vec<(usize, Vec<u32>)> = Vec::new();
     while !level.is_empty() {
         let mut next = Vec::new();
-        // Splits of one level are independent: find them in parallel.
-        let choices: Vec<Option<SplitChoice>> = level
-            .par_iter()
-            .map(|(_, node)| {
-                if node.depth >= p.max_depth {
-                    return None;
-                }
-                best_split(binned, node.hist.as_ref()?, node.sum, features, p)
-            })
-            .collect();
-        // Partitioning rows and building the children's histograms are
-        // independent per node: do the nodes of a level in parallel.
+        // Nodes of a level are independent: each finds its split,
+        // partitions its rows and builds its children's histograms in one
+        // parallel pass (one wake-up of the thread pool per level).
         let splits: Vec<SplitOutcome> = level
             .into_par_iter()
-            .zip(choices)
-            .map(|((id, node), choice)| match choice {
-                None => (id, node, None),
-                Some(c) => {
-                    let children = split_node(binned, grad, &node, &c, p.max_depth);
-                    (id, node, Some((c, children)))
+            .map(|(id, node)| {
+                let choice = if node.depth >= p.max_depth {
+                    None
+                } else {
+                    node.hist
+                        .as_ref()
+                        .and_then(|h| best_split(binned, h, node.sum, features, p))
+                };
+                match choice {
+                    None => (id, node, None),
+                    Some(c) => {
+                        let children = split_node(binned, grad, &node, &c, p.max_depth);
+                        (id, node, Some((c, children)))
+                    }
                 }
             })
             .collect();
