@@ -159,49 +159,8 @@ impl<'a> Scan<'a> {
         self.ws();
         match self.peek()? {
             b'"' => self.string().map(|_| ()),
-            b'{' => {
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b'}' {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    self.string()?;
-                    self.eat(b':')?;
-                    self.skip_any(depth + 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b'}' => {
-                            self.i += 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                    self.ws();
-                }
-            }
-            b'[' => {
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b']' {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    self.skip_any(depth + 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
-            }
+            b'{' => self.members(|s, _, _| s.skip_any(depth + 1)),
+            b'[' => self.elements(|s| s.skip_any(depth + 1)),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'-' | b'0'..=b'9' => self.number().map(|_| ()),
@@ -218,9 +177,12 @@ impl<'a> Scan<'a> {
         self.skip(depth)
     }
 
-    /// An object's keys, calling `on_key` with each key; `on_key` must
-    /// consume the value. Duplicate tracked keys are refused by the caller.
-    fn object(&mut self, mut on_key: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+    /// An object's members: `on_member(self, key, key_has_escapes)` is
+    /// called with each key and must consume its value.
+    fn members(
+        &mut self,
+        mut on_member: impl FnMut(&mut Self, &'a [u8], bool) -> Option<()>,
+    ) -> Option<()> {
         self.eat(b'{')?;
         self.ws();
         if self.peek()? == b'}' {
@@ -229,12 +191,9 @@ impl<'a> Scan<'a> {
         }
         loop {
             let (key, escaped) = self.string()?;
-            if escaped {
-                return None;
-            }
             self.eat(b':')?;
             self.ws();
-            on_key(self, key)?;
+            on_member(self, key, escaped)?;
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
@@ -245,6 +204,36 @@ impl<'a> Scan<'a> {
                 _ => return None,
             }
             self.ws();
+        }
+    }
+
+    /// An object's keys, calling `on_key` with each key; `on_key` must
+    /// consume the value. Keys with escapes are left to serde, as are
+    /// duplicate tracked keys (refused by the caller).
+    fn object(&mut self, mut on_key: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.members(|s, key, escaped| if escaped { None } else { on_key(s, key) })
+    }
+
+    /// An array's elements: `on_element` must consume each one.
+    fn elements(&mut self, mut on_element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        self.ws();
+        if self.peek()? == b']' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.ws();
+            on_element(self)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
         }
     }
 }
@@ -260,14 +249,8 @@ fn once<T>(slot: &mut Option<T>, v: T) -> Option<()> {
 }
 
 fn packets(s: &mut Scan<'_>) -> Option<Vec<Packet>> {
-    s.eat(b'[')?;
     let mut out = Vec::with_capacity(4);
-    s.ws();
-    if s.peek()? == b']' {
-        s.i += 1;
-        return Some(out);
-    }
-    loop {
+    s.elements(|s| {
         let (mut rtt, mut x, mut error, mut dup, mut late) = (None, None, None, None, None);
         s.object(|s, key| match key {
             b"rtt" => once(&mut rtt, s.float()?),
@@ -296,16 +279,9 @@ fn packets(s: &mut Scan<'_>) -> Option<Vec<Packet>> {
             dup.is_some(),
             late.is_some(),
         ));
-        s.ws();
-        match s.peek()? {
-            b',' => s.i += 1,
-            b']' => {
-                s.i += 1;
-                return Some(out);
-            }
-            _ => return None,
-        }
-    }
+        Some(())
+    })?;
+    Some(out)
 }
 
 /// The fields of one result, or `None` to let serde decide.
