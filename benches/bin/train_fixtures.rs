@@ -67,6 +67,9 @@ fn main() {
         std::fs::create_dir_all(&dir).expect("mkdir");
         forest.save_json(dir.join("model.json")).expect("save");
         forest.save_ubjson(dir.join("model.ubj")).expect("save");
+        // The retraining test reads the parameters from here.
+        let json = serde_json::to_string_pretty(&params).expect("params");
+        std::fs::write(dir.join("params.json"), json + "\n").expect("params.json");
         eprintln!("wrote {}", dir.display());
     }
 }

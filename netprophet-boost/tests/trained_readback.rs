@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use netprophet_boost::train::{train, TrainData, TrainObjective, TrainParams};
+use netprophet_boost::train::{train, TrainData, TrainParams};
 use netprophet_boost::{Forest, Importance, Predictor};
 
 fn fixtures() -> PathBuf {
@@ -49,28 +49,10 @@ fn expected(name: &str) -> (Vec<f32>, Vec<f32>) {
         .unzip()
 }
 
+/// The parameters `benches/bin/train_fixtures.rs` trained `name` with.
 fn params(name: &str) -> TrainParams {
-    // The parameters `benches/bin/train_fixtures.rs` used.
-    match name {
-        "netprophet_binary" => TrainParams {
-            n_estimators: 60,
-            max_depth: 5,
-            learning_rate: 0.1,
-            subsample: 0.8,
-            colsample_bytree: 0.75,
-            scale_pos_weight: 10.0,
-            seed: 7,
-            ..TrainParams::default()
-        },
-        _ => TrainParams {
-            objective: TrainObjective::SquaredError,
-            n_estimators: 40,
-            max_depth: 4,
-            learning_rate: 0.2,
-            gamma: 0.5,
-            ..TrainParams::default()
-        },
-    }
+    let path = fixtures().join("boost").join(name).join("params.json");
+    serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
 }
 
 const NAMES: [&str; 2] = ["netprophet_binary", "netprophet_squared"];

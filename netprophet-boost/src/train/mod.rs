@@ -17,14 +17,14 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
 use crate::model::{Forest, Objective, Tree};
 use bins::{Binned, MISSING};
 
 /// Training objective.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TrainObjective {
     /// `binary:logistic` (labels 0 or 1).
     BinaryLogistic,
@@ -32,8 +32,11 @@ pub enum TrainObjective {
     SquaredError,
 }
 
-/// Training parameters; the defaults are XGBoost's.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// Training parameters; the defaults are XGBoost's. They serialise to
+/// JSON and back (fields left out take their defaults), so a run's
+/// parameters can be stored beside its model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrainParams {
     /// Objective (default binary:logistic).
     pub objective: TrainObjective,
