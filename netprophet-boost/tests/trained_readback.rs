@@ -6,14 +6,12 @@
 //! parameters must give the same model.
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use netprophet_boost::train::{train, TrainData, TrainParams};
 use netprophet_boost::{Forest, Importance, Predictor};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
+mod common;
+use common::{fixtures, FEATURES};
 
 /// The 952 real rows (8 features in training order) and the target column.
 fn real() -> (Vec<f32>, Vec<f32>) {
@@ -116,19 +114,7 @@ fn retraining_gives_the_committed_model() {
     let (x, target) = real();
     let n = target.len();
     let future: Vec<f32> = (0..n).map(|i| x[(i + 5).min(n - 1) * 8]).collect();
-    let names: Vec<String> = [
-        "avg_latency",
-        "jitter",
-        "rtt_min",
-        "rtt_max",
-        "packet_count",
-        "latency_change_5m",
-        "rolling_mean",
-        "rolling_std",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let names: Vec<String> = FEATURES.map(String::from).to_vec();
     for (name, y) in [(NAMES[0], &target), (NAMES[1], &future)] {
         let data = TrainData::new(&x, 8, y).with_feature_names(&names);
         let fresh = train(&data, &params(name)).unwrap();

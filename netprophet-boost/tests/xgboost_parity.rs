@@ -11,21 +11,10 @@ use std::path::{Path, PathBuf};
 
 use netprophet_boost::{ColumnMap, DumpOptions, Forest, Objective, Predictor};
 
-const FEATURES: [&str; 8] = [
-    "avg_latency",
-    "jitter",
-    "rtt_min",
-    "rtt_max",
-    "packet_count",
-    "latency_change_5m",
-    "rolling_mean",
-    "rolling_std",
-];
-const TOLERANCE: f32 = 1e-6;
+mod common;
+use common::{fixtures, FEATURES};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
-}
+const TOLERANCE: f32 = 1e-6;
 
 /// Reads a CSV of numbers (empty cell = missing) into rows of the model's
 /// features, matched by name.
