@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use netprophet_boost::train::{train, TrainData, TrainParams};
 use netprophet_boost::{Forest, Predictor};
 use netprophet_core::dataset::{read_minutes_csv, Dataset};
-use netprophet_core::features::{FeatureConfig, FeatureFrame, EXTENDED};
+use netprophet_core::features::{FeatureConfig, FeatureFrame, EXTENDED, RELATIVE};
 use netprophet_core::labels::{label, LabelConfig, Labels};
 use netprophet_core::schema::FEATURE_COLUMNS;
 use netprophet_core::smote::Smote;
@@ -31,8 +31,10 @@ pub struct InputArgs {
     #[arg(long)]
     pub all: bool,
     /// Feature set: `base` (the original 8 columns, the compatible
-    /// default) or `extended` (plus packet loss, time since the last real
-    /// sample, multi-scale windows and the trend of rolling_std).
+    /// default), `extended` (plus packet loss, time since the last real
+    /// sample, multi-scale windows and the trend of rolling_std) or
+    /// `relative` (only the z-score, the 1- and 5-minute changes and the
+    /// trend of rolling_std: no absolute latency level).
     #[arg(long, default_value = "base", conflicts_with = "features")]
     pub feature_set: String,
     /// Explicit feature names, in model order.
@@ -50,7 +52,8 @@ impl InputArgs {
         Ok(match self.feature_set.as_str() {
             "base" => base.collect(),
             "extended" => base.chain(EXTENDED.iter().map(|s| s.to_string())).collect(),
-            other => bail!("unknown feature set `{other}` (expected base or extended)"),
+            "relative" => RELATIVE.iter().map(|s| s.to_string()).collect(),
+            other => bail!("unknown feature set `{other}` (expected base, extended or relative)"),
         })
     }
 

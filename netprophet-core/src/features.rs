@@ -247,6 +247,19 @@ impl ProbeCollector {
     }
 }
 
+/// Columns that describe the latency relative to the path's own recent
+/// past, not its level: the z-score against the rolling window, the
+/// 1- and 5-minute changes and the trend of the rolling std. A model on
+/// these alone carries over to a later period whose baseline latency has
+/// moved, where one on absolute levels does not (see the README's
+/// evaluation table).
+pub const RELATIVE: [&str; 4] = [
+    "zscore",
+    "latency_change_5m",
+    "latency_change_1m",
+    "rolling_std_trend_5m",
+];
+
 /// Extra columns [`FeatureFrame::column`] derives beyond the eight model
 /// features: packet loss, time since the last real sample, the latency of
 /// measured minutes only, multi-scale windows and the trend of the rolling

@@ -102,7 +102,8 @@ fn baselines(
 /// a validation fold.
 struct Variant {
     name: &'static str,
-    extended: bool,
+    /// `base`, `extended` or `relative` (see `InputArgs::feature_set`).
+    feature_set: &'static str,
     recipe: Recipe,
     validated_threshold: bool,
 }
@@ -122,33 +123,51 @@ fn variants(base: &Recipe) -> Vec<Variant> {
     vec![
         Variant {
             name: "original recipe: SMOTE k=3, 200 trees, depth 5",
-            extended: false,
+            feature_set: "base",
             recipe: base.clone(),
             validated_threshold: false,
         },
         Variant {
             name: "class weights instead of SMOTE",
-            extended: false,
+            feature_set: "base",
             recipe: weighted.clone(),
             validated_threshold: false,
         },
         Variant {
             name: "extended features + SMOTE",
-            extended: true,
+            feature_set: "extended",
             recipe: base.clone(),
             validated_threshold: false,
         },
         Variant {
             name: "extended features + class weights",
-            extended: true,
+            feature_set: "extended",
             recipe: weighted.clone(),
             validated_threshold: false,
         },
         Variant {
             name: "extended, weights, small trees, validated threshold",
-            extended: true,
-            recipe: small,
+            feature_set: "extended",
+            recipe: small.clone(),
             validated_threshold: true,
+        },
+        Variant {
+            name: "relative features + SMOTE",
+            feature_set: "relative",
+            recipe: base.clone(),
+            validated_threshold: false,
+        },
+        Variant {
+            name: "relative features + class weights",
+            feature_set: "relative",
+            recipe: weighted,
+            validated_threshold: false,
+        },
+        Variant {
+            name: "relative features, weights, small trees",
+            feature_set: "relative",
+            recipe: small,
+            validated_threshold: false,
         },
     ]
 }
@@ -222,7 +241,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             vec![Variant {
                 name: "recipe",
-                extended: args.input.feature_set == "extended",
+                // Unused: without --variants the input's own features apply.
+                feature_set: "",
                 recipe: base.clone(),
                 validated_threshold: false,
             }]
@@ -233,7 +253,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let last = i + 1 == list.len();
             let mut input = args.input.clone();
             if args.variants {
-                input.feature_set = if v.extended { "extended" } else { "base" }.into();
+                input.feature_set = v.feature_set.into();
                 input.features = None;
             }
             let names = input.feature_names()?;
