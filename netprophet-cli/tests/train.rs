@@ -121,6 +121,40 @@ fn relative_features_beat_the_baselines_on_the_chronological_split() {
 }
 
 #[test]
+fn a_relative_model_predicts_from_per_minute_columns() {
+    // The real CSV has no z-score or trend columns: predict derives them
+    // from its per-minute columns, as train did.
+    let model = tmp("relative.json");
+    let out = netprophet(&[
+        "train",
+        "--input",
+        s(&real_csv()),
+        "--feature-set",
+        "relative",
+        "--no-smote",
+        "--scale-pos-weight",
+        "19",
+        "--n-estimators",
+        "30",
+        "--out",
+        s(&model),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let forest = netprophet_boost::Forest::load(&model).unwrap();
+    assert_eq!(
+        forest.feature_names.as_deref().unwrap(),
+        netprophet_core::features::RELATIVE.map(String::from)
+    );
+    let out = netprophet(&["predict", "--model", s(&model), "--input", s(&real_csv())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let p: Vec<f64> = text.lines().skip(1).map(|l| l.parse().unwrap()).collect();
+    assert_eq!(p.len(), 952);
+    assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(p.iter().any(|&v| v > 0.5) && p.iter().any(|&v| v < 0.1));
+}
+
+#[test]
 fn evaluate_a_model_prints_the_table_report_and_importances() {
     let out = netprophet(&[
         "evaluate",

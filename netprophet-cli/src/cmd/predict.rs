@@ -5,13 +5,19 @@
 //! nothing noticed, because its models carry no names; here a nameless
 //! model is scored with an explicit schema (`--features`, or the documented
 //! default) and every column is looked up by that name.
+//!
+//! Columns netprophet derives from per-minute telemetry (the extended and
+//! relative feature sets) need not be in the file: when a model needs them
+//! and the file has the per-minute columns (`timestamp`, `avg_latency`,
+//! ...), they are computed from those, as `train` computed them.
 
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use netprophet_boost::{ColumnMap, Forest, Predictor};
-use netprophet_core::dataset::parse_cell;
+use netprophet_core::dataset::{parse_cell, read_minutes_csv};
+use netprophet_core::features::EXTENDED;
 use netprophet_core::schema::FEATURE_COLUMNS;
 
 /// Output format of `netprophet predict`.
@@ -85,6 +91,27 @@ fn cell(value: &str, row: usize, column: &str) -> anyhow::Result<f32> {
     })
 }
 
+/// Rows of `names` computed from a feature CSV's per-minute columns, one
+/// per CSV row, in file order.
+fn derived_rows(input: &Path, names: &[String]) -> anyhow::Result<Vec<f32>> {
+    let frames = read_minutes_csv(input)?;
+    let mut data = Vec::new();
+    for (frame, _) in &frames {
+        let columns: Vec<Vec<f64>> = names
+            .iter()
+            .map(|n| {
+                frame
+                    .column(n)
+                    .with_context(|| format!("netprophet does not compute feature `{n}`"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        for i in 0..frame.len() {
+            data.extend(columns.iter().map(|c| c[i] as f32));
+        }
+    }
+    Ok(data)
+}
+
 /// Runs `netprophet predict`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let forest = Forest::load(&args.model)?;
@@ -99,18 +126,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(str::to_owned)
         .collect();
-    let map = ColumnMap::by_name(&names, &header)
-        .with_context(|| format!("{} does not fit the model", args.input.display()))?;
     let width = names.len();
-    let mut data = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let row = i + 2; // 1-based, after the header line
-        let record = record.with_context(|| format!("{}: line {row}", args.input.display()))?;
-        for (&col, name) in map.indices().iter().zip(&names) {
-            let raw = record.get(col).unwrap_or("");
-            data.push(cell(raw, row, name).with_context(|| args.input.display().to_string())?);
+    let derivable =
+        |n: &String| FEATURE_COLUMNS.contains(&n.as_str()) || EXTENDED.contains(&n.as_str());
+    let data = match ColumnMap::by_name(&names, &header) {
+        Ok(map) => {
+            let mut data = Vec::new();
+            for (i, record) in reader.records().enumerate() {
+                let row = i + 2; // 1-based, after the header line
+                let record =
+                    record.with_context(|| format!("{}: line {row}", args.input.display()))?;
+                for (&col, name) in map.indices().iter().zip(&names) {
+                    let raw = record.get(col).unwrap_or("");
+                    data.push(
+                        cell(raw, row, name).with_context(|| args.input.display().to_string())?,
+                    );
+                }
+            }
+            data
         }
-    }
+        Err(_) if header.iter().any(|h| h == "timestamp") && names.iter().all(derivable) => {
+            derived_rows(&args.input, &names)?
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("{} does not fit the model", args.input.display()))
+        }
+    };
     let predictor = Predictor::new(&forest);
     let values = if args.margin {
         predictor.margins(&data, width)?
