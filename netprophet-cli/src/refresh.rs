@@ -14,7 +14,7 @@ use netprophet_boost::{Forest, Predictor};
 use netprophet_core::atlas::client::{AtlasClient, ClientConfig};
 use netprophet_core::atlas::{read_stream, summary, ParseStats, SampleFilter};
 use netprophet_core::features::{
-    bin_of, FeatureConfig, FeatureFrame, ProbeCollector, StreamingFeatures, BIN_SECONDS,
+    bin_of, row_major, FeatureConfig, FeatureFrame, ProbeCollector, StreamingFeatures, BIN_SECONDS,
 };
 
 use crate::cache::{
@@ -157,20 +157,11 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
             continue;
         }
         let frame = FeatureFrame::from_rows(Some(id), &rows, FeatureConfig::default());
-        let columns: Vec<Vec<f64>> = names
-            .iter()
-            .map(|n| {
-                frame.column(n).with_context(|| {
-                    format!("the model needs feature `{n}`, which netprophet does not compute")
-                })
-            })
-            .collect::<anyhow::Result<_>>()?;
-        // The columns are already in model order: row-major f32 directly.
-        let width = names.len();
-        let x: Vec<f32> = (0..rows.len())
-            .flat_map(|i| columns.iter().map(move |c| c[i] as f32))
-            .collect();
-        let risks = predictor.predict(&x, width)?;
+        let columns = frame
+            .columns(&names)
+            .context("the model needs a feature netprophet does not compute")?;
+        let x = row_major(&columns);
+        let risks = predictor.predict(&x, names.len())?;
         let last = rows.len() - 1;
         predictions.push(ProbePrediction {
             probe_id: Some(id),

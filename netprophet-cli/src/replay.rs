@@ -15,6 +15,7 @@ use crate::cache::{
     digest, HistoryPoint, ModelIdentity, PredictionCache, ProbePrediction, CACHE_VERSION,
     HISTORY_SECONDS,
 };
+use crate::cmd::predict::model_schema;
 
 /// The bundled recording.
 pub const RECORDED_MINUTES: &str = include_str!("../../fixtures/data/training_data.csv");
@@ -113,12 +114,7 @@ impl Replay {
     /// The bundled recording scored with the bundled model.
     pub fn bundled() -> anyhow::Result<Replay> {
         let forest = Forest::from_json_slice(BUNDLED_MODEL).context("bundled model")?;
-        let features: Vec<String> = forest.feature_names.clone().unwrap_or_else(|| {
-            netprophet_core::schema::FEATURE_COLUMNS
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
-        });
+        let features = model_schema(&forest, None)?;
         let model = ModelIdentity {
             file: "tournament_model.json".into(),
             digest: digest(BUNDLED_MODEL),

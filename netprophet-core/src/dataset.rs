@@ -142,14 +142,7 @@ impl Dataset {
             .map(|n| crate::schema::FEATURE_COLUMNS.contains(&n.as_str()))
             .collect();
         for (frame, labels) in frames {
-            let columns: Vec<Vec<f64>> = feature_names
-                .iter()
-                .map(|n| {
-                    frame
-                        .column(n)
-                        .ok_or_else(|| DatasetError::UnknownFeature(n.clone()))
-                })
-                .collect::<Result<_, _>>()?;
+            let columns = frame.columns(feature_names)?;
             'rows: for i in 0..frame.len() {
                 let Some(target) = labels.target[i] else {
                     continue;

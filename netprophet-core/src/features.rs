@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::atlas::Sample;
+use crate::dataset::DatasetError;
 use crate::rolling::{diff, ffill, BinStats, Rolling};
 
 /// Width of a bin in seconds.
@@ -260,6 +261,15 @@ pub const RELATIVE: [&str; 4] = [
     "rolling_std_trend_5m",
 ];
 
+/// Equal-length columns as row-major `f32` rows (one value per column per
+/// row), the layout a predictor scores.
+pub fn row_major(columns: &[Vec<f64>]) -> Vec<f32> {
+    let rows = columns.first().map_or(0, Vec::len);
+    (0..rows)
+        .flat_map(|i| columns.iter().map(move |c| c[i] as f32))
+        .collect()
+}
+
 /// Extra columns [`FeatureFrame::column`] derives beyond the eight model
 /// features: packet loss, time since the last real sample, the latency of
 /// measured minutes only, multi-scale windows and the trend of the rolling
@@ -460,6 +470,24 @@ impl FeatureFrame {
         let (mean, std) = crate::rolling::rolling_mean_std(&self.avg_latency, self.config.window);
         self.rolling_mean = mean;
         self.rolling_std = std;
+    }
+
+    /// The named columns, in the order given (a model's features, say);
+    /// a name this crate does not compute is an error naming it.
+    pub fn columns(&self, names: &[String]) -> Result<Vec<Vec<f64>>, DatasetError> {
+        names
+            .iter()
+            .map(|n| {
+                self.column(n)
+                    .ok_or_else(|| DatasetError::UnknownFeature(n.clone()))
+            })
+            .collect()
+    }
+
+    /// The named columns as row-major `f32` rows: what a predictor
+    /// scores.
+    pub fn matrix(&self, names: &[String]) -> Result<Vec<f32>, DatasetError> {
+        Ok(row_major(&self.columns(names)?))
     }
 
     /// A named column: one of the eight model features, `lost`,

@@ -94,20 +94,13 @@ fn cell(value: &str, row: usize, column: &str) -> anyhow::Result<f32> {
 /// Rows of `names` computed from a feature CSV's per-minute columns, one
 /// per CSV row, in file order.
 fn derived_rows(input: &Path, names: &[String]) -> anyhow::Result<Vec<f32>> {
-    let frames = read_minutes_csv(input)?;
     let mut data = Vec::new();
-    for (frame, _) in &frames {
-        let columns: Vec<Vec<f64>> = names
-            .iter()
-            .map(|n| {
-                frame
-                    .column(n)
-                    .with_context(|| format!("netprophet does not compute feature `{n}`"))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        for i in 0..frame.len() {
-            data.extend(columns.iter().map(|c| c[i] as f32));
-        }
+    for (frame, _) in read_minutes_csv(input)? {
+        data.extend(
+            frame
+                .matrix(names)
+                .context("the model needs a feature netprophet does not compute")?,
+        );
     }
     Ok(data)
 }
