@@ -59,6 +59,12 @@ impl InputArgs {
 
     /// Labelled rows, in time order.
     pub fn load(&self, names: &[String]) -> anyhow::Result<Dataset> {
+        rows(&self.load_frames()?, names)
+    }
+
+    /// The inputs' labelled per-probe frames (read once; rows for any
+    /// feature set are then cut from them with [`rows`]).
+    pub fn load_frames(&self) -> anyhow::Result<Vec<(FeatureFrame, Labels)>> {
         let mut frames: Vec<(FeatureFrame, Labels)> = Vec::new();
         let (csv, archives): (Vec<PathBuf>, Vec<PathBuf>) = self
             .input
@@ -80,10 +86,15 @@ impl InputArgs {
                 frames.push((frame, labels));
             }
         }
-        let d = Dataset::from_frames(frames.iter().map(|(f, l)| (f, l)), names)
-            .context("building labelled rows")?;
-        Ok(d.sorted_by_time())
+        Ok(frames)
     }
+}
+
+/// Labelled rows of `names` from loaded frames, in time order.
+pub fn rows(frames: &[(FeatureFrame, Labels)], names: &[String]) -> anyhow::Result<Dataset> {
+    let d = Dataset::from_frames(frames.iter().map(|(f, l)| (f, l)), names)
+        .context("building labelled rows")?;
+    Ok(d.sorted_by_time())
 }
 
 /// The training recipe: model parameters and class balancing.

@@ -22,7 +22,7 @@ use netprophet_core::split;
 use serde::Serialize;
 
 use crate::cmd::predict::model_schema;
-use crate::recipe::{score, split_rows, InputArgs, Recipe, RecipeArgs, SplitKind};
+use crate::recipe::{rows, score, split_rows, InputArgs, Recipe, RecipeArgs, SplitKind};
 use crate::report::{opt, Evaluation};
 
 /// Arguments of `netprophet evaluate`.
@@ -102,8 +102,9 @@ fn baselines(
 /// a validation fold.
 struct Variant {
     name: &'static str,
-    /// `base`, `extended` or `relative` (see `InputArgs::feature_set`).
-    feature_set: &'static str,
+    /// `base`, `extended` or `relative` (see `InputArgs::feature_set`);
+    /// `None`: the features the input arguments name.
+    feature_set: Option<&'static str>,
     recipe: Recipe,
     validated_threshold: bool,
 }
@@ -123,49 +124,49 @@ fn variants(base: &Recipe) -> Vec<Variant> {
     vec![
         Variant {
             name: "original recipe: SMOTE k=3, 200 trees, depth 5",
-            feature_set: "base",
+            feature_set: Some("base"),
             recipe: base.clone(),
             validated_threshold: false,
         },
         Variant {
             name: "class weights instead of SMOTE",
-            feature_set: "base",
+            feature_set: Some("base"),
             recipe: weighted.clone(),
             validated_threshold: false,
         },
         Variant {
             name: "extended features + SMOTE",
-            feature_set: "extended",
+            feature_set: Some("extended"),
             recipe: base.clone(),
             validated_threshold: false,
         },
         Variant {
             name: "extended features + class weights",
-            feature_set: "extended",
+            feature_set: Some("extended"),
             recipe: weighted.clone(),
             validated_threshold: false,
         },
         Variant {
             name: "extended, weights, small trees, validated threshold",
-            feature_set: "extended",
+            feature_set: Some("extended"),
             recipe: small.clone(),
             validated_threshold: true,
         },
         Variant {
             name: "relative features + SMOTE",
-            feature_set: "relative",
+            feature_set: Some("relative"),
             recipe: base.clone(),
             validated_threshold: false,
         },
         Variant {
             name: "relative features + class weights",
-            feature_set: "relative",
+            feature_set: Some("relative"),
             recipe: weighted,
             validated_threshold: false,
         },
         Variant {
             name: "relative features, weights, small trees",
-            feature_set: "relative",
+            feature_set: Some("relative"),
             recipe: small,
             validated_threshold: false,
         },
@@ -241,23 +242,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             vec![Variant {
                 name: "recipe",
-                // Unused: without --variants the input's own features apply.
-                feature_set: "",
+                feature_set: None,
                 recipe: base.clone(),
                 validated_threshold: false,
             }]
         };
+        // Read once; each variant cuts its own columns from the frames.
+        let frames = args.input.load_frames()?;
         for (i, v) in list.iter().enumerate() {
             // The baselines do not depend on the recipe: listed once, after
             // the last one.
             let last = i + 1 == list.len();
             let mut input = args.input.clone();
-            if args.variants {
-                input.feature_set = v.feature_set.into();
+            if let Some(set) = v.feature_set {
+                input.feature_set = set.into();
                 input.features = None;
             }
             let names = input.feature_names()?;
-            let rows = input.load(&names)?;
+            let rows = rows(&frames, &names)?;
             for kind in [SplitKind::Random, SplitKind::Chrono] {
                 let (train, test) = split_rows(&rows, kind, args.test_fraction, args.recipe.seed)?;
                 let (model, threshold) = if v.validated_threshold {
