@@ -331,18 +331,16 @@ impl AtlasClient {
                 return;
             }
         };
-        if workers == 1 {
-            // One chunk (a live refresh): no thread, so its allocations
-            // reuse the caller's heap instead of growing a second malloc
-            // arena (about 2 MB of a refresh's peak RSS).
+        // The calling thread is one of the workers: a one-chunk fetch (a
+        // live refresh) then starts no thread, and its allocations reuse
+        // the caller's heap instead of growing a second malloc arena
+        // (about 2 MB of a refresh's peak RSS).
+        std::thread::scope(|scope| {
+            for _ in 1..workers {
+                scope.spawn(work);
+            }
             work();
-        } else {
-            std::thread::scope(|scope| {
-                for _ in 0..workers {
-                    scope.spawn(work);
-                }
-            });
-        }
+        });
         match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
             Some(e) => Err(e),
             None => Ok(all),
