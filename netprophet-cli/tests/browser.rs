@@ -9,7 +9,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{s, tmp};
+use common::{free_port, s, tmp};
 
 fn browser() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -55,12 +55,7 @@ fn chromium_shows_the_probability_and_the_chart() {
     let cache_path = tmp("browser-cache.json");
     cache.write(&cache_path).unwrap();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", free_port());
     let mut server = Command::new(env!("CARGO_BIN_EXE_netprophet"))
         .args(["serve", "--listen", &addr, "--cache", s(&cache_path)])
         .stderr(Stdio::null())

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{netprophet, s, stderr, tmp};
+use common::{free_port, netprophet, s, stderr, tmp};
 use mock_atlas::{retimed, Fault, MockAtlas};
 
 const NOW: i64 = 1_787_533_200; // 2026-08-24 01:00 UTC
@@ -278,12 +278,7 @@ fn serve_refreshes_in_process() {
         vec![Fault::Status(500)],
     );
     let cache = tmp("served.json");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_netprophet"))
         .args([
             "serve",
