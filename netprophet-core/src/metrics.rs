@@ -33,16 +33,19 @@ pub enum MetricError {
     OneClass(&'static str),
 }
 
-fn check(y: &[u8], scores: &[f64]) -> Result<(), MetricError> {
-    if y.len() != scores.len() {
-        return Err(MetricError::Length {
-            labels: y.len(),
-            scores: scores.len(),
-        });
+/// As many scores (or predictions) as labels, and at least one.
+fn check_lengths(labels: usize, scores: usize) -> Result<(), MetricError> {
+    if labels != scores {
+        return Err(MetricError::Length { labels, scores });
     }
-    if y.is_empty() {
+    if labels == 0 {
         return Err(MetricError::Empty);
     }
+    Ok(())
+}
+
+fn check(y: &[u8], scores: &[f64]) -> Result<(), MetricError> {
+    check_lengths(y.len(), scores.len())?;
     if let Some(index) = scores.iter().position(|s| s.is_nan()) {
         return Err(MetricError::NaN { index });
     }
@@ -99,15 +102,7 @@ pub struct ClassificationReport {
 impl ClassificationReport {
     /// Report of hard predictions.
     pub fn new(y: &[u8], predicted: &[u8]) -> Result<Self, MetricError> {
-        if y.len() != predicted.len() {
-            return Err(MetricError::Length {
-                labels: y.len(),
-                scores: predicted.len(),
-            });
-        }
-        if y.is_empty() {
-            return Err(MetricError::Empty);
-        }
+        check_lengths(y.len(), predicted.len())?;
         let mut c = [[0usize; 2]; 2];
         for (&t, &p) in y.iter().zip(predicted) {
             c[usize::from(t == 1)][usize::from(p == 1)] += 1;
