@@ -18,6 +18,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 use crate::error::ModelError;
 use crate::model::{Forest, Objective, Tree};
@@ -358,33 +359,34 @@ pub fn train_with_progress(
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
     let mut trees = Vec::with_capacity(params.n_estimators);
     let all_features: Vec<usize> = (0..width).collect();
+    let mut buffers = RowBuffers {
+        idx: Vec::with_capacity(n),
+        scratch: vec![0; n],
+    };
+    // The last tree and where its rows settled, when its leaf values are
+    // still to be added to the margins (in the next gradient pass).
+    let mut pending: Option<(BinTree, Vec<Settled>)> = None;
     for round in 0..params.n_estimators {
-        // Gradients in float32, as XGBoost computes them; sums stay f64.
-        const CHUNK: usize = 16 * 1024;
-        grad.par_chunks_mut(CHUNK)
-            .enumerate()
-            .for_each(|(c, chunk)| {
-                let base = c * CHUNK;
-                for (k, gp) in chunk.iter_mut().enumerate() {
-                    let i = base + k;
-                    let (y, m, w) = (data.y[i], margin[i], weight[i] as f32);
-                    let (g, h) = match params.objective {
-                        TrainObjective::BinaryLogistic => {
-                            let p = 1.0 / (1.0 + (-m).exp());
-                            ((p - y) * w, (p * (1.0 - p)).max(1e-16) * w)
-                        }
-                        TrainObjective::SquaredError => ((m - y) * w, w),
-                    };
-                    *gp = Grad32 { g, h };
-                }
-            });
-        let rows: Vec<u32> = if params.subsample < 1.0 {
-            (0..n as u32)
-                .filter(|_| rng.random::<f64>() < params.subsample)
-                .collect()
+        let last = pending
+            .as_ref()
+            .map(|(tree, settled)| (tree, &buffers.idx[..], &settled[..]));
+        gradients(
+            &mut margin,
+            &mut grad,
+            last,
+            &binned,
+            data.y,
+            &weight,
+            params.objective,
+        );
+        buffers.idx.clear();
+        if params.subsample < 1.0 {
+            buffers
+                .idx
+                .extend((0..n as u32).filter(|_| rng.random::<f64>() < params.subsample));
         } else {
-            (0..n as u32).collect()
-        };
+            buffers.idx.extend(0..n as u32);
+        }
         let features: Vec<usize> = if params.colsample_bytree < 1.0 {
             let k = ((params.colsample_bytree * width as f64) as usize).max(1);
             let mut f = all_features.clone();
@@ -395,22 +397,19 @@ pub fn train_with_progress(
         } else {
             all_features.clone()
         };
-        let (tree, leaf_rows) = grow(&binned, &grad, rows, &features, params);
-        if let (true, Some(leaf_rows)) = (params.subsample >= 1.0, &leaf_rows) {
-            // Every row ended in a known leaf while growing.
-            for (leaf, rows) in leaf_rows {
-                let v = tree.leaf[*leaf];
-                for &r in rows {
-                    margin[r as usize] += v;
-                }
+        let (tree, settled) = grow(&binned, &grad, &mut buffers, &features, params);
+        trees.push(tree.to_model(&binned));
+        pending = match (params.subsample >= 1.0, settled) {
+            (true, Some(settled)) => Some((tree, settled)),
+            _ => {
+                // Rows left out of this tree's sample still move by their
+                // leaf, and pruning renumbered the nodes: walk the tree.
+                margin.par_iter_mut().enumerate().for_each(|(i, m)| {
+                    *m += tree.leaf_from(&binned, i, 0);
+                });
+                None
             }
-        } else {
-            // Rows left out of this tree's sample still move by their leaf.
-            margin.par_iter_mut().enumerate().for_each(|(i, m)| {
-                *m += tree.leaf_of(&binned, i);
-            });
-        }
-        trees.push(tree.into_model(&binned));
+        };
         progress(Round {
             round: round + 1,
             of: params.n_estimators,
@@ -421,18 +420,35 @@ pub fn train_with_progress(
     Ok(forest)
 }
 
-/// Each leaf's node id and the rows that ended in it.
-type LeafRows = Vec<(usize, Vec<u32>)>;
+/// Row index buffers, allocated once per training and reused by every
+/// tree: a node's rows are a range of `idx`, and `scratch` is where a
+/// partition puts the rows going right before they are copied back.
+struct RowBuffers {
+    idx: Vec<u32>,
+    scratch: Vec<u32>,
+}
 
-/// A split node: its id, the node, and its split with the two children.
-type SplitOutcome = (usize, GrowNode, Option<(SplitChoice, [GrowNode; 2])>);
+/// Where some of a tree's rows ended: a range of the row buffer and the
+/// node they reached, either a leaf or a split whose children are leaves
+/// (the last level is never partitioned: its rows only need their leaf
+/// value, found by one comparison when the margins are updated).
+type Settled = (Range<usize>, usize);
 
-/// A node while growing: its rows and statistics.
+/// A split node's outcome: its id, the node, and its split, with the two
+/// children when they are to grow further.
+type SplitOutcome = (
+    usize,
+    GrowNode,
+    Option<(SplitChoice, Option<[GrowNode; 2]>)>,
+);
+
+/// A node while growing: its rows (a range of the row buffer, in
+/// ascending row order) and statistics.
 struct GrowNode {
-    rows: Vec<u32>,
+    rows: Range<usize>,
     sum: GradPair,
     depth: usize,
-    hist: Option<Vec<GradPair>>,
+    hist: Vec<GradPair>,
 }
 
 /// The best split of a node.
@@ -460,8 +476,8 @@ struct BinTree {
 }
 
 impl BinTree {
-    fn leaf_of(&self, binned: &Binned, row: usize) -> f32 {
-        let mut node = 0usize;
+    /// The leaf value `row` reaches from `node`.
+    fn leaf_from(&self, binned: &Binned, row: usize, mut node: usize) -> f32 {
         while self.left[node] >= 0 {
             let b = binned.bin(row, self.feature[node]);
             let go_left = if b == MISSING {
@@ -478,7 +494,7 @@ impl BinTree {
         self.leaf[node]
     }
 
-    fn into_model(self, binned: &Binned) -> Tree {
+    fn to_model(&self, binned: &Binned) -> Tree {
         let n = self.left.len();
         let mut t = Tree {
             left: self.left.clone(),
@@ -503,6 +519,68 @@ impl BinTree {
         }
         t
     }
+}
+
+/// Adds the last tree's leaf values to the margins (when its rows are
+/// known by leaf) and computes every row's gradient, in one parallel pass
+/// over row chunks: each chunk finds its rows in every settled range by
+/// binary search, since the ranges hold ascending row numbers.
+fn gradients(
+    margin: &mut [f32],
+    grad: &mut [Grad32],
+    last: Option<(&BinTree, &[u32], &[Settled])>,
+    binned: &Binned,
+    y: &[f32],
+    weight: &[f64],
+    objective: TrainObjective,
+) {
+    const CHUNK: usize = 16 * 1024;
+    margin
+        .par_chunks_mut(CHUNK)
+        .zip(grad.par_chunks_mut(CHUNK))
+        .enumerate()
+        .for_each(|(c, (margin, grad))| {
+            let start = c * CHUNK;
+            let end = start + margin.len();
+            if let Some((tree, idx, settled)) = last {
+                for (range, node) in settled {
+                    let rows = &idx[range.clone()];
+                    let lo = rows.partition_point(|&r| (r as usize) < start);
+                    let hi = lo + rows[lo..].partition_point(|&r| (r as usize) < end);
+                    let rows = &rows[lo..hi];
+                    let (l, r) = (tree.left[*node], tree.right[*node]);
+                    if l < 0 {
+                        let v = tree.leaf[*node];
+                        for &row in rows {
+                            margin[row as usize - start] += v;
+                        }
+                    } else {
+                        let test = SplitTest::new(
+                            binned,
+                            tree.feature[*node],
+                            tree.bin[*node],
+                            tree.default_left[*node],
+                        );
+                        let v = [tree.leaf[r as usize], tree.leaf[l as usize]];
+                        for &row in rows {
+                            margin[row as usize - start] += v[usize::from(test.goes_left(row))];
+                        }
+                    }
+                }
+            }
+            // Gradients in float32, as XGBoost computes them; sums stay f64.
+            for (k, (gp, &m)) in grad.iter_mut().zip(margin.iter()).enumerate() {
+                let (y, w) = (y[start + k], weight[start + k] as f32);
+                let (g, h) = match objective {
+                    TrainObjective::BinaryLogistic => {
+                        let p = 1.0 / (1.0 + (-m).exp());
+                        ((p - y) * w, (p * (1.0 - p)).max(1e-16) * w)
+                    }
+                    TrainObjective::SquaredError => ((m - y) * w, w),
+                };
+                *gp = Grad32 { g, h };
+            }
+        });
 }
 
 fn calc_gain(g: GradPair, lambda: f64) -> f64 {
@@ -596,26 +674,94 @@ fn best_split(
     best
 }
 
-/// Rows that go left and rows that go right, in their order.
+/// Which way a split sends a row, from the feature's column of slots.
+struct SplitTest<'a> {
+    slots: &'a [u16],
+    off: usize,
+    missing: usize,
+    bin: usize,
+    default_left: bool,
+}
+
+impl<'a> SplitTest<'a> {
+    fn new(binned: &'a Binned, feature: usize, bin: usize, default_left: bool) -> Self {
+        SplitTest {
+            slots: &binned.col_slots[feature * binned.rows..(feature + 1) * binned.rows],
+            off: binned.offsets[feature],
+            missing: binned.missing_slot(feature),
+            bin,
+            default_left,
+        }
+    }
+
+    #[inline]
+    fn goes_left(&self, row: u32) -> bool {
+        let slot = usize::from(self.slots[row as usize]);
+        (slot == self.missing && self.default_left)
+            | (slot != self.missing && slot.wrapping_sub(self.off) <= self.bin)
+    }
+}
+
+/// Moves the rows going left to the front of `rows`, in their order, and
+/// the rows going right to the front of `scratch`, in theirs; returns how
+/// many go left.
 ///
 /// Branch-free: every row is written to both sides and only the side it
 /// belongs to advances, since which way a row goes is unpredictable to the
-/// CPU.
-fn partition(rows: &[u32], goes_left: impl Fn(u32) -> bool) -> (Vec<u32>, Vec<u32>) {
-    let n = rows.len();
-    let mut left = vec![0u32; n];
-    let mut right = vec![0u32; n];
+/// CPU. Writing left rows in place is safe because the write position
+/// never passes the read position.
+fn partition_piece(
+    rows: &mut [u32],
+    scratch: &mut [u32],
+    goes_left: impl Fn(u32) -> bool,
+) -> usize {
     let (mut l, mut r) = (0usize, 0usize);
-    for &row in rows {
+    for i in 0..rows.len() {
+        let row = rows[i];
         let go_left = goes_left(row);
-        left[l] = row;
-        right[r] = row;
+        rows[l] = row;
+        scratch[r] = row;
         l += usize::from(go_left);
         r += usize::from(!go_left);
     }
-    left.truncate(l);
-    right.truncate(r);
-    (left, right)
+    l
+}
+
+/// Stable partition of `rows` (left rows first) using `scratch`, which is
+/// at least as long; returns how many go left. Large nodes (the root and
+/// its children) are cut into pieces partitioned in parallel, then joined.
+fn partition(
+    rows: &mut [u32],
+    scratch: &mut [u32],
+    goes_left: impl Fn(u32) -> bool + Sync,
+) -> usize {
+    let n = rows.len();
+    let scratch = &mut scratch[..n];
+    if n < 4 * PARALLEL_ROWS {
+        let l = partition_piece(rows, scratch, goes_left);
+        rows[l..].copy_from_slice(&scratch[..n - l]);
+        return l;
+    }
+    let piece = n.div_ceil(2 * rayon::current_num_threads().max(1));
+    let lefts: Vec<usize> = rows
+        .par_chunks_mut(piece)
+        .zip(scratch.par_chunks_mut(piece))
+        .map(|(rows, scratch)| partition_piece(rows, scratch, &goes_left))
+        .collect();
+    // Left rows move down (never past a piece's own start), then the right
+    // rows come back from scratch behind them.
+    let mut at = 0;
+    for (p, &l) in lefts.iter().enumerate() {
+        rows.copy_within(p * piece..p * piece + l, at);
+        at += l;
+    }
+    let n_left = at;
+    for (p, &l) in lefts.iter().enumerate() {
+        let r = piece.min(n - p * piece) - l;
+        rows[at..at + r].copy_from_slice(&scratch[p * piece..p * piece + r]);
+        at += r;
+    }
+    n_left
 }
 
 /// Splits a node's rows by `c` and builds the children's histograms: the
@@ -626,90 +772,52 @@ fn split_node(
     grad: &[Grad32],
     node: &GrowNode,
     c: &SplitChoice,
-    max_depth: usize,
+    rows: &mut [u32],
+    scratch: &mut [u32],
 ) -> [GrowNode; 2] {
-    let (off, missing) = (binned.offsets[c.feature], binned.missing_slot(c.feature));
-    let slots = &binned.col_slots[c.feature * binned.rows..(c.feature + 1) * binned.rows];
-    let goes_left = |row: u32| {
-        let slot = slots[row as usize] as usize;
-        (slot == missing && c.default_left) | (slot != missing && slot.wrapping_sub(off) <= c.bin)
-    };
-    // Large nodes (the root and its children) are partitioned in parallel
-    // pieces, then joined; the rest run on the thread that owns the node.
-    let (left_rows, right_rows) = if node.rows.len() >= 4 * PARALLEL_ROWS {
-        let pieces: Vec<(Vec<u32>, Vec<u32>)> = node
-            .rows
-            .par_chunks(
-                node.rows
-                    .len()
-                    .div_ceil(2 * rayon::current_num_threads().max(1)),
-            )
-            .map(|part| partition(part, goes_left))
-            .collect();
-        let (nl, nr) = pieces
-            .iter()
-            .fold((0, 0), |(a, b), (l, r)| (a + l.len(), b + r.len()));
-        let (mut left, mut right) = (Vec::with_capacity(nl), Vec::with_capacity(nr));
-        for (l, r) in pieces {
-            left.extend_from_slice(&l);
-            right.extend_from_slice(&r);
-        }
-        (left, right)
+    let test = SplitTest::new(binned, c.feature, c.bin, c.default_left);
+    let n_left = partition(rows, scratch, |row| test.goes_left(row));
+    let (left_rows, right_rows) = rows.split_at(n_left);
+    let left_small = left_rows.len() <= right_rows.len();
+    let small = build_hist(
+        binned,
+        grad,
+        if left_small { left_rows } else { right_rows },
+    );
+    let large: Vec<GradPair> = node.hist.iter().zip(&small).map(|(&a, &b)| a - b).collect();
+    let (left_hist, right_hist) = if left_small {
+        (small, large)
     } else {
-        partition(&node.rows, goes_left)
+        (large, small)
     };
-    // Children at the depth limit become leaves: no histograms needed.
-    let (left_hist, right_hist) = if node.depth + 1 >= max_depth {
-        (None, None)
-    } else {
-        let left_small = left_rows.len() <= right_rows.len();
-        let small = build_hist(
-            binned,
-            grad,
-            if left_small { &left_rows } else { &right_rows },
-        );
-        let large: Vec<GradPair> = match &node.hist {
-            Some(parent) => parent.iter().zip(&small).map(|(&a, &b)| a - b).collect(),
-            None => build_hist(
-                binned,
-                grad,
-                if left_small { &right_rows } else { &left_rows },
-            ),
-        };
-        if left_small {
-            (Some(small), Some(large))
-        } else {
-            (Some(large), Some(small))
-        }
-    };
-    let right_sum = node.sum - c.left;
+    let mid = node.rows.start + n_left;
     [
         GrowNode {
-            rows: left_rows,
+            rows: node.rows.start..mid,
             sum: c.left,
             depth: node.depth + 1,
             hist: left_hist,
         },
         GrowNode {
-            rows: right_rows,
-            sum: right_sum,
+            rows: mid..node.rows.end,
+            sum: node.sum - c.left,
             depth: node.depth + 1,
             hist: right_hist,
         },
     ]
 }
 
-/// Grows one tree; also returns each leaf's rows (by node id) unless
-/// pruning renumbered the nodes.
+/// Grows one tree from the rows in `buf.idx`; also returns where the rows
+/// settled, unless pruning renumbered the nodes.
 fn grow(
     binned: &Binned,
     grad: &[Grad32],
-    rows: Vec<u32>,
+    buf: &mut RowBuffers,
     features: &[usize],
     p: &TrainParams,
-) -> (BinTree, Option<LeafRows>) {
+) -> (BinTree, Option<Vec<Settled>>) {
     let mut sum = GradPair::default();
-    for &r in &rows {
+    for &r in &buf.idx {
         sum += GradPair::from(grad[r as usize]);
     }
     let mut t = BinTree {
@@ -724,62 +832,80 @@ fn grow(
         cover: vec![sum.h],
         weight: vec![calc_weight(sum, p.lambda)],
     };
-    let hist = build_hist(binned, grad, &rows);
+    let hist = build_hist(binned, grad, &buf.idx);
     let mut level: Vec<(usize, GrowNode)> = vec![(
         0,
         GrowNode {
-            rows,
+            rows: 0..buf.idx.len(),
             sum,
             depth: 0,
-            hist: Some(hist),
+            hist,
         },
     )];
-    let mut leaves: Vec<(usize, Vec<u32>)> = Vec::new();
+    let mut settled: Vec<Settled> = Vec::new();
     while !level.is_empty() {
-        let mut next = Vec::new();
-        // Nodes of a level are independent: each finds its split,
-        // partitions its rows and builds its children's histograms in one
+        // A level's nodes hold disjoint, ascending ranges of the buffers,
+        // so each gets its own slices and all of them are split in one
         // parallel pass (one wake-up of the thread pool per level).
-        let splits: Vec<SplitOutcome> = level
+        let mut work = Vec::with_capacity(level.len());
+        let (mut idx, mut scratch) = (&mut buf.idx[..], &mut buf.scratch[..]);
+        let mut at = 0;
+        for (id, node) in level {
+            let skip = node.rows.start - at;
+            let len = node.rows.len();
+            let (mine, rest) = std::mem::take(&mut idx)[skip..].split_at_mut(len);
+            idx = rest;
+            let (my_scratch, rest) = std::mem::take(&mut scratch)[skip..].split_at_mut(len);
+            scratch = rest;
+            at = node.rows.end;
+            work.push((id, node, mine, my_scratch));
+        }
+        let splits: Vec<SplitOutcome> = work
             .into_par_iter()
-            .map(|(id, node)| {
-                let choice = if node.depth >= p.max_depth {
-                    None
-                } else {
-                    node.hist
-                        .as_ref()
-                        .and_then(|h| best_split(binned, h, node.sum, features, p))
-                };
-                match choice {
+            .map(|(id, node, rows, scratch)| {
+                // Nodes reach a level only above the depth limit.
+                match best_split(binned, &node.hist, node.sum, features, p) {
                     None => (id, node, None),
+                    // Children at the depth limit are leaves: no partition.
+                    Some(c) if node.depth + 1 >= p.max_depth => (id, node, Some((c, None))),
                     Some(c) => {
-                        let children = split_node(binned, grad, &node, &c, p.max_depth);
-                        (id, node, Some((c, children)))
+                        let children = split_node(binned, grad, &node, &c, rows, scratch);
+                        (id, node, Some((c, Some(children))))
                     }
                 }
             })
             .collect();
+        let mut next = Vec::new();
         for (id, node, split) in splits {
             let Some((c, children)) = split else {
                 t.leaf[id] = (t.weight[id] * p.learning_rate) as f32;
-                leaves.push((id, node.rows));
+                settled.push((node.rows, id));
                 continue;
             };
             let l = t.left.len();
-            for child_node in children {
-                let child = t.left.len();
-                let sum = child_node.sum;
+            for sum in [c.left, node.sum - c.left] {
                 t.feature.push(0);
                 t.bin.push(0);
                 t.default_left.push(false);
                 t.left.push(-1);
                 t.right.push(-1);
                 t.parent.push(id as i32);
-                t.leaf.push(0.0);
+                let w = calc_weight(sum, p.lambda);
+                t.leaf.push(if children.is_none() {
+                    (w * p.learning_rate) as f32
+                } else {
+                    0.0
+                });
                 t.gain.push(0.0);
                 t.cover.push(sum.h);
-                t.weight.push(calc_weight(sum, p.lambda));
-                next.push((child, child_node));
+                t.weight.push(w);
+            }
+            match children {
+                Some([left, right]) => {
+                    next.push((l, left));
+                    next.push((l + 1, right));
+                }
+                None => settled.push((node.rows, id)),
             }
             t.feature[id] = c.feature;
             t.bin[id] = c.bin;
@@ -795,7 +921,7 @@ fn grow(
         prune(&mut t, p);
         return (t, None);
     }
-    (t, Some(leaves))
+    (t, Some(settled))
 }
 
 /// Turns splits whose gain is below gamma back into leaves, bottom-up, as
