@@ -179,7 +179,13 @@ impl RecipeArgs {
 impl Recipe {
     /// Trains on `rows` (SMOTE applies to these rows only).
     pub fn fit(&self, rows: &Dataset) -> anyhow::Result<Forest> {
-        let (x, y) = match self.smote {
+        let as_f32 = |x: &[f64], y: &[u8]| -> (Vec<f32>, Vec<f32>) {
+            (
+                x.iter().map(|&v| v as f32).collect(),
+                y.iter().map(|&v| f32::from(v)).collect(),
+            )
+        };
+        let (x32, y32) = match self.smote {
             Some((k, ratio, seed)) => {
                 // SMOTE interpolates between complete rows; extended
                 // features may be missing, so they take their column's
@@ -192,12 +198,10 @@ impl Recipe {
                 }
                 .resample(&filled, rows.width(), &rows.y)
                 .context("SMOTE on the training rows")?;
-                (out.x, out.y)
+                as_f32(&out.x, &out.y)
             }
-            None => (rows.x.clone(), rows.y.clone()),
+            None => as_f32(&rows.x, &rows.y),
         };
-        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-        let y32: Vec<f32> = y.iter().map(|&v| f32::from(v)).collect();
         let data = TrainData::new(&x32, rows.width(), &y32).with_feature_names(&rows.feature_names);
         Ok(train(&data, &self.params)?)
     }

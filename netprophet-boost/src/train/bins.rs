@@ -42,18 +42,15 @@ impl Binned {
                 .saturating_sub(2)
                 .max(2),
         );
-        let cuts: Vec<Vec<f32>> = (0..width)
-            .into_par_iter()
-            .map(|f| {
-                let mut values: Vec<(f32, f32)> = (0..rows)
-                    .filter_map(|r| {
-                        let v = x[r * width + f];
-                        (!v.is_nan()).then(|| (v, weights.map_or(1.0, |w| w[r])))
-                    })
-                    .collect();
-                values.sort_by(|a, b| a.0.total_cmp(&b.0));
-                feature_cuts(&values, max_bin)
-            })
+        // Each feature's column of slots is its own piece of `col_slots`,
+        // filled with bins local to the feature while its sorted values
+        // are at hand; the feature's offset is added once all cuts are
+        // known.
+        let mut col_slots = vec![0u16; rows * width];
+        let cuts: Vec<Vec<f32>> = col_slots
+            .par_chunks_mut(rows.max(1))
+            .enumerate()
+            .map(|(f, col)| feature_bins(x, width, f, weights, max_bin, col))
             .collect();
         let mut offsets = Vec::with_capacity(width);
         let mut slots = 0;
@@ -62,23 +59,26 @@ impl Binned {
             // Bins 0..=cuts.len(), then the missing slot.
             slots += c.len() + 2;
         }
-        let slot_of = |f: usize, v: f32| -> u16 {
-            if v.is_nan() {
-                (offsets[f] + cuts[f].len() + 1) as u16
-            } else {
-                (offsets[f] + cuts[f].partition_point(|&c| c <= v)) as u16
-            }
-        };
-        let row_slots: Vec<u16> = x
-            .par_chunks(width.max(1))
-            .flat_map_iter(|row| row.iter().enumerate().map(move |(f, &v)| slot_of(f, v)))
-            .collect();
-        let mut col_slots = vec![0u16; row_slots.len()];
-        for (r, row) in row_slots.chunks(width.max(1)).enumerate() {
-            for (f, &slot) in row.iter().enumerate() {
-                col_slots[f * rows + r] = slot;
-            }
-        }
+        col_slots
+            .par_chunks_mut(rows.max(1))
+            .zip(&offsets)
+            .for_each(|(col, &off)| {
+                for s in col {
+                    *s += off as u16;
+                }
+            });
+        let mut row_slots = vec![0u16; rows * width];
+        row_slots
+            .par_chunks_mut(width.max(1) * 4096)
+            .enumerate()
+            .for_each(|(c, block)| {
+                let first = c * 4096;
+                for (k, row) in block.chunks_mut(width.max(1)).enumerate() {
+                    for (f, slot) in row.iter_mut().enumerate() {
+                        *slot = col_slots[f * rows + first + k];
+                    }
+                }
+            });
         Binned {
             cuts,
             offsets,
@@ -106,17 +106,88 @@ impl Binned {
     }
 }
 
-/// Cut values for one feature from its (value, weight) pairs sorted by
-/// value: distinct values become their own bins when there are few;
-/// otherwise cuts sit at equal steps of cumulative weight.
-fn feature_cuts(values: &[(f32, f32)], max_bin: usize) -> Vec<f32> {
+/// Cuts feature `f` and writes each row's bin (local to the feature; the
+/// missing slot is one past the last bin) into `col`.
+fn feature_bins(
+    x: &[f32],
+    width: usize,
+    f: usize,
+    weights: Option<&[f32]>,
+    max_bin: usize,
+    col: &mut [u16],
+) -> Vec<f32> {
+    let rows = col.len();
+    // (order key of the value, row), sorted by key only and stably, so
+    // equal values keep row order and their weights add up in that order.
+    let mut order: Vec<u64> = (0..rows)
+        .filter_map(|r| {
+            let v = x[r * width + f];
+            (!v.is_nan()).then(|| (u64::from(order_key(v)) << 32) | r as u64)
+        })
+        .collect();
+    radix_sort_high_half(&mut order);
+    let value = |e: u64| x[(e as u32 as usize) * width + f];
     let mut distinct: Vec<(f32, f64)> = Vec::new();
-    for &(v, w) in values {
+    for &e in &order {
+        let (v, w) = (
+            value(e),
+            weights.map_or(1.0, |w| f64::from(w[e as u32 as usize])),
+        );
         match distinct.last_mut() {
-            Some((last, acc)) if *last == v => *acc += f64::from(w),
-            _ => distinct.push((v, f64::from(w))),
+            Some((last, acc)) if *last == v => *acc += w,
+            _ => distinct.push((v, w)),
         }
     }
+    let cuts = feature_cuts(&distinct, max_bin);
+    col.fill((cuts.len() + 1) as u16);
+    let mut bin = 0;
+    for &e in &order {
+        let v = value(e);
+        while bin < cuts.len() && cuts[bin] <= v {
+            bin += 1;
+        }
+        col[e as u32 as usize] = bin as u16;
+    }
+    cuts
+}
+
+/// A key whose unsigned order is `f32::total_cmp`'s order.
+fn order_key(v: f32) -> u32 {
+    let bits = v.to_bits();
+    if bits >> 31 == 1 {
+        !bits
+    } else {
+        bits | 1 << 31
+    }
+}
+
+/// Stable LSD radix sort by the high 32 bits (three 11-bit digits).
+fn radix_sort_high_half(v: &mut Vec<u64>) {
+    let mut from = std::mem::take(v);
+    let mut to = vec![0u64; from.len()];
+    for shift in [32, 43, 54] {
+        let digit = |e: u64| ((e >> shift) & 0x7ff) as usize;
+        let mut start = [0usize; 2049];
+        for &e in &from {
+            start[digit(e) + 1] += 1;
+        }
+        for d in 0..2048 {
+            start[d + 1] += start[d];
+        }
+        for &e in &from {
+            let d = digit(e);
+            to[start[d]] = e;
+            start[d] += 1;
+        }
+        std::mem::swap(&mut from, &mut to);
+    }
+    *v = from;
+}
+
+/// Cut values for one feature from its distinct values (ascending) with
+/// their summed weights: distinct values become their own bins when there
+/// are few; otherwise cuts sit at equal steps of cumulative weight.
+fn feature_cuts(distinct: &[(f32, f64)], max_bin: usize) -> Vec<f32> {
     if distinct.len() <= 1 {
         return Vec::new();
     }
@@ -184,5 +255,54 @@ mod tests {
                 .all(|&c| c > 400 && c < 900),
             "{counts:?}"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn radix_order_is_a_stable_sort_by_total_order(
+            values in proptest::collection::vec(proptest::num::f32::ANY, 0..300),
+        ) {
+            let mut keyed: Vec<u64> = values
+                .iter()
+                .enumerate()
+                .map(|(r, &v)| (u64::from(order_key(v)) << 32) | r as u64)
+                .collect();
+            radix_sort_high_half(&mut keyed);
+            let ours: Vec<usize> = keyed.iter().map(|&e| e as u32 as usize).collect();
+            let mut want: Vec<usize> = (0..values.len()).collect();
+            want.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+            proptest::prop_assert_eq!(ours, want);
+        }
+
+        #[test]
+        fn every_bin_counts_the_cuts_at_or_below_its_value(
+            raw in proptest::collection::vec((-50i32..50, 0u8..10), 1..400),
+            max_bin in 2usize..40,
+        ) {
+            // Few distinct values (with repeats and missing ones), on two
+            // features, so both the exact and the quantile cuts are used.
+            let x: Vec<f32> = raw
+                .iter()
+                .flat_map(|&(v, m)| {
+                    let v = v as f32 / 4.0;
+                    [if m == 0 { f32::NAN } else { v }, v * v]
+                })
+                .collect();
+            let b = Binned::new(&x, 2, None, max_bin);
+            for f in 0..2 {
+                proptest::prop_assert!(b.cuts[f].len() <= max_bin);
+                proptest::prop_assert!(b.cuts[f].windows(2).all(|w| w[0] < w[1]));
+                for r in 0..raw.len() {
+                    let v = x[r * 2 + f];
+                    let want = if v.is_nan() {
+                        MISSING
+                    } else {
+                        b.cuts[f].partition_point(|&c| c <= v) as u16
+                    };
+                    proptest::prop_assert_eq!(b.bin(r, f), want);
+                    proptest::prop_assert_eq!(b.row_slots[r * 2 + f], b.col_slots[f * b.rows + r]);
+                }
+            }
+        }
     }
 }
