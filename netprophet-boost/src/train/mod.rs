@@ -434,13 +434,19 @@ struct RowBuffers {
 /// value, found by one comparison when the margins are updated).
 type Settled = (Range<usize>, usize);
 
-/// A split node's outcome: its id, the node, and its split, with the two
-/// children when they are to grow further.
-type SplitOutcome = (
-    usize,
-    GrowNode,
-    Option<(SplitChoice, Option<[GrowNode; 2]>)>,
-);
+/// A grown subtree, before its nodes are numbered.
+enum Grown {
+    /// No split worth making.
+    Leaf { sum: GradPair, rows: Range<usize> },
+    /// A split; `children` is `None` when they are leaves at the depth
+    /// limit, whose rows were never partitioned.
+    Split {
+        sum: GradPair,
+        choice: SplitChoice,
+        rows: Range<usize>,
+        children: Option<Box<[Grown; 2]>>,
+    },
+}
 
 /// A node while growing: its rows (a range of the row buffer, in
 /// ascending row order) and statistics.
@@ -824,6 +830,89 @@ fn grow(
     for &s in &hist[binned.offsets[0]..=binned.missing_slot(0)] {
         sum += s;
     }
+    let n = buf.idx.len();
+    let root = GrowNode {
+        rows: 0..n,
+        sum,
+        depth: 0,
+        hist,
+    };
+    let ctx = Grower {
+        binned,
+        grad,
+        features,
+        p,
+    };
+    let grown = ctx.grow_node(root, &mut buf.idx, &mut buf.scratch[..n]);
+    let (mut t, settled) = number(&grown, p);
+    if p.gamma > 0.0 {
+        // Pruning renumbers nodes; the caller walks the tree instead.
+        prune(&mut t, p);
+        return (t, None);
+    }
+    (t, Some(settled))
+}
+
+/// What growing a tree reads.
+struct Grower<'a> {
+    binned: &'a Binned,
+    grad: &'a [Grad32],
+    features: &'a [usize],
+    p: &'a TrainParams,
+}
+
+impl Grower<'_> {
+    /// Grows the subtree under `node`, whose rows are `rows`.
+    ///
+    /// Depth first, the two children of a split in parallel (rayon::join):
+    /// no waiting for a whole level to finish, and a node's rows are
+    /// still in cache when its children start.
+    fn grow_node(&self, node: GrowNode, rows: &mut [u32], scratch: &mut [u32]) -> Grown {
+        let (binned, p) = (self.binned, self.p);
+        let Some(choice) = best_split(binned, &node.hist, node.sum, self.features, p) else {
+            return Grown::Leaf {
+                sum: node.sum,
+                rows: node.rows,
+            };
+        };
+        if node.depth + 1 >= p.max_depth {
+            // Children at the depth limit are leaves: no partition.
+            return Grown::Split {
+                sum: node.sum,
+                choice,
+                rows: node.rows,
+                children: None,
+            };
+        }
+        let [left, right] = split_node(binned, self.grad, &node, &choice, rows, scratch);
+        let (
+            GrowNode {
+                sum, rows: range, ..
+            },
+            n_left,
+        ) = (node, left.rows.len());
+        let (left_rows, right_rows) = rows.split_at_mut(n_left);
+        let (left_scratch, right_scratch) = scratch.split_at_mut(n_left);
+        let children = rayon::join(
+            || self.grow_node(left, left_rows, left_scratch),
+            || self.grow_node(right, right_rows, right_scratch),
+        );
+        Grown::Split {
+            sum,
+            choice,
+            rows: range,
+            children: Some(Box::new([children.0, children.1])),
+        }
+    }
+}
+
+/// Numbers a grown tree's nodes breadth first (children of a node next
+/// to each other, left first), the order XGBoost writes; also lists where
+/// its rows settled.
+fn number(root: &Grown, p: &TrainParams) -> (BinTree, Vec<Settled>) {
+    let sum = match root {
+        Grown::Leaf { sum, .. } | Grown::Split { sum, .. } => *sum,
+    };
     let mut t = BinTree {
         feature: vec![0],
         bin: vec![0],
@@ -836,95 +925,55 @@ fn grow(
         cover: vec![sum.h],
         weight: vec![calc_weight(sum, p.lambda)],
     };
-    let mut level: Vec<(usize, GrowNode)> = vec![(
-        0,
-        GrowNode {
-            rows: 0..buf.idx.len(),
-            sum,
-            depth: 0,
-            hist,
-        },
-    )];
-    let mut settled: Vec<Settled> = Vec::new();
-    while !level.is_empty() {
-        // A level's nodes hold disjoint, ascending ranges of the buffers,
-        // so each gets its own slices and all of them are split in one
-        // parallel pass (one wake-up of the thread pool per level).
-        let mut work = Vec::with_capacity(level.len());
-        let (mut idx, mut scratch) = (&mut buf.idx[..], &mut buf.scratch[..]);
-        let mut at = 0;
-        for (id, node) in level {
-            let skip = node.rows.start - at;
-            let len = node.rows.len();
-            let (mine, rest) = std::mem::take(&mut idx)[skip..].split_at_mut(len);
-            idx = rest;
-            let (my_scratch, rest) = std::mem::take(&mut scratch)[skip..].split_at_mut(len);
-            scratch = rest;
-            at = node.rows.end;
-            work.push((id, node, mine, my_scratch));
-        }
-        let splits: Vec<SplitOutcome> = work
-            .into_par_iter()
-            .map(|(id, node, rows, scratch)| {
-                // Nodes reach a level only above the depth limit.
-                match best_split(binned, &node.hist, node.sum, features, p) {
-                    None => (id, node, None),
-                    // Children at the depth limit are leaves: no partition.
-                    Some(c) if node.depth + 1 >= p.max_depth => (id, node, Some((c, None))),
-                    Some(c) => {
-                        let children = split_node(binned, grad, &node, &c, rows, scratch);
-                        (id, node, Some((c, Some(children))))
-                    }
-                }
-            })
-            .collect();
-        let mut next = Vec::new();
-        for (id, node, split) in splits {
-            let Some((c, children)) = split else {
+    let mut settled = Vec::new();
+    let mut queue = std::collections::VecDeque::from([(root, 0usize)]);
+    while let Some((grown, id)) = queue.pop_front() {
+        let (sum, c, rows, children) = match grown {
+            Grown::Leaf { rows, .. } => {
                 t.leaf[id] = (t.weight[id] * p.learning_rate) as f32;
-                settled.push((node.rows, id));
+                settled.push((rows.clone(), id));
                 continue;
-            };
-            let l = t.left.len();
-            for sum in [c.left, node.sum - c.left] {
-                t.feature.push(0);
-                t.bin.push(0);
-                t.default_left.push(false);
-                t.left.push(-1);
-                t.right.push(-1);
-                t.parent.push(id as i32);
-                let w = calc_weight(sum, p.lambda);
-                t.leaf.push(if children.is_none() {
-                    (w * p.learning_rate) as f32
-                } else {
-                    0.0
-                });
-                t.gain.push(0.0);
-                t.cover.push(sum.h);
-                t.weight.push(w);
             }
-            match children {
-                Some([left, right]) => {
-                    next.push((l, left));
-                    next.push((l + 1, right));
-                }
-                None => settled.push((node.rows, id)),
-            }
-            t.feature[id] = c.feature;
-            t.bin[id] = c.bin;
-            t.default_left[id] = c.default_left;
-            t.left[id] = l as i32;
-            t.right[id] = l as i32 + 1;
-            t.gain[id] = c.gain;
+            Grown::Split {
+                sum,
+                choice,
+                rows,
+                children,
+            } => (*sum, choice, rows, children),
+        };
+        let l = t.left.len();
+        for sum in [c.left, sum - c.left] {
+            t.feature.push(0);
+            t.bin.push(0);
+            t.default_left.push(false);
+            t.left.push(-1);
+            t.right.push(-1);
+            t.parent.push(id as i32);
+            let w = calc_weight(sum, p.lambda);
+            t.leaf.push(if children.is_none() {
+                (w * p.learning_rate) as f32
+            } else {
+                0.0
+            });
+            t.gain.push(0.0);
+            t.cover.push(sum.h);
+            t.weight.push(w);
         }
-        level = next;
+        match children {
+            Some(pair) => {
+                queue.push_back((&pair[0], l));
+                queue.push_back((&pair[1], l + 1));
+            }
+            None => settled.push((rows.clone(), id)),
+        }
+        t.feature[id] = c.feature;
+        t.bin[id] = c.bin;
+        t.default_left[id] = c.default_left;
+        t.left[id] = l as i32;
+        t.right[id] = l as i32 + 1;
+        t.gain[id] = c.gain;
     }
-    if p.gamma > 0.0 {
-        // Pruning renumbers nodes; the caller walks the tree instead.
-        prune(&mut t, p);
-        return (t, None);
-    }
-    (t, Some(settled))
+    (t, settled)
 }
 
 /// Turns splits whose gain is below gamma back into leaves, bottom-up, as
