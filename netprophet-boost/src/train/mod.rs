@@ -353,6 +353,9 @@ pub fn train_with_progress(
         TrainObjective::SquaredError => (Objective::RegSquaredError, base_score as f32),
     };
 
+    // Gradients are float32 (as XGBoost computes them): so is the weight
+    // that scales them.
+    let weight: Vec<f32> = weight.into_iter().map(|w| w as f32).collect();
     // Margins are float32, as XGBoost's prediction cache.
     let mut margin = vec![base_margin; n];
     let mut grad = vec![Grad32::default(); n];
@@ -370,7 +373,9 @@ pub fn train_with_progress(
         let last = pending
             .as_ref()
             .map(|(tree, settled)| (tree, &buffers.idx[..], &settled[..]));
-        gradients(
+        // With every row in the tree, the root's histogram is built in
+        // the gradient pass.
+        let root_hist = gradients(
             &mut margin,
             &mut grad,
             last,
@@ -378,6 +383,7 @@ pub fn train_with_progress(
             data.y,
             &weight,
             params.objective,
+            params.subsample >= 1.0,
         );
         buffers.idx.clear();
         if params.subsample < 1.0 {
@@ -397,7 +403,7 @@ pub fn train_with_progress(
         } else {
             all_features.clone()
         };
-        let (tree, settled) = grow(&binned, &grad, &mut buffers, &features, params);
+        let (tree, settled) = grow(&binned, &grad, &mut buffers, root_hist, &features, params);
         trees.push(tree.to_model(&binned));
         pending = match (params.subsample >= 1.0, settled) {
             (true, Some(settled)) => Some((tree, settled)),
@@ -531,22 +537,35 @@ impl BinTree {
 /// known by leaf) and computes every row's gradient, in one parallel pass
 /// over row chunks: each chunk finds its rows in every settled range by
 /// binary search, since the ranges hold ascending row numbers.
+///
+/// With `root_hist`, each chunk also adds its rows to a histogram while
+/// their gradients are at hand, and the chunks' histograms are summed:
+/// the same chunks and the same order of additions as [`build_hist`] over
+/// all rows, so the root's histogram comes out bit for bit the same,
+/// without a second pass over the rows.
+#[allow(clippy::too_many_arguments)]
 fn gradients(
     margin: &mut [f32],
     grad: &mut [Grad32],
     last: Option<(&BinTree, &[u32], &[Settled])>,
     binned: &Binned,
     y: &[f32],
-    weight: &[f64],
+    weight: &[f32],
     objective: TrainObjective,
-) {
-    const CHUNK: usize = 16 * 1024;
+    root_hist: bool,
+) -> Option<Vec<GradPair>> {
+    let chunk = if root_hist {
+        hist_chunk(margin.len())
+    } else {
+        16 * 1024
+    };
+    let width = binned.width;
     margin
-        .par_chunks_mut(CHUNK)
-        .zip(grad.par_chunks_mut(CHUNK))
+        .par_chunks_mut(chunk)
+        .zip(grad.par_chunks_mut(chunk))
         .enumerate()
-        .for_each(|(c, (margin, grad))| {
-            let start = c * CHUNK;
+        .map(|(c, (margin, grad))| {
+            let start = c * chunk;
             let end = start + margin.len();
             if let Some((tree, idx, settled)) = last {
                 for (range, node) in settled {
@@ -574,9 +593,12 @@ fn gradients(
                     }
                 }
             }
-            // Gradients in float32, as XGBoost computes them; sums stay f64.
+            let mut hist = root_hist.then(|| vec![GradPair::default(); binned.slots]);
+            let slots = &binned.row_slots[start * width..end * width];
             for (k, (gp, &m)) in grad.iter_mut().zip(margin.iter()).enumerate() {
-                let (y, w) = (y[start + k], weight[start + k] as f32);
+                let (y, w) = (y[start + k], weight[start + k]);
+                // Gradients in float32, as XGBoost computes them; sums
+                // stay f64.
                 let (g, h) = match objective {
                     TrainObjective::BinaryLogistic => {
                         let p = 1.0 / (1.0 + (-m).exp());
@@ -585,8 +607,20 @@ fn gradients(
                     TrainObjective::SquaredError => ((m - y) * w, w),
                 };
                 *gp = Grad32 { g, h };
+                if let Some(hist) = hist.as_mut() {
+                    add_row(hist, &slots[k * width..(k + 1) * width], *gp);
+                }
             }
-        });
+            hist
+        })
+        .reduce(
+            || None,
+            |a, b| match (a, b) {
+                (Some(a), Some(b)) => Some(add_hists(a, b)),
+                (a, None) => a,
+                (None, b) => b,
+            },
+        )
 }
 
 fn calc_gain(g: GradPair, lambda: f64) -> f64 {
@@ -600,34 +634,54 @@ fn calc_weight(g: GradPair, lambda: f64) -> f64 {
 /// Row histograms are built in parallel above this many rows.
 const PARALLEL_ROWS: usize = 8192;
 
+/// Rows per chunk of a histogram built in parallel: one chunk per thread
+/// (twice over, for balance), since every chunk costs a zeroed histogram
+/// and a reduction, so fewer, larger chunks win; small nodes are one chunk.
+fn hist_chunk(rows: usize) -> usize {
+    if rows < PARALLEL_ROWS {
+        return rows.max(1);
+    }
+    (rows / (2 * rayon::current_num_threads().max(1))).max(PARALLEL_ROWS / 2)
+}
+
+/// Adds one row (its slots and gradient) to a histogram.
+#[inline]
+fn add_row(hist: &mut [GradPair], slots: &[u16], gp: Grad32) {
+    let gp = GradPair::from(gp);
+    for &slot in slots {
+        hist[slot as usize] += gp;
+    }
+}
+
+/// Sums two histograms into the first.
+fn add_hists(mut a: Vec<GradPair>, b: Vec<GradPair>) -> Vec<GradPair> {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x += y;
+    }
+    a
+}
+
 fn build_hist(binned: &Binned, grad: &[Grad32], rows: &[u32]) -> Vec<GradPair> {
     let width = binned.width;
     let fill = |rows: &[u32]| {
         let mut h = vec![GradPair::default(); binned.slots];
         for &r in rows {
             let r = r as usize;
-            let gp = GradPair::from(grad[r]);
-            for &slot in &binned.row_slots[r * width..(r + 1) * width] {
-                h[slot as usize] += gp;
-            }
+            add_row(
+                &mut h,
+                &binned.row_slots[r * width..(r + 1) * width],
+                grad[r],
+            );
         }
         h
     };
-    if rows.len() < PARALLEL_ROWS {
+    let chunk = hist_chunk(rows.len());
+    if chunk >= rows.len() {
         return fill(rows);
     }
-    // One chunk per thread (twice over, for balance): every chunk costs a
-    // zeroed histogram and a reduction, so fewer, larger chunks win.
-    let chunk = (rows.len() / (2 * rayon::current_num_threads().max(1))).max(PARALLEL_ROWS / 2);
-    rows.par_chunks(chunk).map(fill).reduce(
-        || vec![GradPair::default(); binned.slots],
-        |mut a, b| {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x += y;
-            }
-            a
-        },
-    )
+    rows.par_chunks(chunk)
+        .map(fill)
+        .reduce(|| vec![GradPair::default(); binned.slots], add_hists)
 }
 
 fn best_split(
@@ -813,16 +867,18 @@ fn split_node(
     ]
 }
 
-/// Grows one tree from the rows in `buf.idx`; also returns where the rows
+/// Grows one tree from the rows in `buf.idx` (the root's histogram is
+/// built here unless given); also returns where the rows
 /// settled, unless pruning renumbered the nodes.
 fn grow(
     binned: &Binned,
     grad: &[Grad32],
     buf: &mut RowBuffers,
+    root_hist: Option<Vec<GradPair>>,
     features: &[usize],
     p: &TrainParams,
 ) -> (BinTree, Option<Vec<Settled>>) {
-    let hist = build_hist(binned, grad, &buf.idx);
+    let hist = root_hist.unwrap_or_else(|| build_hist(binned, grad, &buf.idx));
     // Every row falls in exactly one slot of any feature (its missing
     // slot included), so one feature's slots add up to the root's total:
     // a few hundred additions instead of a chain of one per row.
