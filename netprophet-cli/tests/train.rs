@@ -39,6 +39,33 @@ fn train_writes_a_named_model_and_reports_the_chronological_test() {
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 953);
 }
 
+/// `fixtures/tournament_model.json` was written by exactly this command.
+/// Speed work on the trainer must never change what it learns, so the
+/// retrained file is compared byte for byte. Gradients use the platform's
+/// `expf`, and the fixture was trained against glibc's.
+#[test]
+#[cfg_attr(
+    not(all(target_os = "linux", target_env = "gnu")),
+    ignore = "the shipped model was trained with glibc's expf"
+)]
+fn retraining_the_shipped_model_reproduces_it_byte_for_byte() {
+    let model = tmp("retrained.json");
+    let out = netprophet(&[
+        "train",
+        "--input",
+        s(&real_csv()),
+        "--all-rows",
+        "--out",
+        s(&model),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shipped = std::fs::read(fixtures().join("tournament_model.json")).unwrap();
+    assert!(
+        std::fs::read(&model).unwrap() == shipped,
+        "retraining changed the shipped model"
+    );
+}
+
 #[test]
 fn evaluate_compares_random_and_chronological_splits_with_baselines() {
     let plot = tmp("pr.svg");
