@@ -1,6 +1,14 @@
 //! Quantile bins: each feature's values are cut into at most `max_bin`
 //! ranges once, before training, so split finding works on small
 //! histograms instead of sorted values.
+//!
+//! Where the cuts go follows XGBoost's `hist` (its weighted quantile
+//! summary, pruned to `max_bin` entries by the same rank rule, in the same
+//! float32 arithmetic), so the two libraries bin the same rows the same
+//! way. XGBoost's summary is exact while a feature's values fit its
+//! sketch's buffer (a few thousand values at 256 bins), and there the cuts
+//! are identical; beyond that XGBoost summarises approximately (rank error
+//! at most 1/(8 x max_bin)) while this summary stays exact.
 
 use rayon::prelude::*;
 
@@ -32,7 +40,8 @@ pub(crate) struct Binned {
 
 impl Binned {
     /// Bins `x` (row-major, `width` features) with at most `max_bin` bins
-    /// per feature, cut at weighted quantiles of the non-missing values.
+    /// per feature, cut at weighted quantiles of the non-missing values
+    /// (rows of weight 0 take no part in placing the cuts).
     pub fn new(x: &[f32], width: usize, weights: Option<&[f32]>, max_bin: usize) -> Binned {
         let rows = x.len() / width.max(1);
         // Slots of all features must fit a u16.
@@ -127,18 +136,17 @@ fn feature_bins(
         .collect();
     radix_sort_high_half(&mut order);
     let value = |e: u64| x[(e as u32 as usize) * width + f];
-    let mut distinct: Vec<(f32, f64)> = Vec::new();
-    for &e in &order {
-        let (v, w) = (
-            value(e),
-            weights.map_or(1.0, |w| f64::from(w[e as u32 as usize])),
-        );
-        match distinct.last_mut() {
-            Some((last, acc)) if *last == v => *acc += w,
-            _ => distinct.push((v, w)),
+    // XGBoost's sketch sees the values in row order.
+    let n = order.len();
+    let mut sketch = Sketch::new(n, max_bin);
+    for r in 0..rows {
+        let v = x[r * width + f];
+        if !v.is_nan() {
+            sketch.push(v, weights.map_or(1.0, |w| w[r]));
         }
     }
-    let cuts = feature_cuts(&distinct, max_bin);
+    let summary = sketch.summary();
+    let cuts = feature_cuts(&summary, n, max_bin);
     col.fill((cuts.len() + 1) as u16);
     let mut bin = 0;
     for &e in &order {
@@ -184,33 +192,276 @@ fn radix_sort_high_half(v: &mut Vec<u64>) {
     *v = from;
 }
 
-/// Cut values for one feature from its distinct values (ascending) with
-/// their summed weights: distinct values become their own bins when there
-/// are few; otherwise cuts sit at equal steps of cumulative weight.
-fn feature_cuts(distinct: &[(f32, f64)], max_bin: usize) -> Vec<f32> {
-    if distinct.len() <= 1 {
-        return Vec::new();
+/// One value of a feature's weighted quantile summary: the weight of
+/// values certainly below it (`rmin`), of values at or below it at most
+/// (`rmax`), and its own (`wmin`), all float32 as in XGBoost.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Entry {
+    value: f32,
+    rmin: f32,
+    rmax: f32,
+    wmin: f32,
+}
+
+impl Entry {
+    fn rmin_next(&self) -> f32 {
+        self.rmin + self.wmin
     }
-    if distinct.len() <= max_bin {
-        // A cut at every distinct value but the first: each value its bin.
-        return distinct[1..].iter().map(|d| d.0).collect();
+
+    fn rmax_prev(&self) -> f32 {
+        self.rmax - self.wmin
     }
-    let total: f64 = distinct.iter().map(|d| d.1).sum();
-    let step = total / max_bin as f64;
-    let mut cuts = Vec::with_capacity(max_bin);
-    let mut acc = 0.0;
-    let mut next = step;
-    for (i, &(_, w)) in distinct.iter().enumerate() {
-        acc += w;
-        if acc >= next && i + 1 < distinct.len() {
-            cuts.push(distinct[i + 1].0);
-            while next <= acc {
-                next += step;
+}
+
+/// XGBoost's weighted quantile sketch of one feature (`hist`'s
+/// `WQuantileSketch`): values enter a buffer in row order; a full buffer
+/// becomes a summary, which is merged into a hierarchy of levels, each
+/// pruned to `limit` entries. Re-implemented from its behaviour so the
+/// cuts, and so the trees, match XGBoost's.
+struct Sketch {
+    limit: usize,
+    queue: Vec<(f32, f32)>,
+    capacity: usize,
+    levels: Vec<Vec<Entry>>,
+}
+
+impl Sketch {
+    /// A sketch for `n` values cut into at most `max_bin` bins.
+    fn new(n: usize, max_bin: usize) -> Sketch {
+        let n_bins = max_bin.min(n).max(1);
+        let eps = 1.0 / f64::from(n_bins as f32 * 8.0);
+        // The fewest levels whose buffers hold `n` values.
+        let mut levels = 1u32;
+        let limit = loop {
+            let limit = ((f64::from(levels) / eps).ceil() as usize + 1).min(n);
+            if (1usize << levels).saturating_mul(limit) >= n || levels >= 62 {
+                break limit;
+            }
+            levels += 1;
+        };
+        Sketch {
+            limit,
+            queue: Vec::new(),
+            capacity: limit * 2,
+            levels: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, v: f32, w: f32) {
+        if w == 0.0 {
+            return;
+        }
+        if let Some(last) = self.queue.last_mut() {
+            if last.0 == v {
+                last.1 += w;
+                return;
+            }
+        }
+        if self.queue.len() == self.capacity {
+            let summary = queue_summary(&mut self.queue);
+            self.queue.clear();
+            self.push_summary(summary);
+        }
+        self.queue.push((v, w));
+    }
+
+    /// Merges a buffer's summary into the levels: into the first empty
+    /// one, combining with each full one on the way while the result
+    /// still exceeds the limit.
+    fn push_summary(&mut self, mut temp: Vec<Entry>) {
+        for l in 0.. {
+            if self.levels.len() <= l {
+                self.levels.push(Vec::new());
+            }
+            if self.levels[l].is_empty() {
+                self.levels[l] = prune(&temp, self.limit);
+                return;
+            }
+            let combined = combine(&prune(&temp, self.limit), &self.levels[l]);
+            if combined.len() > self.limit {
+                self.levels[l].clear();
+                temp = combined;
+            } else {
+                self.levels[l] = combined;
+                return;
             }
         }
     }
-    cuts.dedup();
+
+    /// The final summary: the buffer's, merged with every level.
+    fn summary(mut self) -> Vec<Entry> {
+        let out = queue_summary(&mut self.queue);
+        if self.levels.is_empty() {
+            return prune(&out, self.limit);
+        }
+        let mut acc = prune(&out, self.limit);
+        for level in &self.levels {
+            if level.is_empty() {
+                continue;
+            }
+            acc = if acc.is_empty() {
+                level.clone()
+            } else {
+                prune(&combine(&acc, level), self.limit)
+            };
+        }
+        acc
+    }
+}
+
+/// The exact summary of a buffer of (value, weight) pairs.
+fn queue_summary(queue: &mut [(f32, f32)]) -> Vec<Entry> {
+    queue.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<Entry> = Vec::new();
+    let mut below = 0f32;
+    let mut i = 0;
+    while i < queue.len() {
+        let (v, mut w) = queue[i];
+        let mut j = i + 1;
+        while j < queue.len() && queue[j].0 == v {
+            w += queue[j].1;
+            j += 1;
+        }
+        out.push(Entry {
+            value: v,
+            rmin: below,
+            rmax: below + w,
+            wmin: w,
+        });
+        below += w;
+        i = j;
+    }
+    out
+}
+
+/// Merges two summaries of disjoint sets of values.
+fn combine(a: &[Entry], b: &[Entry]) -> Vec<Entry> {
+    if a.is_empty() {
+        return b.to_vec();
+    }
+    if b.is_empty() {
+        return a.to_vec();
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    let (mut a_prev_rmin, mut b_prev_rmin) = (0f32, 0f32);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        if x.value == y.value {
+            out.push(Entry {
+                value: x.value,
+                rmin: x.rmin + y.rmin,
+                rmax: x.rmax + y.rmax,
+                wmin: x.wmin + y.wmin,
+            });
+            a_prev_rmin = x.rmin_next();
+            b_prev_rmin = y.rmin_next();
+            i += 1;
+            j += 1;
+        } else if x.value < y.value {
+            out.push(Entry {
+                value: x.value,
+                rmin: x.rmin + b_prev_rmin,
+                rmax: x.rmax + y.rmax_prev(),
+                wmin: x.wmin,
+            });
+            a_prev_rmin = x.rmin_next();
+            i += 1;
+        } else {
+            out.push(Entry {
+                value: y.value,
+                rmin: y.rmin + a_prev_rmin,
+                rmax: y.rmax + x.rmax_prev(),
+                wmin: y.wmin,
+            });
+            b_prev_rmin = y.rmin_next();
+            j += 1;
+        }
+    }
+    let b_rmax = b[b.len() - 1].rmax;
+    out.extend(a[i..].iter().map(|x| Entry {
+        rmin: x.rmin + b_prev_rmin,
+        rmax: x.rmax + b_rmax,
+        ..*x
+    }));
+    let a_rmax = a[a.len() - 1].rmax;
+    out.extend(b[j..].iter().map(|y| Entry {
+        rmin: y.rmin + a_prev_rmin,
+        rmax: y.rmax + a_rmax,
+        ..*y
+    }));
+    // Rounding can break the ranks' order; restore it.
+    let (mut prev_rmin, mut prev_rmax) = (0f32, 0f32);
+    for e in &mut out {
+        if e.rmin < prev_rmin {
+            e.rmin = prev_rmin;
+        } else {
+            prev_rmin = e.rmin;
+        }
+        if e.rmax < prev_rmax {
+            e.rmax = prev_rmax;
+        }
+        if e.rmax < e.rmin_next() {
+            e.rmax = e.rmin_next();
+        }
+        prev_rmax = e.rmax;
+    }
+    out
+}
+
+/// Cut values for one feature from its summary (`n` non-missing values),
+/// by XGBoost's rule: the summary is pruned to `8 x max_bin` entries, then
+/// to `max_bin + 1`, and every kept value but the smallest and, when the
+/// summary was pruned, the largest becomes a cut.
+fn feature_cuts(summary: &[Entry], n: usize, max_bin: usize) -> Vec<f32> {
+    let intermediate = n.min(max_bin * 8);
+    let max_num_bins = intermediate.min(max_bin);
+    let pruned = prune(&prune(summary, intermediate), max_num_bins + 1);
+    let mut cuts: Vec<f32> = Vec::with_capacity(max_num_bins);
+    for e in pruned.iter().take(pruned.len().min(max_num_bins)).skip(1) {
+        if cuts.last().is_none_or(|&last| e.value > last) {
+            cuts.push(e.value);
+        }
+    }
     cuts
+}
+
+/// Keeps at most `max` entries of a summary, the first and the last among
+/// them, choosing the rest at equal steps of rank (XGBoost's summary
+/// prune, in its float32 arithmetic).
+fn prune(src: &[Entry], max: usize) -> Vec<Entry> {
+    if src.len() <= max {
+        return src.to_vec();
+    }
+    let last = src.len() - 1;
+    let begin = src[0].rmax;
+    let range = src[last].rmin - begin;
+    let steps = max.saturating_sub(1);
+    let mut out = vec![src[0]];
+    let (mut i, mut kept) = (1, 0);
+    for k in 1..steps {
+        let dx2 = 2.0 * ((k as f32 * range) / steps as f32 + begin);
+        while i < last && dx2 >= src[i + 1].rmax + src[i + 1].rmin {
+            i += 1;
+        }
+        if i == last {
+            break;
+        }
+        // Between entries i and i + 1: keep the one whose rank is nearer.
+        let pick = if dx2 < src[i].rmin_next() + src[i + 1].rmax_prev() {
+            i
+        } else {
+            i + 1
+        };
+        if pick != kept {
+            out.push(src[pick]);
+            kept = pick;
+        }
+    }
+    if kept != last {
+        out.push(src[last]);
+    }
+    out
 }
 
 #[cfg(test)]

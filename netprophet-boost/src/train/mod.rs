@@ -334,6 +334,21 @@ pub fn train_with_progress(
     }
     let base_score = match params.base_score {
         Some(b) => b,
+        // With re-weighted positives the weighted mean is no longer the
+        // best constant; XGBoost then takes one Newton step from margin 0
+        // (sums in f64 of float32 gradients), and so does this.
+        None if params.objective == TrainObjective::BinaryLogistic
+            && (params.scale_pos_weight - 1.0).abs() > 1e-6 =>
+        {
+            let (mut g, mut h) = (0f64, 0f64);
+            for (&w, &y) in weight.iter().zip(data.y) {
+                let w = w as f32;
+                g += f64::from((0.5 - y) * w);
+                h += f64::from(0.25 * w);
+            }
+            let m = if h > 0.0 { (-g / h) as f32 } else { 0.0 };
+            f64::from(1.0 / (1.0 + (-m).exp())).clamp(1e-6, 1.0 - 1e-6)
+        }
         None => {
             let mean = weight
                 .iter()

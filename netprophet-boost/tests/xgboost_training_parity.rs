@@ -1,0 +1,134 @@
+//! The native trainer grows the trees XGBoost grows. The `xgb3_*`
+//! fixtures were trained by XGBoost 3.1.3 `hist` on the real rows
+//! (`fixtures/generate_boost_fixtures.py`, one thread); training the same
+//! rows with the same parameters here must give the same margins on all
+//! 952 real rows, to float rounding. This holds because the quantile cuts,
+//! the base score, the split search and the leaf values all follow
+//! XGBoost's rules.
+
+use std::fs;
+
+use netprophet_boost::train::{train, TrainData, TrainObjective, TrainParams};
+use netprophet_boost::Predictor;
+
+mod common;
+use common::fixtures;
+
+/// The 952 real rows (8 features, parsed as float64 and rounded to
+/// float32, as the fixture script's DMatrix did) and the target column
+/// (`None` where it is empty).
+fn real() -> (Vec<f32>, Vec<Option<f32>>) {
+    let text = fs::read_to_string(fixtures().join("data/training_data.csv")).unwrap();
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for line in text.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        x.extend(
+            cells[1..9]
+                .iter()
+                .map(|c| c.parse::<f64>().map_or(f32::NAN, |v| v as f32)),
+        );
+        y.push(cells[11].parse::<f32>().ok());
+    }
+    (x, y)
+}
+
+/// XGBoost's margins for the 952 rows.
+fn expected_margins(name: &str) -> Vec<f32> {
+    let path = fixtures()
+        .join("boost")
+        .join(name)
+        .join("expected_real.csv");
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+fn params(max_depth: usize, rounds: usize) -> TrainParams {
+    TrainParams {
+        max_depth,
+        n_estimators: rounds,
+        ..TrainParams::default()
+    }
+}
+
+#[test]
+fn training_the_fixture_rows_gives_xgboosts_margins() {
+    let (x_all, target) = real();
+    // Classification fixtures trained on the rows with a target.
+    let (mut x_t, mut y_t) = (Vec::new(), Vec::new());
+    for (r, y) in target.iter().enumerate() {
+        if let Some(y) = y {
+            x_t.extend_from_slice(&x_all[r * 8..(r + 1) * 8]);
+            y_t.push(*y);
+        }
+    }
+    // The regression fixture: rolling_std (NaN as 0) on all 952 rows.
+    let y_reg: Vec<f32> = (0..target.len())
+        .map(|r| {
+            let v = x_all[r * 8 + 7];
+            if v.is_nan() {
+                0.0
+            } else {
+                v
+            }
+        })
+        .collect();
+    let cases: Vec<(&str, bool, TrainParams)> = vec![
+        ("xgb3_stump_1tree", false, params(1, 1)),
+        (
+            "xgb3_deep",
+            false,
+            TrainParams {
+                min_child_weight: 0.0,
+                ..params(12, 20)
+            },
+        ),
+        (
+            "xgb3_trees500",
+            false,
+            TrainParams {
+                learning_rate: 0.05,
+                ..params(2, 500)
+            },
+        ),
+        (
+            "xgb3_base_explicit",
+            false,
+            TrainParams {
+                base_score: Some(0.3),
+                ..params(4, 30)
+            },
+        ),
+        ("xgb3_base_default", false, params(4, 30)),
+        ("xgb3_named", false, params(3, 10)),
+        (
+            "xgb3_regression",
+            true,
+            TrainParams {
+                objective: TrainObjective::SquaredError,
+                ..params(5, 15)
+            },
+        ),
+    ];
+    for (name, regression, p) in cases {
+        let data = if regression {
+            TrainData::new(&x_all, 8, &y_reg)
+        } else {
+            TrainData::new(&x_t, 8, &y_t)
+        };
+        let forest = train(&data, &p).unwrap();
+        let ours = Predictor::new(&forest).margins(&x_all, 8).unwrap();
+        let theirs = expected_margins(name);
+        let worst = ours
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+            .fold(0f32, f32::max);
+        eprintln!("{name}: largest margin difference {worst:e}");
+        assert!(worst <= 1e-5, "{name}: margins differ by up to {worst}");
+    }
+}
