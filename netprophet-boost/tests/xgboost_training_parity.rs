@@ -12,7 +12,7 @@ use netprophet_boost::train::{train, TrainData, TrainObjective, TrainParams};
 use netprophet_boost::Predictor;
 
 mod common;
-use common::fixtures;
+use common::{fixtures, FEATURES};
 
 /// The 952 real rows (8 features, parsed as float64 and rounded to
 /// float32, as the fixture script's DMatrix did) and the target column
@@ -114,13 +114,23 @@ fn training_the_fixture_rows_gives_xgboosts_margins() {
             },
         ),
     ];
+    let names: Vec<String> = FEATURES.map(String::from).to_vec();
     for (name, regression, p) in cases {
         let data = if regression {
             TrainData::new(&x_all, 8, &y_reg)
         } else {
             TrainData::new(&x_t, 8, &y_t)
         };
+        // The named fixture carries its feature names; so must ours.
+        let data = if name == "xgb3_named" {
+            data.with_feature_names(&names)
+        } else {
+            data
+        };
         let forest = train(&data, &p).unwrap();
+        if name == "xgb3_named" {
+            assert_eq!(forest.feature_names.as_deref(), Some(&names[..]));
+        }
         let ours = Predictor::new(&forest).margins(&x_all, 8).unwrap();
         let theirs = expected_margins(name);
         let worst = ours
