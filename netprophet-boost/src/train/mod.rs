@@ -72,7 +72,8 @@ pub struct TrainParams {
     /// oversampling.
     pub scale_pos_weight: f64,
     /// Initial prediction in output space; `None` estimates it from the
-    /// labels (their weighted mean).
+    /// labels as XGBoost does: their weighted mean, or with
+    /// `scale_pos_weight` one Newton step from margin 0.
     pub base_score: Option<f64>,
     /// Seed of row and feature sampling (default 0).
     pub seed: u64,

@@ -249,9 +249,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         };
         // Read once; each variant cuts its own columns from the frames.
         let frames = args.input.load_frames()?;
+        // The baselines do not depend on the recipe: computed on the last
+        // recipe's test rows, listed once after every recipe.
+        let mut baseline_rows = Vec::new();
         for (i, v) in list.iter().enumerate() {
-            // The baselines do not depend on the recipe: listed once, after
-            // the last one.
             let last = i + 1 == list.len();
             let mut input = args.input.clone();
             if let Some(set) = v.feature_set {
@@ -290,10 +291,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     eval: Evaluation::new(&test.y, &scores, threshold)?,
                 });
                 if last {
-                    baselines(&test, Some(kind), args.threshold, &mut out.rows)?;
+                    baselines(&test, Some(kind), args.threshold, &mut baseline_rows)?;
                 }
             }
         }
+        out.rows.append(&mut baseline_rows);
     }
     if let Some(plot) = &args.plot {
         if let Some((title, points, base_rate)) = &out.curve {
