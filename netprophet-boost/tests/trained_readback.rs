@@ -11,23 +11,12 @@ use netprophet_boost::train::{train, TrainData, TrainParams};
 use netprophet_boost::{Forest, Importance, Predictor};
 
 mod common;
-use common::{fixtures, FEATURES};
+use common::{fixtures, real_rows, FEATURES};
 
-/// The 952 real rows (8 features in training order) and the target column.
+/// The 952 real rows and the target column (0 where it is empty).
 fn real() -> (Vec<f32>, Vec<f32>) {
-    let text = fs::read_to_string(fixtures().join("data/training_data.csv")).unwrap();
-    let mut x = Vec::new();
-    let mut y = Vec::new();
-    for line in text.lines().skip(1) {
-        let cells: Vec<&str> = line.split(',').collect();
-        x.extend(
-            cells[1..9]
-                .iter()
-                .map(|c| c.parse::<f32>().unwrap_or(f32::NAN)),
-        );
-        y.push(cells[11].parse::<f32>().unwrap_or(0.0));
-    }
-    (x, y)
+    let (x, y) = real_rows();
+    (x, y.into_iter().map(|y| y.unwrap_or(0.0)).collect())
 }
 
 fn expected(name: &str) -> (Vec<f32>, Vec<f32>) {

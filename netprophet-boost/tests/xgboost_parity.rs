@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use netprophet_boost::{ColumnMap, DumpOptions, Forest, Objective, Predictor};
 
 mod common;
-use common::{fixtures, FEATURES};
+use common::{fixtures, real_rows, FEATURES};
 
 const TOLERANCE: f32 = 1e-6;
 
@@ -116,7 +116,7 @@ fn dump_options(meta: &serde_json::Value) -> DumpOptions {
 #[test]
 fn every_fixture_matches_xgboost() {
     let root = fixtures().join("boost");
-    let real = read_rows(&fixtures().join("data/training_data.csv"));
+    let (real, _) = real_rows();
     let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -12,26 +12,7 @@ use netprophet_boost::train::{train, TrainData, TrainObjective, TrainParams};
 use netprophet_boost::Predictor;
 
 mod common;
-use common::{fixtures, FEATURES};
-
-/// The 952 real rows (8 features, parsed as float64 and rounded to
-/// float32, as the fixture script's DMatrix did) and the target column
-/// (`None` where it is empty).
-fn real() -> (Vec<f32>, Vec<Option<f32>>) {
-    let text = fs::read_to_string(fixtures().join("data/training_data.csv")).unwrap();
-    let mut x = Vec::new();
-    let mut y = Vec::new();
-    for line in text.lines().skip(1) {
-        let cells: Vec<&str> = line.split(',').collect();
-        x.extend(
-            cells[1..9]
-                .iter()
-                .map(|c| c.parse::<f64>().map_or(f32::NAN, |v| v as f32)),
-        );
-        y.push(cells[11].parse::<f32>().ok());
-    }
-    (x, y)
-}
+use common::{fixtures, real_rows, FEATURES};
 
 /// XGBoost's margins for the 952 rows.
 fn expected_margins(name: &str) -> Vec<f32> {
@@ -57,7 +38,7 @@ fn params(max_depth: usize, rounds: usize) -> TrainParams {
 
 #[test]
 fn training_the_fixture_rows_gives_xgboosts_margins() {
-    let (x_all, target) = real();
+    let (x_all, target) = real_rows();
     // Classification fixtures trained on the rows with a target.
     let (mut x_t, mut y_t) = (Vec::new(), Vec::new());
     for (r, y) in target.iter().enumerate() {

@@ -211,6 +211,16 @@ impl Entry {
     fn rmax_prev(&self) -> f32 {
         self.rmax - self.wmin
     }
+
+    /// The entry in a merged summary, given the weight of the other
+    /// side's values certainly below it and at most at or below it.
+    fn shifted(&self, below: f32, at_most: f32) -> Entry {
+        Entry {
+            rmin: self.rmin + below,
+            rmax: self.rmax + at_most,
+            ..*self
+        }
+    }
 }
 
 /// XGBoost's weighted quantile sketch of one feature (`hist`'s
@@ -359,37 +369,19 @@ fn combine(a: &[Entry], b: &[Entry]) -> Vec<Entry> {
             i += 1;
             j += 1;
         } else if x.value < y.value {
-            out.push(Entry {
-                value: x.value,
-                rmin: x.rmin + b_prev_rmin,
-                rmax: x.rmax + y.rmax_prev(),
-                wmin: x.wmin,
-            });
+            out.push(x.shifted(b_prev_rmin, y.rmax_prev()));
             a_prev_rmin = x.rmin_next();
             i += 1;
         } else {
-            out.push(Entry {
-                value: y.value,
-                rmin: y.rmin + a_prev_rmin,
-                rmax: y.rmax + x.rmax_prev(),
-                wmin: y.wmin,
-            });
+            out.push(y.shifted(a_prev_rmin, x.rmax_prev()));
             b_prev_rmin = y.rmin_next();
             j += 1;
         }
     }
-    let b_rmax = b[b.len() - 1].rmax;
-    out.extend(a[i..].iter().map(|x| Entry {
-        rmin: x.rmin + b_prev_rmin,
-        rmax: x.rmax + b_rmax,
-        ..*x
-    }));
-    let a_rmax = a[a.len() - 1].rmax;
-    out.extend(b[j..].iter().map(|y| Entry {
-        rmin: y.rmin + a_prev_rmin,
-        rmax: y.rmax + a_rmax,
-        ..*y
-    }));
+    // What is left of one side lies above all of the other.
+    let (a_rmax, b_rmax) = (a[a.len() - 1].rmax, b[b.len() - 1].rmax);
+    out.extend(a[i..].iter().map(|x| x.shifted(b_prev_rmin, b_rmax)));
+    out.extend(b[j..].iter().map(|y| y.shifted(a_prev_rmin, a_rmax)));
     // Rounding can break the ranks' order; restore it.
     let (mut prev_rmin, mut prev_rmax) = (0f32, 0f32);
     for e in &mut out {

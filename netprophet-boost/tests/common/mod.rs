@@ -1,6 +1,7 @@
 //! What the integration tests share: where the fixtures are and the
 //! 8-feature schema of the real training rows.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The 8 features of `fixtures/data/training_data.csv`, in training order
@@ -19,4 +20,24 @@ pub const FEATURES: [&str; 8] = [
 /// The workspace's `fixtures/` folder.
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
+}
+
+/// The 952 real rows of `fixtures/data/training_data.csv`: the 8 features
+/// (row-major, parsed as float64 and rounded to float32 as the fixture
+/// scripts' DMatrix did; empty cells are missing) and the target column
+/// (`None` where it is empty).
+pub fn real_rows() -> (Vec<f32>, Vec<Option<f32>>) {
+    let text = fs::read_to_string(fixtures().join("data/training_data.csv")).unwrap();
+    let mut x = Vec::new();
+    let mut y = Vec::new();
+    for line in text.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        x.extend(
+            cells[1..9]
+                .iter()
+                .map(|c| c.parse::<f64>().map_or(f32::NAN, |v| v as f32)),
+        );
+        y.push(cells[11].parse::<f32>().ok());
+    }
+    (x, y)
 }
