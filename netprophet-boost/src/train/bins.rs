@@ -2,13 +2,11 @@
 //! ranges once, before training, so split finding works on small
 //! histograms instead of sorted values.
 //!
-//! Where the cuts go follows XGBoost's `hist` (its weighted quantile
-//! summary, pruned to `max_bin` entries by the same rank rule, in the same
-//! float32 arithmetic), so the two libraries bin the same rows the same
-//! way. XGBoost's summary is exact while a feature's values fit its
-//! sketch's buffer (a few thousand values at 256 bins), and there the cuts
-//! are identical; beyond that XGBoost summarises approximately (rank error
-//! at most 1/(8 x max_bin)) while this summary stays exact.
+//! Where the cuts go follows XGBoost's `hist`: the same weighted quantile
+//! sketch (values buffered in row order, summaries merged and pruned by
+//! rank in float32, rank error at most 1/(8 x max_bin)), pruned to
+//! `max_bin` entries by the same rule, so the two libraries bin the same
+//! rows the same way and grow the same trees.
 
 use rayon::prelude::*;
 
