@@ -498,6 +498,40 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_large_weighted_shuffled_column_is_cut_within_the_sketch_error() {
+        // 200 000 rows in scrambled order, each value 4 times, some rows
+        // weighing 0 or 2: far more than the sketch's buffer, so summaries
+        // are merged and pruned through several levels.
+        let n = 200_000usize;
+        let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 50_000) as f32).collect();
+        let w: Vec<f32> = (0..n)
+            .map(|i| match (i % 10, i % 7) {
+                (0, _) => 0.0,
+                (_, 0) => 2.0,
+                _ => 1.0,
+            })
+            .collect();
+        let b = Binned::new(&x, 1, Some(&w), 64);
+        let cuts = &b.cuts[0];
+        assert!(cuts.len() <= 64 && cuts.len() >= 60, "{} cuts", cuts.len());
+        assert!(cuts.windows(2).all(|p| p[0] < p[1]));
+        let mut weight = vec![0f64; cuts.len() + 1];
+        for r in 0..n {
+            weight[b.bin(r, 0) as usize] += f64::from(w[r]);
+        }
+        let total: f64 = weight.iter().sum();
+        // Each cut's rank is within total / (8 x 64) of its target, so a
+        // bin's weight is within a quarter of total / 64.
+        let target = total / (cuts.len() + 1) as f64;
+        for (k, &bw) in weight.iter().enumerate() {
+            assert!(
+                (bw - target).abs() <= 0.3 * target,
+                "bin {k}: weight {bw}, expected about {target}"
+            );
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn radix_order_is_a_stable_sort_by_total_order(
