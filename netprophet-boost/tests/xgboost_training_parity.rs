@@ -7,6 +7,7 @@
 //! XGBoost's rules.
 
 use std::fs;
+use std::io::Read;
 
 use netprophet_boost::train::{train, TrainData, TrainObjective, TrainParams};
 use netprophet_boost::Predictor;
@@ -122,4 +123,57 @@ fn training_the_fixture_rows_gives_xgboosts_margins() {
         eprintln!("{name}: largest margin difference {worst:e}");
         assert!(worst <= 1e-5, "{name}: margins differ by up to {worst}");
     }
+}
+
+/// More rows than XGBoost's quantile sketch buffers (7 160 generated rows
+/// at 32 bins, where its buffer holds 2 050 values;
+/// `fixtures/generate_training_parity_fixture.py`): its summaries are
+/// merged and pruned through levels, and netprophet's must be the same.
+#[test]
+fn a_sketch_through_its_merging_levels_gives_xgboosts_margins() {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(
+        fs::File::open(fixtures().join("core/generated_24h_features.csv.gz")).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for line in text.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        // Rows without a target were left out, as in the fixture script.
+        let Ok(target) = cells[12].parse::<f32>() else {
+            continue;
+        };
+        x.extend(
+            cells[2..10]
+                .iter()
+                .map(|c| c.parse::<f64>().map_or(f32::NAN, |v| v as f32)),
+        );
+        y.push(target);
+    }
+    let dir = fixtures().join("boost/training_parity_levels");
+    let theirs: Vec<f32> = fs::read_to_string(dir.join("expected_margins.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(theirs.len(), y.len());
+    let forest = train(
+        &TrainData::new(&x, 8, &y),
+        &TrainParams {
+            learning_rate: 0.1,
+            max_bin: 32,
+            ..params(5, 50)
+        },
+    )
+    .unwrap();
+    let ours = Predictor::new(&forest).margins(&x, 8).unwrap();
+    let worst = ours
+        .iter()
+        .zip(&theirs)
+        .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
+        .fold(0f32, f32::max);
+    eprintln!("{} rows: largest margin difference {worst:e}", y.len());
+    assert!(worst <= 1e-5, "margins differ by up to {worst}");
 }
