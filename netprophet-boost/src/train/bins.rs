@@ -50,9 +50,8 @@ impl Binned {
                 .max(2),
         );
         // Each feature's column of slots is its own piece of `col_slots`,
-        // filled with bins local to the feature while its sorted values
-        // are at hand; the feature's offset is added once all cuts are
-        // known.
+        // filled with bins local to the feature; the feature's offset is
+        // added once all cuts are known.
         let mut col_slots = vec![0u16; rows * width];
         let cuts: Vec<Vec<f32>> = col_slots
             .par_chunks_mut(rows.max(1))
@@ -124,70 +123,28 @@ fn feature_bins(
     col: &mut [u16],
 ) -> Vec<f32> {
     let rows = col.len();
-    // (order key of the value, row), sorted by key only and stably, so
-    // equal values keep row order and their weights add up in that order.
-    let mut order: Vec<u64> = (0..rows)
-        .filter_map(|r| {
-            let v = x[r * width + f];
-            (!v.is_nan()).then(|| (u64::from(order_key(v)) << 32) | r as u64)
-        })
-        .collect();
-    radix_sort_high_half(&mut order);
-    let value = |e: u64| x[(e as u32 as usize) * width + f];
+    let value = |r: usize| x[r * width + f];
     // XGBoost's sketch sees the values in row order.
-    let n = order.len();
+    let n = (0..rows).filter(|&r| !value(r).is_nan()).count();
     let mut sketch = Sketch::new(n, max_bin);
     for r in 0..rows {
-        let v = x[r * width + f];
+        let v = value(r);
         if !v.is_nan() {
             sketch.push(v, weights.map_or(1.0, |w| w[r]));
         }
     }
-    let summary = sketch.summary();
-    let cuts = feature_cuts(&summary, n, max_bin);
-    col.fill((cuts.len() + 1) as u16);
-    let mut bin = 0;
-    for &e in &order {
-        let v = value(e);
-        while bin < cuts.len() && cuts[bin] <= v {
-            bin += 1;
-        }
-        col[e as u32 as usize] = bin as u16;
+    let cuts = feature_cuts(&sketch.summary(), n, max_bin);
+    // A value's bin counts the cuts at or below it; missing values take
+    // the slot past the last bin.
+    for (r, slot) in col.iter_mut().enumerate() {
+        let v = value(r);
+        *slot = if v.is_nan() {
+            cuts.len() + 1
+        } else {
+            cuts.partition_point(|&c| c <= v)
+        } as u16;
     }
     cuts
-}
-
-/// A key whose unsigned order is `f32::total_cmp`'s order.
-fn order_key(v: f32) -> u32 {
-    let bits = v.to_bits();
-    if bits >> 31 == 1 {
-        !bits
-    } else {
-        bits | 1 << 31
-    }
-}
-
-/// Stable LSD radix sort by the high 32 bits (three 11-bit digits).
-fn radix_sort_high_half(v: &mut Vec<u64>) {
-    let mut from = std::mem::take(v);
-    let mut to = vec![0u64; from.len()];
-    for shift in [32, 43, 54] {
-        let digit = |e: u64| ((e >> shift) & 0x7ff) as usize;
-        let mut start = [0usize; 2049];
-        for &e in &from {
-            start[digit(e) + 1] += 1;
-        }
-        for d in 0..2048 {
-            start[d + 1] += start[d];
-        }
-        for &e in &from {
-            let d = digit(e);
-            to[start[d]] = e;
-            start[d] += 1;
-        }
-        std::mem::swap(&mut from, &mut to);
-    }
-    *v = from;
 }
 
 /// One value of a feature's weighted quantile summary: the weight of
@@ -534,19 +491,33 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn radix_order_is_a_stable_sort_by_total_order(
+        fn a_sketch_that_fits_its_buffer_is_the_exact_summary(
             values in proptest::collection::vec(proptest::num::f32::ANY, 0..300),
         ) {
-            let mut keyed: Vec<u64> = values
-                .iter()
-                .enumerate()
-                .map(|(r, &v)| (u64::from(order_key(v)) << 32) | r as u64)
-                .collect();
-            radix_sort_high_half(&mut keyed);
-            let ours: Vec<usize> = keyed.iter().map(|&e| e as u32 as usize).collect();
-            let mut want: Vec<usize> = (0..values.len()).collect();
-            want.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-            proptest::prop_assert_eq!(ours, want);
+            // Distinct values in `total_cmp` order (equal values, -0 and
+            // +0 among them, are one entry), with their counts as ranks.
+            let values: Vec<f32> = values.into_iter().filter(|v| !v.is_nan()).collect();
+            let mut sorted = values.clone();
+            sorted.sort_by(f32::total_cmp);
+            let mut want: Vec<(f32, f32)> = Vec::new();
+            for v in sorted {
+                match want.last_mut() {
+                    Some((last, w)) if *last == v => *w += 1.0,
+                    _ => want.push((v, 1.0)),
+                }
+            }
+            let mut sketch = Sketch::new(values.len(), 256);
+            for &v in &values {
+                sketch.push(v, 1.0);
+            }
+            let summary = sketch.summary();
+            proptest::prop_assert_eq!(summary.len(), want.len());
+            let mut below = 0.0;
+            for (e, &(v, w)) in summary.iter().zip(&want) {
+                proptest::prop_assert_eq!(e.value.to_bits(), v.to_bits());
+                proptest::prop_assert_eq!((e.rmin, e.rmax, e.wmin), (below, below + w, w));
+                below += w;
+            }
         }
 
         #[test]
