@@ -34,7 +34,7 @@ use std::ops::Range;
 
 use crate::error::ModelError;
 use crate::model::{Forest, Objective, Tree};
-use bins::{Binned, MISSING};
+use bins::Binned;
 
 /// Training objective.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -433,16 +433,15 @@ pub fn train_with_progress(
         };
         let (tree, settled) = grow(&binned, &grad, &mut buffers, root_hist, &features, params);
         trees.push(tree.to_model(&binned));
-        pending = match (params.subsample >= 1.0, settled) {
-            (true, Some(settled)) => Some((tree, settled)),
-            _ => {
-                // Rows left out of this tree's sample still move by their
-                // leaf, and pruning renumbered the nodes: walk the tree.
-                margin.par_iter_mut().enumerate().for_each(|(i, m)| {
-                    *m += tree.leaf_from(&binned, i, 0);
-                });
-                None
-            }
+        pending = if params.subsample >= 1.0 {
+            Some((tree, settled))
+        } else {
+            // Rows left out of this tree's sample still move by their
+            // leaf: walk the tree for every row.
+            margin.par_iter_mut().enumerate().for_each(|(i, m)| {
+                *m += tree.leaf_of(&binned, i as u32);
+            });
+            None
         };
         progress(Round {
             round: round + 1,
@@ -470,8 +469,14 @@ type Settled = (Range<usize>, usize);
 
 /// A grown subtree, before its nodes are numbered.
 enum Grown {
-    /// No split worth making.
-    Leaf { sum: GradPair, rows: Range<usize> },
+    /// No split worth making, or one pruned away. Its rows are one range
+    /// of the row buffer, or, after pruning, the ranges its children's
+    /// rows were partitioned into: each range stays in ascending row
+    /// order, which the margin update's binary search needs.
+    Leaf {
+        sum: GradPair,
+        rows: Vec<Range<usize>>,
+    },
     /// A split; `children` is `None` when they are leaves at the depth
     /// limit, whose rows were never partitioned.
     Split {
@@ -516,22 +521,27 @@ struct BinTree {
 }
 
 impl BinTree {
-    /// The leaf value `row` reaches from `node`.
-    fn leaf_from(&self, binned: &Binned, row: usize, mut node: usize) -> f32 {
+    /// The leaf value `row` reaches.
+    fn leaf_of(&self, binned: &Binned, row: u32) -> f32 {
+        let mut node = 0;
         while self.left[node] >= 0 {
-            let b = binned.bin(row, self.feature[node]);
-            let go_left = if b == MISSING {
-                self.default_left[node]
-            } else {
-                b as usize <= self.bin[node]
-            };
-            node = if go_left {
+            node = if self.test(binned, node).goes_left(row) {
                 self.left[node]
             } else {
                 self.right[node]
             } as usize;
         }
         self.leaf[node]
+    }
+
+    /// The split rule of split node `node`.
+    fn test<'a>(&self, binned: &'a Binned, node: usize) -> SplitTest<'a> {
+        SplitTest::new(
+            binned,
+            self.feature[node],
+            self.bin[node],
+            self.default_left[node],
+        )
     }
 
     fn to_model(&self, binned: &Binned) -> Tree {
@@ -608,12 +618,7 @@ fn gradients(
                             margin[row as usize - start] += v;
                         }
                     } else {
-                        let test = SplitTest::new(
-                            binned,
-                            tree.feature[*node],
-                            tree.bin[*node],
-                            tree.default_left[*node],
-                        );
+                        let test = tree.test(binned, *node);
                         let v = [tree.leaf[r as usize], tree.leaf[l as usize]];
                         for &row in rows {
                             margin[row as usize - start] += v[usize::from(test.goes_left(row))];
@@ -896,8 +901,7 @@ fn split_node(
 }
 
 /// Grows one tree from the rows in `buf.idx` (the root's histogram is
-/// built here unless given); also returns where the rows
-/// settled, unless pruning renumbered the nodes.
+/// built here unless given); also returns where the rows settled.
 fn grow(
     binned: &Binned,
     grad: &[Grad32],
@@ -905,7 +909,7 @@ fn grow(
     root_hist: Option<Vec<GradPair>>,
     features: &[usize],
     p: &TrainParams,
-) -> (BinTree, Option<Vec<Settled>>) {
+) -> (BinTree, Vec<Settled>) {
     let hist = root_hist.unwrap_or_else(|| build_hist(binned, grad, &buf.idx));
     // Every row falls in exactly one slot of any feature (its missing
     // slot included), so one feature's slots add up to the root's total:
@@ -928,13 +932,7 @@ fn grow(
         p,
     };
     let grown = ctx.grow_node(root, &mut buf.idx, &mut buf.scratch[..n]);
-    let (mut t, settled) = number(&grown, p);
-    if p.gamma > 0.0 {
-        // Pruning renumbers nodes; the caller walks the tree instead.
-        prune(&mut t, p);
-        return (t, None);
-    }
-    (t, Some(settled))
+    number(&prune(grown, p.gamma), p)
 }
 
 /// What growing a tree reads.
@@ -956,7 +954,7 @@ impl Grower<'_> {
         let Some(choice) = best_split(binned, &node.hist, node.sum, self.features, p) else {
             return Grown::Leaf {
                 sum: node.sum,
-                rows: node.rows,
+                rows: vec![node.rows],
             };
         };
         if node.depth + 1 >= p.max_depth {
@@ -969,12 +967,11 @@ impl Grower<'_> {
             };
         }
         let [left, right] = split_node(binned, self.grad, &node, &choice, rows, scratch);
-        let (
-            GrowNode {
-                sum, rows: range, ..
-            },
-            n_left,
-        ) = (node, left.rows.len());
+        // The parent's histogram is dropped before the children grow.
+        let GrowNode {
+            sum, rows: range, ..
+        } = node;
+        let n_left = left.rows.len();
         let (left_rows, right_rows) = rows.split_at_mut(n_left);
         let (left_scratch, right_scratch) = scratch.split_at_mut(n_left);
         let children = rayon::join(
@@ -1015,7 +1012,7 @@ fn number(root: &Grown, p: &TrainParams) -> (BinTree, Vec<Settled>) {
         let (sum, c, rows, children) = match grown {
             Grown::Leaf { rows, .. } => {
                 t.leaf[id] = (t.weight[id] * p.learning_rate) as f32;
-                settled.push((rows.clone(), id));
+                settled.extend(rows.iter().map(|r| (r.clone(), id)));
                 continue;
             }
             Grown::Split {
@@ -1060,57 +1057,48 @@ fn number(root: &Grown, p: &TrainParams) -> (BinTree, Vec<Settled>) {
     (t, settled)
 }
 
-/// Turns splits whose gain is below gamma back into leaves, bottom-up, as
-/// XGBoost's pruner does; unreachable nodes are then dropped.
-fn prune(t: &mut BinTree, p: &TrainParams) {
-    fn visit(t: &mut BinTree, node: usize, p: &TrainParams) -> bool {
-        if t.left[node] < 0 {
-            return true;
-        }
-        let (l, r) = (t.left[node] as usize, t.right[node] as usize);
-        let leaves = visit(t, l, p) & visit(t, r, p);
-        if leaves && t.gain[node] < p.gamma {
-            t.left[node] = -1;
-            t.right[node] = -1;
-            t.gain[node] = 0.0;
-            t.leaf[node] = (t.weight[node] * p.learning_rate) as f32;
-            return true;
-        }
-        false
-    }
-    visit(t, 0, p);
-    // Renumber the reachable nodes in breadth-first order.
-    let mut order = vec![0usize];
-    let mut i = 0;
-    while i < order.len() {
-        let n = order[i];
-        if t.left[n] >= 0 {
-            order.push(t.left[n] as usize);
-            order.push(t.right[n] as usize);
-        }
-        i += 1;
-    }
-    let mut new_id = vec![-1i32; t.left.len()];
-    for (k, &n) in order.iter().enumerate() {
-        new_id[n] = k as i32;
-    }
-    let pick = |v: &Vec<f64>| order.iter().map(|&n| v[n]).collect::<Vec<_>>();
-    let remap = |v: i32| if v < 0 { -1 } else { new_id[v as usize] };
-    *t = BinTree {
-        feature: order.iter().map(|&n| t.feature[n]).collect(),
-        bin: order.iter().map(|&n| t.bin[n]).collect(),
-        default_left: order.iter().map(|&n| t.default_left[n]).collect(),
-        left: order.iter().map(|&n| remap(t.left[n])).collect(),
-        right: order.iter().map(|&n| remap(t.right[n])).collect(),
-        parent: order
-            .iter()
-            .map(|&n| if n == 0 { i32::MAX } else { remap(t.parent[n]) })
-            .collect(),
-        leaf: order.iter().map(|&n| t.leaf[n]).collect(),
-        gain: pick(&t.gain),
-        cover: pick(&t.cover),
-        weight: pick(&t.weight),
+/// Turns splits whose gain is below `gamma` and whose children are
+/// leaves back into leaves, bottom-up, as XGBoost's pruner does. A pruned
+/// node's rows settle where its children's did.
+fn prune(grown: Grown, gamma: f64) -> Grown {
+    let Grown::Split {
+        sum,
+        choice,
+        rows,
+        children,
+    } = grown
+    else {
+        return grown;
     };
+    let children = children.map(|pair| {
+        let [l, r] = *pair;
+        [prune(l, gamma), prune(r, gamma)]
+    });
+    if choice.gain >= gamma {
+        return Grown::Split {
+            sum,
+            choice,
+            rows,
+            children: children.map(Box::new),
+        };
+    }
+    match children {
+        // Leaf children at the depth limit: the rows were never split.
+        None => Grown::Leaf {
+            sum,
+            rows: vec![rows],
+        },
+        Some([Grown::Leaf { rows: mut l, .. }, Grown::Leaf { rows: r, .. }]) => {
+            l.extend(r);
+            Grown::Leaf { sum, rows: l }
+        }
+        Some(pair) => Grown::Split {
+            sum,
+            choice,
+            rows,
+            children: Some(Box::new(pair)),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -1219,6 +1207,72 @@ mod tests {
             ..TrainParams::default()
         };
         assert_eq!(train(&d, &p).unwrap(), train(&d, &p).unwrap());
+    }
+
+    #[test]
+    fn every_row_settles_at_the_leaf_the_tree_sends_it_to() {
+        // Enough rows for several gradient chunks, with and without gamma
+        // pruning: the margin update finds each chunk's rows in every
+        // settled range by binary search, so each range must ascend, and
+        // each row must get the leaf value a walk of the tree gives.
+        let n = 6 * PARALLEL_ROWS;
+        let (x, y) = data(n);
+        let binned = Binned::new(&x, 3, None, 256);
+        let mut margin: Vec<f32> = (0..n).map(|i| (i % 11) as f32 / 5.0 - 1.0).collect();
+        let mut grad = vec![Grad32::default(); n];
+        let weight = vec![1.0f32; n];
+        let objective = TrainObjective::BinaryLogistic;
+        gradients(
+            &mut margin,
+            &mut grad,
+            None,
+            &binned,
+            &y,
+            &weight,
+            objective,
+            false,
+        );
+        let mut pruned_inner = false;
+        for gamma in [0.0, 5.0, 400.0] {
+            let p = TrainParams {
+                gamma,
+                max_depth: 5,
+                ..TrainParams::default()
+            };
+            let mut buf = RowBuffers {
+                idx: (0..n as u32).collect(),
+                scratch: vec![0; n],
+            };
+            let (tree, settled) = grow(&binned, &grad, &mut buf, None, &[0, 1, 2], &p);
+            // A pruned split whose children had been partitioned settles
+            // in more than one range.
+            let nodes: std::collections::HashSet<usize> = settled.iter().map(|s| s.1).collect();
+            pruned_inner |= nodes.len() < settled.len();
+            let mut seen = vec![false; n];
+            for (range, node) in &settled {
+                let rows = &buf.idx[range.clone()];
+                assert!(rows.windows(2).all(|w| w[0] < w[1]), "gamma {gamma}");
+                for &r in rows {
+                    let v = if tree.left[*node] < 0 {
+                        tree.leaf[*node]
+                    } else if tree.test(&binned, *node).goes_left(r) {
+                        tree.leaf[tree.left[*node] as usize]
+                    } else {
+                        tree.leaf[tree.right[*node] as usize]
+                    };
+                    assert_eq!(v, tree.leaf_of(&binned, r), "row {r}, gamma {gamma}");
+                    seen[r as usize] = true;
+                }
+            }
+            assert!(
+                seen.iter().all(|&s| s),
+                "gamma {gamma}: a row settled nowhere"
+            );
+        }
+        assert!(
+            pruned_inner,
+            "no partitioned split was pruned: the test lost its point"
+        );
     }
 
     #[test]
