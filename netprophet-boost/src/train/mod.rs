@@ -507,6 +507,7 @@ struct SplitChoice {
 }
 
 /// A tree in bin space, turned into a model tree at the end.
+#[derive(Default)]
 struct BinTree {
     feature: Vec<usize>,
     bin: Vec<usize>,
@@ -521,6 +522,28 @@ struct BinTree {
 }
 
 impl BinTree {
+    /// Appends a node with its gradient totals (no split yet); returns
+    /// its id.
+    fn add_node(&mut self, parent: i32, sum: GradPair, lambda: f64) -> usize {
+        self.feature.push(0);
+        self.bin.push(0);
+        self.default_left.push(false);
+        self.left.push(-1);
+        self.right.push(-1);
+        self.parent.push(parent);
+        self.leaf.push(0.0);
+        self.gain.push(0.0);
+        self.cover.push(sum.h);
+        self.weight.push(calc_weight(sum, lambda));
+        self.left.len() - 1
+    }
+
+    /// Gives leaf `node` its value: its weight, shrunk by the learning
+    /// rate.
+    fn make_leaf(&mut self, node: usize, learning_rate: f64) {
+        self.leaf[node] = (self.weight[node] * learning_rate) as f32;
+    }
+
     /// The leaf value `row` reaches.
     fn leaf_of(&self, binned: &Binned, row: u32) -> f32 {
         let mut node = 0;
@@ -994,24 +1017,14 @@ fn number(root: &Grown, p: &TrainParams) -> (BinTree, Vec<Settled>) {
     let sum = match root {
         Grown::Leaf { sum, .. } | Grown::Split { sum, .. } => *sum,
     };
-    let mut t = BinTree {
-        feature: vec![0],
-        bin: vec![0],
-        default_left: vec![false],
-        left: vec![-1],
-        right: vec![-1],
-        parent: vec![i32::MAX],
-        leaf: vec![0.0],
-        gain: vec![0.0],
-        cover: vec![sum.h],
-        weight: vec![calc_weight(sum, p.lambda)],
-    };
+    let mut t = BinTree::default();
+    t.add_node(i32::MAX, sum, p.lambda);
     let mut settled = Vec::new();
     let mut queue = std::collections::VecDeque::from([(root, 0usize)]);
     while let Some((grown, id)) = queue.pop_front() {
         let (sum, c, rows, children) = match grown {
             Grown::Leaf { rows, .. } => {
-                t.leaf[id] = (t.weight[id] * p.learning_rate) as f32;
+                t.make_leaf(id, p.learning_rate);
                 settled.extend(rows.iter().map(|r| (r.clone(), id)));
                 continue;
             }
@@ -1024,21 +1037,11 @@ fn number(root: &Grown, p: &TrainParams) -> (BinTree, Vec<Settled>) {
         };
         let l = t.left.len();
         for sum in [c.left, sum - c.left] {
-            t.feature.push(0);
-            t.bin.push(0);
-            t.default_left.push(false);
-            t.left.push(-1);
-            t.right.push(-1);
-            t.parent.push(id as i32);
-            let w = calc_weight(sum, p.lambda);
-            t.leaf.push(if children.is_none() {
-                (w * p.learning_rate) as f32
-            } else {
-                0.0
-            });
-            t.gain.push(0.0);
-            t.cover.push(sum.h);
-            t.weight.push(w);
+            let child = t.add_node(id as i32, sum, p.lambda);
+            if children.is_none() {
+                // Leaves at the depth limit: nothing below them to number.
+                t.make_leaf(child, p.learning_rate);
+            }
         }
         match children {
             Some(pair) => {
