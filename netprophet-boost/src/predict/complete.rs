@@ -177,11 +177,11 @@ impl CompleteTrees {
         let mask = SLOTS - 1;
         let (splits, _) = self.splits.as_chunks::<SLOTS>();
         let (leaves, _) = self.leaves.as_chunks::<SLOTS>();
-        let mut lanes = splits
+        let lanes = splits
             .chunks_exact(TREE_LANES)
             .zip(leaves.chunks_exact(TREE_LANES));
         let mut t = 0;
-        for (splits, leaves) in lanes.by_ref() {
+        for (splits, leaves) in lanes {
             let mut k = [0usize; TREE_LANES];
             for _ in 0..depth {
                 for (kj, tree) in k.iter_mut().zip(splits) {
@@ -194,8 +194,8 @@ impl CompleteTrees {
                 t += 1;
             }
         }
-        let done = t;
-        for (tree, leaves) in splits[done..].iter().zip(&leaves[done..]) {
+        // The trees left over from the last full group of lanes.
+        for (tree, leaves) in splits[t..].iter().zip(&leaves[t..]) {
             let mut k = 0;
             for _ in 0..depth {
                 let s = tree[k & mask];
