@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use netprophet_boost::{ColumnMap, Forest, Predictor};
 use netprophet_core::dataset::{parse_cell, read_minutes_csv};
-use netprophet_core::features::EXTENDED;
+use netprophet_core::features::FeatureFrame;
 use netprophet_core::schema::FEATURE_COLUMNS;
 
 /// Output format of `netprophet predict`.
@@ -120,8 +120,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(str::to_owned)
         .collect();
     let width = names.len();
-    let derivable =
-        |n: &String| FEATURE_COLUMNS.contains(&n.as_str()) || EXTENDED.contains(&n.as_str());
+    // Whatever a frame computes (asked of an empty one) can be derived.
+    let derivable = |n: &String| FeatureFrame::default().column(n).is_some();
     let data = match ColumnMap::by_name(&names, &header) {
         Ok(map) => {
             let mut data = Vec::new();
