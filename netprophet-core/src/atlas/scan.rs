@@ -183,28 +183,12 @@ impl<'a> Scan<'a> {
         &mut self,
         mut on_member: impl FnMut(&mut Self, &'a [u8], bool) -> Option<()>,
     ) -> Option<()> {
-        self.eat(b'{')?;
-        self.ws();
-        if self.peek()? == b'}' {
-            self.i += 1;
-            return Some(());
-        }
-        loop {
-            let (key, escaped) = self.string()?;
-            self.eat(b':')?;
-            self.ws();
-            on_member(self, key, escaped)?;
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b'}' => {
-                    self.i += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-            self.ws();
-        }
+        self.sequence(b'{', b'}', |s| {
+            let (key, escaped) = s.string()?;
+            s.eat(b':')?;
+            s.ws();
+            on_member(s, key, escaped)
+        })
     }
 
     /// An object's keys, calling `on_key` with each key; `on_key` must
@@ -215,20 +199,31 @@ impl<'a> Scan<'a> {
     }
 
     /// An array's elements: `on_element` must consume each one.
-    fn elements(&mut self, mut on_element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
-        self.eat(b'[')?;
+    fn elements(&mut self, on_element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.sequence(b'[', b']', on_element)
+    }
+
+    /// A bracketed, comma-separated sequence (an object's members or an
+    /// array's elements): `item` must consume each entry.
+    fn sequence(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(open)?;
         self.ws();
-        if self.peek()? == b']' {
+        if self.peek()? == close {
             self.i += 1;
             return Some(());
         }
         loop {
             self.ws();
-            on_element(self)?;
+            item(self)?;
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
-                b']' => {
+                c if c == close => {
                     self.i += 1;
                     return Some(());
                 }
