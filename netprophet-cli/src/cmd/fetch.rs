@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use netprophet_core::atlas::client::{chunks, AtlasClient, Chunk};
-use serde_json::value::RawValue;
+use netprophet_core::atlas::for_each_element;
 
 use crate::atlas_args::{parse_time, AtlasArgs};
 
@@ -38,45 +38,17 @@ pub struct Args {
 /// Copies the elements of a JSON array from `body` to `out`, one per line,
 /// as they arrive; fails when the array is incomplete or not an array.
 fn write_lines(body: &mut dyn std::io::Read, out: &mut impl Write) -> std::io::Result<u64> {
-    use serde::de::{DeserializeSeed, SeqAccess, Visitor};
-    struct Lines<'w, W> {
-        out: &'w mut W,
-        n: u64,
-    }
-    impl<'de, W: Write> Visitor<'de> for &mut Lines<'_, W> {
-        type Value = ();
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a JSON array of Atlas results")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            while let Some(item) = seq.next_element::<Box<RawValue>>()? {
-                self.out
-                    .write_all(item.get().as_bytes())
-                    .and_then(|()| self.out.write_all(b"\n"))
-                    .map_err(serde::de::Error::custom)?;
-                self.n += 1;
-            }
-            Ok(())
-        }
-    }
-    impl<'de, W: Write> DeserializeSeed<'de> for &mut Lines<'_, W> {
-        type Value = ();
-        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_seq(self)
-        }
-    }
-    let mut lines = Lines { out, n: 0 };
-    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(body));
-    (&mut lines)
-        .deserialize(&mut de)
-        .and_then(|()| de.end())
-        .map_err(|e| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("the response is not a complete JSON array ({e})"),
-            )
-        })?;
-    Ok(lines.n)
+    for_each_element(&mut std::io::BufReader::new(body), |element| {
+        out.write_all(element)?;
+        out.write_all(b"\n")
+    })
+    .map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("the response is not a complete JSON array ({e})"),
+        ),
+        _ => e,
+    })
 }
 
 fn part_path(dir: &Path, c: Chunk) -> PathBuf {

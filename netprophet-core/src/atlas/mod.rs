@@ -2,10 +2,12 @@
 //! readers.
 
 pub mod client;
+mod elements;
 pub mod reader;
 pub mod result;
 mod scan;
 
+pub use elements::for_each_element;
 pub use reader::{read_stream, summary, ArchiveReader, ReadError};
 pub use result::{
     parse_result, Malformed, Packet, ParseOutcome, ParseStats, PingResult, ResultError, Sample,

@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde_json::value::RawValue;
 
+use super::elements::{fill_block, ArrayCutter, ArrayError};
 use super::result::{
     parse_result, ParseOutcome, ParseStats, PingResult, Sample, SampleFilter, SkipReason,
 };
@@ -336,124 +338,45 @@ impl Stream<'_> {
         f: &mut (impl FnMut(PingResult) + Send),
     ) -> Result<(), ReadError> {
         // As for lines: elements are cut out of blocks by a small
-        // structural scanner (depth, strings, escapes), parsed in parallel
-        // and delivered in order. Each element is then fully parsed, so
-        // the scanner only has to find where elements start and end.
+        // structural scanner, parsed in parallel and delivered in order.
+        // Each element is then fully parsed, so the scanner only has to
+        // find where elements start and end.
         let block_size = self.block;
         let io_error = self.io_error();
         let path = self.path.clone();
-        let mut buf: Vec<u8> = Vec::with_capacity(block_size + (64 << 10));
-        let mut scan = 0usize;
-        let mut elem_start: Option<usize> = None;
-        let (mut depth, mut in_str, mut esc, mut done) = (0u32, false, false, false);
-        let mut index = 0u64;
-        let (mut line, mut column) = (1usize, 0usize);
-        let mut pending: Option<Vec<Parsed>> = None;
-        let bad = |line: usize, column: usize, message: &str| ReadError::Array {
+        let bad = |e: ArrayError| ReadError::Array {
             path: path.clone(),
-            line,
-            column,
-            message: message.to_string(),
+            line: e.line,
+            column: e.column,
+            message: e.message.to_string(),
         };
+        let mut buf: Vec<u8> = Vec::with_capacity(block_size + (64 << 10));
+        let mut cutter = ArrayCutter::default();
+        let mut index = 0u64;
+        let mut pending: Option<Vec<Parsed>> = None;
         loop {
             let eof = fill_block(&mut *self.input, &mut buf, block_size).map_err(&io_error)?;
-            let mut ranges: Vec<(u64, usize, usize)> = Vec::new();
-            while scan < buf.len() {
-                let c = buf[scan];
-                if c == b'\n' {
-                    line += 1;
-                    column = 0;
-                } else {
-                    column += 1;
-                }
-                if done {
-                    if !c.is_ascii_whitespace() {
-                        return Err(bad(line, column, "trailing characters after the array"));
-                    }
-                } else if in_str {
-                    if esc {
-                        esc = false;
-                    } else if c == b'\\' {
-                        esc = true;
-                    } else if c == b'"' {
-                        in_str = false;
-                    }
-                } else {
-                    match c {
-                        b'[' | b'{' => {
-                            if depth == 1 && elem_start.is_none() {
-                                elem_start = Some(scan);
-                            }
-                            if depth == 0 && c == b'{' {
-                                return Err(bad(line, column, "expected `[`"));
-                            }
-                            depth += 1;
-                        }
-                        b']' | b'}' => {
-                            if depth == 0 {
-                                return Err(bad(line, column, "unbalanced closing bracket"));
-                            }
-                            depth -= 1;
-                            if depth == 0 {
-                                if let Some(s) = elem_start.take() {
-                                    index += 1;
-                                    ranges.push((index, s, scan));
-                                }
-                                done = true;
-                            }
-                        }
-                        b',' if depth == 1 => match elem_start.take() {
-                            Some(s) => {
-                                index += 1;
-                                ranges.push((index, s, scan));
-                            }
-                            None => return Err(bad(line, column, "an empty element")),
-                        },
-                        b'"' => {
-                            in_str = true;
-                            if depth == 1 && elem_start.is_none() {
-                                elem_start = Some(scan);
-                            }
-                        }
-                        c if c.is_ascii_whitespace() => {}
-                        _ => {
-                            if depth == 0 {
-                                return Err(bad(line, column, "expected `[`"));
-                            }
-                            if depth == 1 && elem_start.is_none() {
-                                elem_start = Some(scan);
-                            }
-                        }
-                    }
-                }
-                scan += 1;
-            }
+            let mut ranges: Vec<Range<usize>> = Vec::new();
+            cutter.cut(&buf, &mut ranges).map_err(&bad)?;
+            let first = index;
+            index += ranges.len() as u64;
             let block = &buf;
+            let numbered: Vec<(u64, Range<usize>)> = (first + 1..).zip(ranges).collect();
             pending = Some(parse_while_delivering(
-                &ranges,
-                |&(n, a, b)| parse_one(block[a..b].trim_ascii(), n),
+                &numbered,
+                |(n, r)| parse_one(block[r.clone()].trim_ascii(), *n),
                 pending.take(),
                 stats,
                 f,
             ));
-            let keep_from = elem_start.unwrap_or(scan);
-            buf.drain(..keep_from);
-            scan -= keep_from;
-            if let Some(s) = elem_start.as_mut() {
-                *s -= keep_from;
-            }
+            let keep = cutter.keep_from();
+            buf.drain(..keep);
+            cutter.drained(keep);
             if eof {
                 for p in pending.into_iter().flatten() {
                     p.deliver(stats, f);
                 }
-                if !done {
-                    return Err(bad(
-                        line,
-                        column,
-                        "the array ends before its closing `]` (truncated?)",
-                    ));
-                }
-                return Ok(());
+                return cutter.finish().map_err(&bad);
             }
         }
     }
@@ -520,21 +443,6 @@ impl Parsed {
             }
         }
     }
-}
-
-/// Appends input to `block` until it holds `size` bytes or the input
-/// ends; returns whether it ended.
-fn fill_block(input: &mut dyn BufRead, block: &mut Vec<u8>, size: usize) -> io::Result<bool> {
-    while block.len() < size {
-        let chunk = input.fill_buf()?;
-        if chunk.is_empty() {
-            return Ok(true);
-        }
-        let n = chunk.len();
-        block.extend_from_slice(chunk);
-        input.consume(n);
-    }
-    Ok(false)
 }
 
 /// Parses `items` in parallel while the previous block's results are
