@@ -31,7 +31,7 @@ impl std::error::Error for ArrayError {}
 
 /// Finds the elements of a top-level JSON array in a buffer that grows at
 /// its end and is drained at its front.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct ArrayCutter {
     scan: usize,
     start: Option<usize>,
@@ -74,6 +74,16 @@ impl ArrayCutter {
         buf: &[u8],
         out: &mut Vec<Range<usize>>,
     ) -> Result<(), ArrayError> {
+        // Every byte of the input passes here: the state is worked on as a
+        // local copy, which stays in registers, and stored back once.
+        let mut st = *self;
+        let result = st.scan_to(buf, out);
+        *self = st;
+        result
+    }
+
+    #[inline(always)]
+    fn scan_to(&mut self, buf: &[u8], out: &mut Vec<Range<usize>>) -> Result<(), ArrayError> {
         while self.scan < buf.len() {
             let c = buf[self.scan];
             if c == b'\n' {
@@ -103,6 +113,7 @@ impl ArrayCutter {
     }
 
     /// One byte outside strings.
+    #[inline(always)]
     fn structural(&mut self, c: u8, out: &mut Vec<Range<usize>>) -> Result<(), ArrayError> {
         match c {
             _ if c.is_ascii_whitespace() => return Ok(()),
