@@ -1126,6 +1126,27 @@ mod tests {
         (x, y)
     }
 
+    /// `n` rows of [`data`] binned, their gradients at varied margins,
+    /// and the root histogram the gradient pass built with them.
+    fn with_gradients(n: usize) -> (Binned, Vec<Grad32>, Vec<GradPair>) {
+        let (x, y) = data(n);
+        let binned = Binned::new(&x, 3, None, 256);
+        let mut margin: Vec<f32> = (0..n).map(|i| (i % 17) as f32 / 4.0 - 2.0).collect();
+        let mut grad = vec![Grad32::default(); n];
+        let hist = gradients(
+            &mut margin,
+            &mut grad,
+            None,
+            &binned,
+            &y,
+            &vec![1.0; n],
+            TrainObjective::BinaryLogistic,
+            true,
+        )
+        .expect("the root histogram");
+        (binned, grad, hist)
+    }
+
     #[test]
     fn learns_and_the_forest_scores_the_training_margins() {
         let (x, y) = data(3000);
@@ -1219,22 +1240,7 @@ mod tests {
         // settled range by binary search, so each range must ascend, and
         // each row must get the leaf value a walk of the tree gives.
         let n = 6 * PARALLEL_ROWS;
-        let (x, y) = data(n);
-        let binned = Binned::new(&x, 3, None, 256);
-        let mut margin: Vec<f32> = (0..n).map(|i| (i % 11) as f32 / 5.0 - 1.0).collect();
-        let mut grad = vec![Grad32::default(); n];
-        let weight = vec![1.0f32; n];
-        let objective = TrainObjective::BinaryLogistic;
-        gradients(
-            &mut margin,
-            &mut grad,
-            None,
-            &binned,
-            &y,
-            &weight,
-            objective,
-            false,
-        );
+        let (binned, grad, _) = with_gradients(n);
         let mut pruned_inner = false;
         for gamma in [0.0, 5.0, 400.0] {
             let p = TrainParams {
@@ -1301,22 +1307,7 @@ mod tests {
     #[test]
     fn the_gradient_pass_builds_the_root_histogram_bit_for_bit() {
         let n = 5 * PARALLEL_ROWS + 3;
-        let (x, y) = data(n);
-        let binned = Binned::new(&x, 3, None, 256);
-        let mut margin: Vec<f32> = (0..n).map(|i| (i % 17) as f32 / 4.0 - 2.0).collect();
-        let mut grad = vec![Grad32::default(); n];
-        let weight = vec![1.0f32; n];
-        let fused = gradients(
-            &mut margin,
-            &mut grad,
-            None,
-            &binned,
-            &y,
-            &weight,
-            TrainObjective::BinaryLogistic,
-            true,
-        )
-        .unwrap();
+        let (binned, grad, fused) = with_gradients(n);
         let rows: Vec<u32> = (0..n as u32).collect();
         let built = build_hist(&binned, &grad, &rows);
         assert_eq!(fused.len(), built.len());
