@@ -42,3 +42,4 @@ pub mod schema;
 pub mod smote;
 pub mod split;
 pub mod time;
+pub mod traces;

@@ -44,13 +44,16 @@ pub fn format_utc(secs: i64) -> String {
 }
 
 /// Parses `YYYY-MM-DD HH:MM[:SS]`, with `T` instead of the space allowed
-/// and an optional `Z` or `+00:00` suffix, a bare `YYYY-MM-DD`, or Unix
-/// seconds. Returns `None` for anything else (including other offsets).
+/// and an optional `Z` or `+00:00` suffix, a bare `YYYY-MM-DD`, the
+/// day-first `DD/MM/YYYY HH:MM[:SS]` that spreadsheet exports write (as
+/// some published RTT traces are), or Unix seconds. Returns `None` for
+/// anything else (including other offsets).
 ///
 /// ```
 /// use netprophet_core::time::parse_utc;
 /// assert_eq!(parse_utc("2026-02-09 07:21:00"), Some(1770621660));
 /// assert_eq!(parse_utc("2026-02-09T07:21:00Z"), Some(1770621660));
+/// assert_eq!(parse_utc("09/02/2026 07:21"), Some(1770621660));
 /// assert_eq!(parse_utc("1770621660"), Some(1770621660));
 /// assert_eq!(parse_utc("2026-02-30"), None);
 /// ```
@@ -72,11 +75,26 @@ pub fn parse_utc(text: &str) -> Option<i64> {
             .then(|| s.parse().ok())
             .flatten()
     };
-    let mut dp = date.split('-');
-    let y = num(dp.next()?, 4)?;
-    let m = num(dp.next()?, 2)?;
-    let d = num(dp.next()?, 2)?;
-    if dp.next().is_some() || !(1..=12).contains(&m) || d < 1 {
+    let (y, m, d) = if date.contains('/') {
+        let mut dp = date.split('/');
+        let d = num(dp.next()?, 2)?;
+        let m = num(dp.next()?, 2)?;
+        let y = num(dp.next()?, 4)?;
+        if dp.next().is_some() {
+            return None;
+        }
+        (y, m, d)
+    } else {
+        let mut dp = date.split('-');
+        let y = num(dp.next()?, 4)?;
+        let m = num(dp.next()?, 2)?;
+        let d = num(dp.next()?, 2)?;
+        if dp.next().is_some() {
+            return None;
+        }
+        (y, m, d)
+    };
+    if !(1..=12).contains(&m) || d < 1 {
         return None;
     }
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -132,6 +150,25 @@ mod tests {
         fn parse_never_panics(s in "\\PC{0,30}") {
             let _ = parse_utc(&s);
         }
+    }
+
+    #[test]
+    fn day_first_dates() {
+        assert_eq!(
+            parse_utc("14/10/2016 21:17"),
+            parse_utc("2016-10-14 21:17:00")
+        );
+        assert_eq!(
+            parse_utc("29/02/2016 00:00:59"),
+            parse_utc("2016-02-29 00:00:59")
+        );
+        assert_eq!(parse_utc("30/02/2016 00:00"), None);
+        assert_eq!(
+            parse_utc("10/14/2016 21:17"),
+            None,
+            "month first is not guessed"
+        );
+        assert_eq!(parse_utc("1/2/2016 00:00"), None);
     }
 
     #[test]
