@@ -125,7 +125,7 @@ fn training_the_fixture_rows_gives_xgboosts_margins() {
     }
 }
 
-/// More rows than XGBoost's quantile sketch buffers (7 160 generated rows
+/// More rows than XGBoost's quantile sketch buffers (6 972 generated rows
 /// at 32 bins, where its buffer holds 2 050 values;
 /// `fixtures/generate_training_parity_fixture.py`): its summaries are
 /// merged and pruned through levels, and netprophet's must be the same.

@@ -153,6 +153,13 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
             live.push_bin(minute, bin, &mut rows)?;
         }
         live.close_through(last_minute, &mut rows);
+        // Only the latest segment describes the path now: rows before a
+        // gap longer than the forward-fill limit belong to another one.
+        let start = rows
+            .windows(2)
+            .rposition(|w| w[1].timestamp - w[0].timestamp != BIN_SECONDS)
+            .map_or(0, |i| i + 1);
+        rows.drain(..start);
         if rows.is_empty() {
             continue;
         }

@@ -298,7 +298,9 @@ pub fn parse_cell(text: &str) -> Option<f64> {
 /// probe_id when present), with the CSV's own labels when it has
 /// `is_degraded` and `target_5m_degraded`. Rows of one probe must be
 /// consecutive minutes, as `netprophet features` and the original system
-/// write them.
+/// write them, except across a gap longer than the forward-fill limit
+/// ([`crate::features::FeatureConfig::max_fill`]), which starts a new
+/// frame (segment).
 pub fn read_minutes_csv(path: &Path) -> Result<Vec<(FeatureFrame, Option<Labels>)>, DatasetError> {
     let csv_err = |message: String| DatasetError::Csv {
         path: path.to_path_buf(),
@@ -349,7 +351,17 @@ pub fn read_minutes_csv(path: &Path) -> Result<Vec<(FeatureFrame, Option<Labels>
             Some(c) => num(c)? as u64,
             None => 0,
         };
-        if groups.last().is_none_or(|g| g.probe != probe) {
+        // A new probe, or the same probe after a gap longer than the
+        // forward-fill limit (a new segment, as `netprophet features`
+        // writes them), starts a new frame.
+        let max_fill = crate::features::FeatureConfig::default().max_fill as f64;
+        let new_segment = groups.last().is_none_or(|g| {
+            g.probe != probe
+                || g.cols[0]
+                    .last()
+                    .is_some_and(|&last| ts as f64 - last > (max_fill + 1.0) * 60.0)
+        });
+        if new_segment {
             groups.push(Acc {
                 probe,
                 cols: Default::default(),
@@ -361,7 +373,10 @@ pub fn read_minutes_csv(path: &Path) -> Result<Vec<(FeatureFrame, Option<Labels>
         if let Some(&last) = g.cols[0].last() {
             if ts as f64 - last != 60.0 {
                 return Err(csv_err(format!(
-                    "line {line}: {ts_text} does not follow the previous row by one minute"
+                    "line {line}: {ts_text} does not follow the previous row by one minute \
+                     (rows of a probe are consecutive minutes; a gap longer than {} minutes \
+                     starts a new segment)",
+                    max_fill
                 )));
             }
         }

@@ -3,9 +3,16 @@
 //! The semantics are pandas' (`resample('1min').agg(mean, std, min, max,
 //! count)`, `.ffill()`, `.diff(5)`, `.rolling(60, min_periods=1)`), so that
 //! rows built here score exactly like the rows the original models were
-//! trained on. [`FeatureFrame::from_bins`] builds a whole frame;
+//! trained on. [`FeatureFrame::from_bins`] builds whole frames;
 //! [`StreamingFeatures`] builds the same rows one minute at a time for live
 //! prediction, with bit-identical numbers.
+//!
+//! Forward filling has a limit: a stretch of more than
+//! [`FeatureConfig::max_fill`] minutes without any observation (no reply
+//! and no lost packet) ends a *segment*. Nothing is filled across it, and
+//! every rolling statistic, label and target starts again after it, so a
+//! probe that was offline for a day yields two frames, not a day of
+//! invented minutes.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -31,6 +38,11 @@ pub struct FeatureConfig {
     pub window: usize,
     /// Lag of `latency_change_5m`, in bins (default 5).
     pub change_lag: usize,
+    /// Most consecutive minutes without any observation that are forward
+    /// filled (default 30: Atlas built-in pings come every 4 minutes, so
+    /// this spans several lost results but not an outage). A longer gap
+    /// ends the segment.
+    pub max_fill: usize,
 }
 
 impl Default for FeatureConfig {
@@ -38,8 +50,31 @@ impl Default for FeatureConfig {
         FeatureConfig {
             window: 60,
             change_lag: 5,
+            max_fill: 30,
         }
     }
+}
+
+/// Splits non-empty bins (in time order, as [`ProbeBins::bins`] gives
+/// them) into segments: more than `max_fill` empty minutes between two
+/// bins start a new one.
+///
+/// ```
+/// use netprophet_core::features::{segments, Bin};
+///
+/// let bins: Vec<(i64, Bin)> = [0, 60, 240, 3600].iter().map(|&m| (m, Bin::default())).collect();
+/// let parts: Vec<usize> = segments(&bins, 30).map(|s| s.len()).collect();
+/// assert_eq!(parts, [3, 1]); // 2 empty minutes are filled, 55 are not
+/// ```
+pub fn segments(bins: &[(i64, Bin)], max_fill: usize) -> impl Iterator<Item = &[(i64, Bin)]> {
+    bins.chunk_by(move |a, b| continues(a.0, b.0, max_fill))
+}
+
+/// Whether minute `next` continues the segment whose last observed minute
+/// is `last` (at most `max_fill` empty minutes between them).
+fn continues(last: i64, next: i64, max_fill: usize) -> bool {
+    let empty = (next - last) / BIN_SECONDS - 1;
+    empty <= max_fill as i64
 }
 
 /// One probe's observations in one minute: rtt statistics and lost packets.
@@ -232,19 +267,31 @@ impl ProbeCollector {
         self.probes.get(&id)
     }
 
-    /// The frame of one probe.
-    pub fn frame(&self, id: u64, config: FeatureConfig) -> Option<FeatureFrame> {
+    /// The frames of one probe, one per segment in time order (empty when
+    /// the probe has no sample).
+    pub fn probe_frames(&self, id: u64, config: FeatureConfig) -> Vec<FeatureFrame> {
         self.probes
             .get(&id)
             .map(|b| FeatureFrame::from_bins(Some(id), &b.bins(), config))
+            .unwrap_or_default()
     }
 
-    /// Frames of every probe, built in parallel, ordered by probe id.
+    /// Frames of every probe (one per segment), built in parallel, ordered
+    /// by probe id, then time.
     pub fn frames(&self, config: FeatureConfig) -> Vec<FeatureFrame> {
-        self.probe_ids()
+        let per_probe: Vec<Vec<FeatureFrame>> = self
+            .probe_ids()
             .par_iter()
             .map(|&id| FeatureFrame::from_bins(Some(id), &self.probes[&id].bins(), config))
-            .collect()
+            .collect();
+        per_probe.into_iter().flatten().collect()
+    }
+
+    /// Samples not stored because their time was too far from the first
+    /// one of their probe (see [`ProbeBins::out_of_range`]), over all
+    /// probes.
+    pub fn out_of_range(&self) -> u64 {
+        self.probes.values().map(ProbeBins::out_of_range).sum()
     }
 }
 
@@ -378,9 +425,22 @@ pub struct FeatureFrame {
 }
 
 impl FeatureFrame {
-    /// Builds a frame from non-empty bins sorted by minute (as
-    /// [`ProbeBins::bins`] gives them).
-    pub fn from_bins(probe_id: Option<u64>, bins: &[(i64, Bin)], config: FeatureConfig) -> Self {
+    /// Builds frames from non-empty bins sorted by minute (as
+    /// [`ProbeBins::bins`] gives them): one frame per segment (see
+    /// [`segments`]), in time order.
+    pub fn from_bins(
+        probe_id: Option<u64>,
+        bins: &[(i64, Bin)],
+        config: FeatureConfig,
+    ) -> Vec<FeatureFrame> {
+        segments(bins, config.max_fill)
+            .map(|seg| FeatureFrame::from_segment(probe_id, seg, config))
+            .collect()
+    }
+
+    /// One segment's frame: the bins are within `max_fill` empty minutes
+    /// of each other, so the frame's length is bounded by theirs.
+    fn from_segment(probe_id: Option<u64>, bins: &[(i64, Bin)], config: FeatureConfig) -> Self {
         let mut f = FeatureFrame {
             probe_id,
             config,
@@ -638,6 +698,9 @@ pub struct StreamingFeatures {
     config: FeatureConfig,
     open: Option<(i64, Bin)>,
     next_minute: Option<i64>,
+    /// The last minute with an observation: empty minutes are filled
+    /// only up to `max_fill` after it.
+    last_observed: Option<i64>,
     last: [f64; 4],
     since: f64,
     rolling: Rolling,
@@ -652,6 +715,7 @@ impl StreamingFeatures {
             config,
             open: None,
             next_minute: None,
+            last_observed: None,
             last: [f64::NAN; 4],
             since: f64::NAN,
             rolling: Rolling::new(),
@@ -690,11 +754,25 @@ impl StreamingFeatures {
                 });
             }
         }
-        self.close_through(minute - BIN_SECONDS, out);
         let mut bin = Bin::default();
         bin.push(rtt);
-        self.open = Some((minute, bin));
+        self.open_minute(minute, bin, out);
         Ok(())
+    }
+
+    /// Closes what precedes `minute` and opens it; after a gap longer
+    /// than `max_fill` the builder starts a new segment (all state reset),
+    /// exactly where the batch path starts a new frame.
+    fn open_minute(&mut self, minute: i64, bin: Bin, out: &mut Vec<FeatureRow>) {
+        if let Some(last) = self.last_observed {
+            if !continues(last, minute, self.config.max_fill) {
+                self.close_through(last, out);
+                *self = StreamingFeatures::new(self.config);
+            }
+        }
+        self.close_through(minute - BIN_SECONDS, out);
+        self.open = Some((minute, bin));
+        self.last_observed = Some(minute);
     }
 
     /// Adds a whole minute's bin (as [`ProbeBins::bins`] gives them); rows
@@ -716,17 +794,21 @@ impl StreamingFeatures {
                 });
             }
         }
-        self.close_through(minute - BIN_SECONDS, out);
-        self.open = Some((minute, bin));
+        self.open_minute(minute, bin, out);
         Ok(())
     }
 
     /// Emits every minute up to and including `minute`: the open one and
-    /// empty (forward-filled) ones after it. Nothing is emitted before the
-    /// first sample.
+    /// empty (forward-filled) ones after it, but never more than
+    /// [`FeatureConfig::max_fill`] empty minutes after the last
+    /// observation. Nothing is emitted before the first sample.
     pub fn close_through(&mut self, minute: i64, out: &mut Vec<FeatureRow>) {
         let Some(mut next) = self.next_minute.or(self.open.as_ref().map(|(m, _)| *m)) else {
             return;
+        };
+        let minute = match self.last_observed {
+            Some(last) => minute.min(last + self.config.max_fill as i64 * BIN_SECONDS),
+            None => minute,
         };
         while next <= minute {
             let bin = match self.open {
@@ -798,7 +880,7 @@ mod tests {
         p.push(0, Some(10.0));
         p.push(30, Some(14.0));
         p.push(200, Some(20.0));
-        let f = FeatureFrame::from_bins(Some(1), &p.bins(), FeatureConfig::default());
+        let f = FeatureFrame::from_bins(Some(1), &p.bins(), FeatureConfig::default()).remove(0);
         assert_eq!(f.timestamp, vec![0, 60, 120, 180]);
         assert_eq!(f.avg_latency, vec![12.0, 12.0, 12.0, 20.0]);
         assert_eq!(f.packet_count, vec![2, 0, 0, 1]);
@@ -807,6 +889,72 @@ mod tests {
             (f.jitter[3] - 8f64.sqrt()).abs() < 1e-15,
             "single sample keeps the filled jitter"
         );
+    }
+
+    #[test]
+    fn a_gap_longer_than_max_fill_ends_the_segment() {
+        let config = FeatureConfig {
+            max_fill: 3,
+            ..FeatureConfig::default()
+        };
+        let mut p = ProbeBins::default();
+        p.push(0, Some(10.0));
+        p.push(4 * 60, Some(11.0)); // 3 empty minutes: filled
+        p.push(9 * 60, Some(30.0)); // 4 empty minutes: a new segment
+        p.push(10 * 60, None);
+        let frames = FeatureFrame::from_bins(Some(1), &p.bins(), config);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].timestamp, vec![0, 60, 120, 180, 240]);
+        assert_eq!(frames[1].timestamp, vec![540, 600]);
+        // Nothing carries over: the new segment's rolling mean is its own.
+        assert_eq!(frames[1].rolling_mean, vec![30.0, 30.0]);
+        assert!(frames[1].latency_change_5m.iter().all(|v| v.is_nan()));
+
+        let mut live = StreamingFeatures::new(config);
+        let mut rows = vec![];
+        for (minute, bin) in p.bins() {
+            live.push_bin(minute, bin, &mut rows).unwrap();
+        }
+        live.close_through(600, &mut rows);
+        let batch: Vec<FeatureRow> = frames.iter().flat_map(|f| f.rows()).collect();
+        assert_eq!(format!("{rows:?}"), format!("{batch:?}"));
+    }
+
+    #[test]
+    fn filling_towards_now_stops_at_max_fill() {
+        let config = FeatureConfig {
+            max_fill: 2,
+            ..FeatureConfig::default()
+        };
+        let mut live = StreamingFeatures::new(config);
+        let mut rows = vec![];
+        live.push(0, Some(5.0), &mut rows).unwrap();
+        live.close_through(3600, &mut rows);
+        assert_eq!(
+            rows.iter().map(|r| r.timestamp).collect::<Vec<_>>(),
+            [0, 60, 120]
+        );
+        // A sample within the limit continues the segment ...
+        live.push(180, Some(6.0), &mut rows).unwrap();
+        live.close_through(180, &mut rows);
+        assert_eq!(rows.last().unwrap().rolling_mean, 5.25);
+        // ... and one after a longer gap starts afresh.
+        live.push(600, Some(9.0), &mut rows).unwrap();
+        live.close_through(600, &mut rows);
+        assert_eq!(rows.last().unwrap().rolling_mean, 9.0);
+    }
+
+    #[test]
+    fn a_record_at_time_zero_does_not_fill_decades() {
+        let mut p = ProbeBins::default();
+        p.push(0, Some(1.0));
+        for i in 0..100 {
+            p.push(1_770_000_000 + i * 240, Some(20.0));
+        }
+        let frames = FeatureFrame::from_bins(Some(1), &p.bins(), FeatureConfig::default());
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].len(), 1);
+        assert_eq!(frames[1].len(), 99 * 4 + 1);
     }
 
     #[test]
@@ -857,7 +1005,7 @@ mod tests {
             live.push(t, rtt, &mut rows).unwrap();
             t += 30 + (i % 5) * 70;
         }
-        let f = FeatureFrame::from_bins(Some(1), &p.bins(), FeatureConfig::default());
+        let f = FeatureFrame::from_bins(Some(1), &p.bins(), FeatureConfig::default()).remove(0);
         live.close_through(*f.timestamp.last().unwrap(), &mut rows);
         assert_eq!(rows.len(), f.len());
         for (i, r) in rows.iter().enumerate() {

@@ -21,10 +21,10 @@
 //!     .unwrap();
 //! assert_eq!((stats.samples, stats.count(netprophet_core::atlas::SkipReason::Timeout)), (5, 1));
 //!
-//! let frame = probes.frame(6001, FeatureConfig::default()).unwrap();
+//! let frame = &probes.probe_frames(6001, FeatureConfig::default())[0];
 //! assert_eq!(frame.len(), 5); // 07:21 .. 07:25, gaps forward-filled
 //! assert_eq!(frame.packet_count, [2, 0, 0, 0, 3]);
-//! let labels = label(&frame, LabelConfig::default());
+//! let labels = label(frame, LabelConfig::default());
 //! // The target looks five minutes ahead: beyond these five minutes.
 //! assert!(labels.target.iter().all(Option::is_none));
 //! ```

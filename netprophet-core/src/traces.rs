@@ -371,7 +371,7 @@ pub fn is_trace_header(line: &str, columns: &TraceColumns) -> bool {
             .iter()
             .any(|d| names.iter().any(|h| h.eq_ignore_ascii_case(d))),
     };
-    !names.iter().any(|h| *h == "avg_latency")
+    !names.contains(&"avg_latency")
         && has(&columns.time, &TIME_COLUMNS)
         && has(&columns.rtt, &RTT_COLUMNS)
 }

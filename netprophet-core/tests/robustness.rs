@@ -63,7 +63,9 @@ proptest! {
             bins.push(t, rtt);
             live.push(t, rtt, &mut rows).unwrap();
         }
-        let frame = FeatureFrame::from_bins(Some(1), &bins.bins(), FeatureConfig::default());
+        let frames = FeatureFrame::from_bins(Some(1), &bins.bins(), FeatureConfig::default());
+        let all: Vec<_> = frames.iter().flat_map(|f| f.rows()).collect();
+        let frame = FeatureFrame::from_rows(Some(1), &all, FeatureConfig::default());
         live.close_through(*frame.timestamp.last().unwrap(), &mut rows);
         prop_assert_eq!(rows.len(), frame.len());
         let replies = sorted.iter().filter(|s| s.1.is_some()).count() as u32;
@@ -80,8 +82,18 @@ proptest! {
                 prop_assert!(r.jitter.is_nan() || r.jitter >= 0.0);
             }
             if i > 0 {
-                prop_assert_eq!(r.timestamp - frame.timestamp[i - 1], 60);
+                // Consecutive minutes, or a new segment after a gap longer
+                // than the forward-fill limit.
+                let step = r.timestamp - frame.timestamp[i - 1];
+                let max_fill = FeatureConfig::default().max_fill as i64;
+                prop_assert!(step == 60 || step > (max_fill + 1) * 60, "step {}", step);
             }
+        }
+        // No more than max_fill invented minutes in a row.
+        let mut empty = 0;
+        for r in frame.rows() {
+            empty = if r.packet_count + r.lost == 0 { empty + 1 } else { 0 };
+            prop_assert!(empty <= FeatureConfig::default().max_fill);
         }
     }
 }

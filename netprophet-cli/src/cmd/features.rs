@@ -74,7 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .par_iter()
                 .map(|&id| {
                     let mut text = Vec::new();
-                    if let Some(frame) = loaded.probes.frame(id, config) {
+                    for frame in loaded.probes.probe_frames(id, config) {
                         let labels = args.labels.then(|| label(&frame, label_config));
                         write_csv_rows(&mut text, &frame, labels.as_ref(), with_probe)?;
                         rows.fetch_add(frame.len(), Ordering::Relaxed);
