@@ -412,6 +412,7 @@ pub fn read_minutes_csv(path: &Path) -> Result<Vec<(FeatureFrame, Option<Labels>
             frame.probe_id = probe_col.map(|_| g.probe);
             let labels = label_cols.map(|_| Labels {
                 threshold: vec![f64::NAN; g.degraded.len()],
+                now: g.degraded.clone(),
                 is_degraded: g.degraded,
                 target: g.target,
             });
