@@ -35,6 +35,7 @@
 #![warn(missing_docs)]
 
 pub mod atomic_file;
+pub mod calibration;
 mod columns;
 mod error;
 pub mod formats;

@@ -204,6 +204,11 @@ pub struct Forest {
     pub num_feature: usize,
     /// Feature names, when the model carries them.
     pub feature_names: Option<Vec<String>>,
+    /// XGBoost's `learner.attributes`: free-form string pairs that XGBoost
+    /// keeps through load and save (`Booster.attr` / `set_attr` in
+    /// Python). netprophet stores a model's calibration
+    /// ([`crate::calibration`]) and how it was trained here.
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 /// How feature importance is measured (XGBoost's `importance_type`).
@@ -279,6 +284,7 @@ impl Forest {
             base_score,
             num_feature,
             feature_names: None,
+            attributes: Default::default(),
         };
         forest.validate()?;
         Ok(forest)

@@ -286,6 +286,18 @@ pub(crate) fn forest_from_value(doc: &Value) -> Result<Forest, ModelError> {
         }
         None => None,
     };
+    let mut attributes = std::collections::BTreeMap::new();
+    if let Some(a) = learner.opt("attributes")? {
+        let Value::Object(map) = a.value else {
+            return Err(a.err("is not an object"));
+        };
+        for (key, value) in map {
+            let Value::String(text) = value else {
+                return Err(a.err(format!("`{key}` is not a string")));
+            };
+            attributes.insert(key.clone(), text.clone());
+        }
+    }
     let forest = Forest {
         trees,
         tree_group,
@@ -293,6 +305,7 @@ pub(crate) fn forest_from_value(doc: &Value) -> Result<Forest, ModelError> {
         base_score,
         num_feature,
         feature_names,
+        attributes,
     };
     forest.validate()?;
     Ok(forest)
@@ -376,7 +389,7 @@ pub(crate) fn forest_to_value(forest: &Forest) -> Value {
     let types: Vec<&str> = names.iter().map(|_| "float").collect();
     json!({
         "learner": {
-            "attributes": {},
+            "attributes": forest.attributes,
             "feature_names": names,
             "feature_types": types,
             "gradient_booster": {

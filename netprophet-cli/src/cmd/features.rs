@@ -58,6 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         k: args.k,
         window: config.window,
         horizon: args.horizon,
+        ..LabelConfig::default()
     };
     let loaded = load_probes(&args.input, &selection)?;
     eprintln!("{}", report(&args.input, &loaded.stats));
