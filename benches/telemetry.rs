@@ -71,12 +71,15 @@ fn telemetry(c: &mut Criterion) {
     });
 
     let names: Vec<String> = FEATURE_COLUMNS.iter().map(|s| s.to_string()).collect();
-    let real = Dataset::read_csv(&fixtures().join("data/training_data.csv"), &names).unwrap();
+    let real = Dataset::read_csv(&fixtures().join("data/training_data.csv"), &names)
+        .unwrap()
+        .complete_rows();
+    let real_x: Vec<f64> = real.x.iter().map(|&v| f64::from(v)).collect();
     let mut g = c.benchmark_group("smote k=3");
     g.bench_function("947 real rows (49 positive)", |b| {
         b.iter(|| {
             Smote::default()
-                .resample(black_box(&real.x), 8, &real.y)
+                .resample(black_box(&real_x), 8, &real.y)
                 .unwrap()
         })
     });

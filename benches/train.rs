@@ -23,10 +23,7 @@ fn params() -> TrainParams {
 }
 
 fn as_f32(d: &Dataset) -> (Vec<f32>, Vec<f32>) {
-    (
-        d.x.iter().map(|&v| v as f32).collect(),
-        d.y.iter().map(|&v| f32::from(v)).collect(),
-    )
+    (d.x.clone(), d.y_f32())
 }
 
 fn training(c: &mut Criterion) {

@@ -17,7 +17,10 @@ fn main() {
             .collect();
         let path = netprophet_benches::fixtures().join("data/training_data.csv");
         match netprophet_core::dataset::Dataset::read_csv(&path, &names) {
-            Ok(d) => (d.x, d.y),
+            Ok(d) => {
+                let d = d.complete_rows();
+                (d.x.iter().map(|&v| f64::from(v)).collect(), d.y)
+            }
             Err(e) => {
                 eprintln!("smote_timing: {e}");
                 std::process::exit(1);

@@ -40,6 +40,11 @@ pub struct InputArgs {
     /// Explicit feature names, in model order.
     #[arg(long, value_delimiter = ',')]
     pub features: Option<Vec<String>>,
+    /// Drop every row with a missing feature, as the original system did
+    /// (`dropna`); needed to reproduce its row set. By default a missing
+    /// value stays missing and the trees route it.
+    #[arg(long)]
+    pub complete_rows: bool,
 }
 
 impl InputArgs {
@@ -59,7 +64,25 @@ impl InputArgs {
 
     /// Labelled rows, in time order.
     pub fn load(&self, names: &[String]) -> anyhow::Result<Dataset> {
-        rows(&self.load_frames()?, names)
+        self.rows(&self.load_frames()?, names)
+    }
+
+    /// Labelled rows of `names` from loaded frames, in time order (only
+    /// complete ones with `--complete-rows`).
+    pub fn rows(
+        &self,
+        frames: &[(FeatureFrame, Labels)],
+        names: &[String],
+    ) -> anyhow::Result<Dataset> {
+        let d = rows(frames, names)?;
+        if !self.complete_rows {
+            return Ok(d);
+        }
+        let d = d.complete_rows();
+        if d.is_empty() {
+            bail!("no row has every feature ({})", names.join(", "));
+        }
+        Ok(d)
     }
 
     /// The inputs' labelled per-probe frames (read once; rows for any
@@ -179,17 +202,11 @@ impl RecipeArgs {
 impl Recipe {
     /// Trains on `rows` (SMOTE applies to these rows only).
     pub fn fit(&self, rows: &Dataset) -> anyhow::Result<Forest> {
-        let as_f32 = |x: &[f64], y: &[u8]| -> (Vec<f32>, Vec<f32>) {
-            (
-                x.iter().map(|&v| v as f32).collect(),
-                y.iter().map(|&v| f32::from(v)).collect(),
-            )
-        };
-        let (x32, y32) = match self.smote {
+        let y = rows.y_f32();
+        match self.smote {
             Some((k, ratio, seed)) => {
-                // SMOTE interpolates between complete rows; extended
-                // features may be missing, so they take their column's
-                // median first (training rows only).
+                // SMOTE interpolates between complete rows; missing values
+                // take their column's median first (training rows only).
                 let filled = fill_missing_with_median(&rows.x, rows.width());
                 let out = Smote {
                     k_neighbors: k,
@@ -198,22 +215,30 @@ impl Recipe {
                 }
                 .resample(&filled, rows.width(), &rows.y)
                 .context("SMOTE on the training rows")?;
-                as_f32(&out.x, &out.y)
+                let x: Vec<f32> = out.x.iter().map(|&v| v as f32).collect();
+                let y: Vec<f32> = out.y.iter().map(|&v| f32::from(v)).collect();
+                let data =
+                    TrainData::new(&x, rows.width(), &y).with_feature_names(&rows.feature_names);
+                Ok(train(&data, &self.params)?)
             }
-            None => as_f32(&rows.x, &rows.y),
-        };
-        let data = TrainData::new(&x32, rows.width(), &y32).with_feature_names(&rows.feature_names);
-        Ok(train(&data, &self.params)?)
+            None => {
+                let data = TrainData::new(&rows.x, rows.width(), &y)
+                    .with_feature_names(&rows.feature_names);
+                Ok(train(&data, &self.params)?)
+            }
+        }
     }
 }
 
-fn fill_missing_with_median(x: &[f64], width: usize) -> Vec<f64> {
-    let mut out = x.to_vec();
+/// The rows as `f64` for SMOTE, a missing value replaced by its column's
+/// median.
+fn fill_missing_with_median(x: &[f32], width: usize) -> Vec<f64> {
+    let mut out: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
     if !x.iter().any(|v| v.is_nan()) {
         return out;
     }
     for f in 0..width {
-        let mut col: Vec<f64> = x
+        let mut col: Vec<f64> = out
             .iter()
             .skip(f)
             .step_by(width)
@@ -236,13 +261,10 @@ pub fn score(forest: &Forest, names: &[String], rows: &Dataset) -> anyhow::Resul
     let map = netprophet_boost::ColumnMap::by_name(names, &rows.feature_names)?;
     let p = Predictor::new(forest);
     let mut x = Vec::with_capacity(rows.len() * names.len());
-    let mut row32 = Vec::with_capacity(rows.width());
     let mut gathered = Vec::with_capacity(names.len());
     for i in 0..rows.len() {
-        row32.clear();
-        row32.extend(rows.row(i).iter().map(|&v| v as f32));
         gathered.clear();
-        map.gather(&row32, &mut gathered)?;
+        map.gather(rows.row(i), &mut gathered)?;
         x.extend_from_slice(&gathered);
     }
     Ok(p.predict(&x, names.len())?

@@ -54,12 +54,18 @@ pub enum DatasetError {
 }
 
 /// Labelled rows, features in a named order; row-major.
+///
+/// Values are `f32`, the precision trees split and score in (XGBoost
+/// converts its input to float32 too), so rows go to the trainer and the
+/// predictor without a copy. A missing value is NaN: trees route it down
+/// the branch learnt for missing values.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Dataset {
     /// Feature names, in column order.
     pub feature_names: Vec<String>,
-    /// Row-major feature values, `rows x feature_names.len()`.
-    pub x: Vec<f64>,
+    /// Row-major feature values, `rows x feature_names.len()`; NaN is
+    /// missing.
+    pub x: Vec<f32>,
     /// Target per row: 1 = degraded `horizon` minutes later.
     pub y: Vec<u8>,
     /// Minute of each row, Unix seconds.
@@ -88,7 +94,7 @@ impl Dataset {
     }
 
     /// Row `i`'s features.
-    pub fn row(&self, i: usize) -> &[f64] {
+    pub fn row(&self, i: usize) -> &[f32] {
         let w = self.width();
         &self.x[i * w..(i + 1) * w]
     }
@@ -119,6 +125,20 @@ impl Dataset {
         }
     }
 
+    /// Only the rows without a missing feature (what the original system
+    /// trained on: it dropped every incomplete row).
+    pub fn complete_rows(&self) -> Dataset {
+        let keep: Vec<usize> = (0..self.len())
+            .filter(|&i| self.row(i).iter().all(|v| !v.is_nan()))
+            .collect();
+        self.subset(&keep)
+    }
+
+    /// The labels as `f32` (what the trainer takes).
+    pub fn y_f32(&self) -> Vec<f32> {
+        self.y.iter().map(|&v| f32::from(v)).collect()
+    }
+
     /// Rows sorted by time (then probe), as chronological splits need.
     pub fn sorted_by_time(&self) -> Dataset {
         let mut idx: Vec<usize> = (0..self.len()).collect();
@@ -126,9 +146,10 @@ impl Dataset {
         self.subset(&idx)
     }
 
-    /// Training rows from labelled frames. Rows without a target, or
-    /// missing one of the eight base features, are dropped; the extra
-    /// columns of [`crate::features::EXTENDED`] may be missing (NaN).
+    /// Training rows from labelled frames: every row with a target, in
+    /// frame order. Features may be missing (NaN), as the jitter of a
+    /// minute with one reply is; [`Dataset::complete_rows`] drops such
+    /// rows when a method needs complete ones.
     pub fn from_frames<'a>(
         frames: impl IntoIterator<Item = (&'a FeatureFrame, &'a Labels)>,
         feature_names: &[String],
@@ -137,26 +158,17 @@ impl Dataset {
             feature_names: feature_names.to_vec(),
             ..Dataset::default()
         };
-        let base: Vec<bool> = feature_names
-            .iter()
-            .map(|n| crate::schema::FEATURE_COLUMNS.contains(&n.as_str()))
-            .collect();
         for (frame, labels) in frames {
             let columns = frame.columns(feature_names)?;
-            'rows: for i in 0..frame.len() {
+            for i in 0..frame.len() {
                 let Some(target) = labels.target[i] else {
                     continue;
                 };
-                for (c, col) in columns.iter().enumerate() {
-                    if base[c] && col[i].is_nan() {
-                        continue 'rows;
-                    }
-                }
-                d.x.extend(columns.iter().map(|c| c[i]));
+                d.x.extend(columns.iter().map(|c| c[i] as f32));
                 d.y.push(u8::from(target));
                 d.timestamps.push(frame.timestamp[i]);
                 d.probe_ids.push(frame.probe_id.unwrap_or(0));
-                d.degraded_now.push(u8::from(labels.is_degraded[i]));
+                d.degraded_now.push(u8::from(labels.now[i]));
             }
         }
         if d.is_empty() {
@@ -167,7 +179,7 @@ impl Dataset {
 
     /// Reads labelled rows from a feature CSV: the named feature columns and
     /// `target_5m_degraded`; `timestamp` and `probe_id` when present. Rows
-    /// with a missing feature or target are dropped, as for training.
+    /// without a target are dropped; missing features stay missing.
     pub fn read_csv(path: &Path, feature_names: &[String]) -> Result<Dataset, DatasetError> {
         let file = std::fs::File::open(path).map_err(|source| DatasetError::Io {
             path: path.to_path_buf(),
@@ -224,10 +236,7 @@ impl Dataset {
             }
             values.clear();
             for &c in &cols {
-                values.push(cell(c)?);
-            }
-            if values.iter().any(|v| v.is_nan()) {
-                continue;
+                values.push(cell(c)? as f32);
             }
             let timestamp = match ts_col.map(|c| record.get(c).unwrap_or("")) {
                 Some(text) => parse_utc(text).ok_or_else(|| {

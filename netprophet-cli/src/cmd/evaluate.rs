@@ -22,7 +22,7 @@ use netprophet_core::split;
 use serde::Serialize;
 
 use crate::cmd::predict::model_schema;
-use crate::recipe::{rows, score, split_rows, InputArgs, Recipe, RecipeArgs, SplitKind};
+use crate::recipe::{score, split_rows, InputArgs, Recipe, RecipeArgs, SplitKind};
 use crate::report::{opt, Evaluation};
 
 /// Arguments of `netprophet evaluate`.
@@ -260,7 +260,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 input.features = None;
             }
             let names = input.feature_names()?;
-            let rows = rows(&frames, &names)?;
+            let rows = input.rows(&frames, &names)?;
             for kind in [SplitKind::Random, SplitKind::Chrono] {
                 let (train, test) = split_rows(&rows, kind, args.test_fraction, args.recipe.seed)?;
                 let (model, threshold) = if v.validated_threshold {
