@@ -535,9 +535,21 @@ impl FeatureFrame {
     /// The named columns, in the order given (a model's features, say);
     /// a name this crate does not compute is an error naming it.
     pub fn columns(&self, names: &[String]) -> Result<Vec<Vec<f64>>, DatasetError> {
+        // History features come from one pass over the rows, shared by
+        // every one of them that is asked for.
+        let mut history = names
+            .iter()
+            .any(|n| crate::history::is_history(n))
+            .then(|| crate::history::history_columns(self.rows()));
         names
             .iter()
             .map(|n| {
+                if let (Some(h), Some(i)) = (
+                    history.as_mut(),
+                    crate::history::ALL.iter().position(|a| a == n),
+                ) {
+                    return Ok(std::mem::take(&mut h[i]));
+                }
                 self.column(n)
                     .ok_or_else(|| DatasetError::UnknownFeature(n.clone()))
             })
@@ -551,8 +563,14 @@ impl FeatureFrame {
     }
 
     /// A named column: one of the eight model features, `lost`,
-    /// `loss_rate`, `minutes_since_sample`, or one of [`EXTENDED`].
+    /// `loss_rate`, `minutes_since_sample`, one of [`EXTENDED`] or one of
+    /// the history features ([`crate::history::ALL`]).
     pub fn column(&self, name: &str) -> Option<Vec<f64>> {
+        if let Some(i) = crate::history::ALL.iter().position(|a| *a == name) {
+            return crate::history::history_columns(self.rows())
+                .into_iter()
+                .nth(i);
+        }
         let f = |v: &[u32]| v.iter().map(|&c| f64::from(c)).collect::<Vec<f64>>();
         Some(match name {
             "avg_latency" => self.avg_latency.clone(),

@@ -34,6 +34,7 @@
 pub mod atlas;
 pub mod dataset;
 pub mod features;
+pub mod history;
 pub mod kdtree;
 pub mod labels;
 pub mod metrics;
