@@ -9,6 +9,7 @@
 pub mod atlas_args;
 pub mod cache;
 pub mod cmd;
+pub mod input;
 pub mod recipe;
 pub mod refresh;
 pub mod replay;

@@ -1,124 +1,15 @@
-//! What `train`, `tune` and `evaluate` share: turning inputs (archives or
-//! feature CSVs) into labelled rows, splitting them, and the training
-//! recipe (optional SMOTE on the training side, then boosting).
+//! What `train`, `tune` and `evaluate` share: the training recipe
+//! (optional SMOTE on the training side, then boosting), scoring, and
+//! splitting labelled rows.
 
-use std::path::PathBuf;
-
-use anyhow::{bail, Context};
+use anyhow::Context;
 use netprophet_boost::train::{train, TrainData, TrainParams};
 use netprophet_boost::{Forest, Predictor};
-use netprophet_core::dataset::{read_minutes_csv, Dataset};
-use netprophet_core::features::{FeatureConfig, FeatureFrame, EXTENDED, RELATIVE};
-use netprophet_core::labels::{label, LabelConfig, Labels};
-use netprophet_core::schema::FEATURE_COLUMNS;
+use netprophet_core::dataset::Dataset;
 use netprophet_core::smote::Smote;
 use netprophet_core::split;
 
-use crate::telemetry::{load_probes, report, Selection};
-
-/// Where labelled rows come from.
-#[derive(clap::Args, Clone, Debug)]
-pub struct InputArgs {
-    /// Atlas archive(s) (NDJSON, gzip, JSON array) or feature CSV(s) as
-    /// `netprophet features` writes them (and as the original system's
-    /// training_data.csv is). A CSV's own labels are used when it has them.
-    #[arg(long, required = true, num_args = 1..)]
-    pub input: Vec<PathBuf>,
-    /// For archives: only this probe (repeatable).
-    #[arg(long, conflicts_with = "all")]
-    pub probe: Vec<u64>,
-    /// For archives: every probe (default: the most active one).
-    #[arg(long)]
-    pub all: bool,
-    /// Feature set: `base` (the original 8 columns, the compatible
-    /// default), `extended` (plus packet loss, time since the last real
-    /// sample, multi-scale windows and the trend of rolling_std) or
-    /// `relative` (only the z-score, the 1- and 5-minute changes and the
-    /// trend of rolling_std: no absolute latency level).
-    #[arg(long, default_value = "base", conflicts_with = "features")]
-    pub feature_set: String,
-    /// Explicit feature names, in model order.
-    #[arg(long, value_delimiter = ',')]
-    pub features: Option<Vec<String>>,
-    /// Drop every row with a missing feature, as the original system did
-    /// (`dropna`); needed to reproduce its row set. By default a missing
-    /// value stays missing and the trees route it.
-    #[arg(long)]
-    pub complete_rows: bool,
-}
-
-impl InputArgs {
-    /// The feature names to train or score with.
-    pub fn feature_names(&self) -> anyhow::Result<Vec<String>> {
-        if let Some(f) = &self.features {
-            return Ok(f.clone());
-        }
-        let base = FEATURE_COLUMNS.iter().map(|s| s.to_string());
-        Ok(match self.feature_set.as_str() {
-            "base" => base.collect(),
-            "extended" => base.chain(EXTENDED.iter().map(|s| s.to_string())).collect(),
-            "relative" => RELATIVE.iter().map(|s| s.to_string()).collect(),
-            other => bail!("unknown feature set `{other}` (expected base, extended or relative)"),
-        })
-    }
-
-    /// Labelled rows, in time order.
-    pub fn load(&self, names: &[String]) -> anyhow::Result<Dataset> {
-        self.rows(&self.load_frames()?, names)
-    }
-
-    /// Labelled rows of `names` from loaded frames, in time order (only
-    /// complete ones with `--complete-rows`).
-    pub fn rows(
-        &self,
-        frames: &[(FeatureFrame, Labels)],
-        names: &[String],
-    ) -> anyhow::Result<Dataset> {
-        let d = rows(frames, names)?;
-        if !self.complete_rows {
-            return Ok(d);
-        }
-        let d = d.complete_rows();
-        if d.is_empty() {
-            bail!("no row has every feature ({})", names.join(", "));
-        }
-        Ok(d)
-    }
-
-    /// The inputs' labelled per-probe frames (read once; rows for any
-    /// feature set are then cut from them with [`rows`]).
-    pub fn load_frames(&self) -> anyhow::Result<Vec<(FeatureFrame, Labels)>> {
-        let mut frames: Vec<(FeatureFrame, Labels)> = Vec::new();
-        let (csv, archives): (Vec<PathBuf>, Vec<PathBuf>) = self
-            .input
-            .iter()
-            .cloned()
-            .partition(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")));
-        for path in &csv {
-            for (frame, labels) in read_minutes_csv(path)? {
-                let labels = labels.unwrap_or_else(|| label(&frame, LabelConfig::default()));
-                frames.push((frame, labels));
-            }
-        }
-        if !archives.is_empty() {
-            let selection = Selection::from_flags(&self.probe, self.all);
-            let loaded = load_probes(&archives, &selection)?;
-            eprintln!("{}", report(&archives, &loaded.stats));
-            for frame in loaded.probes.frames(FeatureConfig::default()) {
-                let labels = label(&frame, LabelConfig::default());
-                frames.push((frame, labels));
-            }
-        }
-        Ok(frames)
-    }
-}
-
-/// Labelled rows of `names` from loaded frames, in time order.
-pub fn rows(frames: &[(FeatureFrame, Labels)], names: &[String]) -> anyhow::Result<Dataset> {
-    let d = Dataset::from_frames(frames.iter().map(|(f, l)| (f, l)), names)
-        .context("building labelled rows")?;
-    Ok(d.sorted_by_time())
-}
+pub use crate::input::InputArgs;
 
 /// The training recipe: model parameters and class balancing.
 #[derive(clap::Args, Clone, Debug)]

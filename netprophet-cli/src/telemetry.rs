@@ -1,13 +1,74 @@
-//! Archives to feature frames, shared by `features`, `train`, `evaluate`
-//! and `refresh`: which probes, progress on a terminal, and a report of
-//! what was skipped.
+//! Archives and RTT traces to feature frames, shared by `features`,
+//! `train`, `evaluate`, `tune` and `demo`: which probes, which kind each
+//! input is, progress on a terminal, and a report of what was skipped.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use anyhow::{bail, Context};
 use netprophet_core::atlas::{summary, ArchiveReader, ParseStats, Sample, SampleFilter};
 use netprophet_core::features::ProbeCollector;
+use netprophet_core::traces::{first_line, is_trace_header, TraceColumns, TraceReader};
+
+/// How plain RTT traces name their columns (flags shared by every command
+/// that reads telemetry).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TraceArgs {
+    /// RTT traces: the time column (default: the first of epoch,
+    /// timestamp, time, date).
+    #[arg(long)]
+    pub time_column: Option<String>,
+    /// RTT traces: the RTT column in ms, negative = lost (default: the
+    /// first of rtt, rtt_ms, latency, min_rtt).
+    #[arg(long)]
+    pub rtt_column: Option<String>,
+    /// RTT traces: the probe column (default: probe_id, prb_id or probe
+    /// when present, else the probe id the file name starts with).
+    #[arg(long)]
+    pub probe_column: Option<String>,
+}
+
+impl TraceArgs {
+    /// The column names for the trace reader.
+    pub fn columns(&self) -> TraceColumns {
+        TraceColumns {
+            time: self.time_column.clone(),
+            rtt: self.rtt_column.clone(),
+            probe: self.probe_column.clone(),
+        }
+    }
+}
+
+/// What an input file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    /// RIPE Atlas results (NDJSON, gzip, JSON array).
+    Archive,
+    /// A plain RTT time series (CSV with a time and an RTT column).
+    Trace,
+    /// Per-minute features as `netprophet features` writes them.
+    FeatureCsv,
+}
+
+/// Tells an input's kind from its name and, for CSV, its header line.
+pub fn input_kind(path: &Path, columns: &TraceColumns) -> anyhow::Result<InputKind> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let csv = [".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz"]
+        .iter()
+        .any(|e| name.ends_with(e));
+    if !csv {
+        return Ok(InputKind::Archive);
+    }
+    let header = first_line(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(if is_trace_header(&header, columns) {
+        InputKind::Trace
+    } else {
+        InputKind::FeatureCsv
+    })
+}
 
 /// Which probes' frames to build.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,15 +118,22 @@ fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
-/// Streams every input through `filter`, handing samples to `f`.
+/// Streams every input (archives and RTT traces) through `filter`,
+/// handing samples to `f`.
 pub fn read_samples(
     inputs: &[PathBuf],
+    traces: &TraceColumns,
     filter: &SampleFilter,
     what: &str,
     mut f: impl FnMut(&[Sample]) + Send,
 ) -> anyhow::Result<ParseStats> {
     let mut total = ParseStats::default();
     for path in inputs {
+        if input_kind(path, traces)? == InputKind::Trace {
+            let stats = TraceReader::new(path, traces.clone()).read_file(filter, &mut f)?;
+            total.merge(&stats);
+            continue;
+        }
         let mut reader = ArchiveReader::open(path)?;
         let bar = progress_bar(reader.total_bytes().unwrap_or(0), what);
         let counter = reader.progress();
@@ -94,7 +162,11 @@ pub struct LoadedProbes {
 /// Reads the selected probes' samples into per-minute bins; frames are
 /// derived from them one probe at a time by the caller, so that many
 /// probes never need all their frames in memory at once.
-pub fn load_probes(inputs: &[PathBuf], selection: &Selection) -> anyhow::Result<LoadedProbes> {
+pub fn load_probes(
+    inputs: &[PathBuf],
+    traces: &TraceColumns,
+    selection: &Selection,
+) -> anyhow::Result<LoadedProbes> {
     if inputs.is_empty() {
         bail!("no input archive given");
     }
@@ -103,7 +175,7 @@ pub fn load_probes(inputs: &[PathBuf], selection: &Selection) -> anyhow::Result<
         filter.probes = Some(p.clone());
     }
     let mut probes = ProbeCollector::new();
-    let stats = read_samples(inputs, &filter, "reading", |s| probes.extend(s))?;
+    let stats = read_samples(inputs, traces, &filter, "reading", |s| probes.extend(s))?;
     if *selection == Selection::MostActive {
         // One pass keeps every probe's samples compactly (12-16 bytes each);
         // the others are dropped as soon as the most active one is known.
@@ -126,6 +198,22 @@ pub fn load_probes(inputs: &[PathBuf], selection: &Selection) -> anyhow::Result<
         }
     }
     Ok(LoadedProbes { probes, stats })
+}
+
+impl LoadedProbes {
+    /// One line saying what was read and skipped (see [`report`]), and how
+    /// many samples were too far in time from their probe's first one to
+    /// be kept.
+    pub fn report(&self, inputs: &[PathBuf]) -> String {
+        let mut line = report(inputs, &self.stats);
+        let far = self.probes.out_of_range();
+        if far > 0 {
+            line.push_str(&format!(
+                "; {far} sample(s) more than 68 years from their probe's first one ignored"
+            ));
+        }
+        line
+    }
 }
 
 /// `a.ndjson` or `a.ndjson and 3 more`.

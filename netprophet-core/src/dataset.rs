@@ -125,6 +125,33 @@ impl Dataset {
         }
     }
 
+    /// Appends `other`'s rows (same features, in the same order).
+    ///
+    /// # Errors
+    /// When the feature names differ.
+    pub fn append(&mut self, other: Dataset) -> Result<(), DatasetError> {
+        if other.feature_names != self.feature_names {
+            return Err(DatasetError::Csv {
+                path: PathBuf::from("(rows)"),
+                message: format!(
+                    "cannot join rows of features {:?} to rows of {:?}",
+                    other.feature_names, self.feature_names
+                ),
+            });
+        }
+        let keep_now = !self.degraded_now.is_empty() || self.is_empty();
+        self.x.extend_from_slice(&other.x);
+        self.y.extend_from_slice(&other.y);
+        self.timestamps.extend_from_slice(&other.timestamps);
+        self.probe_ids.extend_from_slice(&other.probe_ids);
+        if keep_now && other.degraded_now.len() == other.y.len() {
+            self.degraded_now.extend_from_slice(&other.degraded_now);
+        } else {
+            self.degraded_now.clear();
+        }
+        Ok(())
+    }
+
     /// Only the rows without a missing feature (what the original system
     /// trained on: it dropped every incomplete row).
     pub fn complete_rows(&self) -> Dataset {
@@ -466,6 +493,43 @@ pub fn csv_header(with_labels: bool, with_probe: bool) -> Vec<&'static str> {
     h
 }
 
+/// Name of the target column for `target`: the original system's
+/// `target_5m_degraded`, or `target_sustained` / `target_onset`.
+pub fn target_column(target: crate::labels::Target) -> String {
+    match target {
+        crate::labels::Target::Original => TARGET_COLUMN.to_string(),
+        other => format!("target_{}", other.name()),
+    }
+}
+
+/// What a feature CSV holds beyond the eight features.
+#[derive(Clone, Debug, Default)]
+pub struct CsvLayout {
+    /// Label columns for this target (threshold, is_degraded, target).
+    pub labels: Option<crate::labels::Target>,
+    /// A probe_id column.
+    pub probe: bool,
+    /// More feature columns, by name (see [`FeatureFrame::columns`]).
+    pub extra: Vec<String>,
+}
+
+impl CsvLayout {
+    /// The header line's names.
+    pub fn header(&self) -> Vec<String> {
+        let mut h: Vec<String> = vec!["timestamp".into()];
+        h.extend(crate::schema::FEATURE_COLUMNS.iter().map(|s| s.to_string()));
+        h.extend(self.extra.iter().cloned());
+        if let Some(t) = self.labels {
+            h.extend(["threshold".to_string(), "is_degraded".to_string()]);
+            h.push(target_column(t));
+        }
+        if self.probe {
+            h.push("probe_id".into());
+        }
+        h
+    }
+}
+
 /// Writes one frame's rows (and labels, when given) as feature CSV lines,
 /// without the header.
 pub fn write_csv_rows(
@@ -473,6 +537,18 @@ pub fn write_csv_rows(
     frame: &FeatureFrame,
     labels: Option<&Labels>,
     with_probe: bool,
+) -> std::io::Result<()> {
+    write_csv_rows_with(out, frame, labels, with_probe, &[])
+}
+
+/// As [`write_csv_rows`], with `extra` columns (in [`CsvLayout::extra`]'s
+/// order) after the eight features.
+pub fn write_csv_rows_with(
+    out: &mut impl Write,
+    frame: &FeatureFrame,
+    labels: Option<&Labels>,
+    with_probe: bool,
+    extra: &[Vec<f64>],
 ) -> std::io::Result<()> {
     use std::fmt::Write as _;
     let mut line = String::with_capacity(256);
@@ -502,6 +578,10 @@ pub fn write_csv_rows(
         for v in [r.latency_change_5m, r.rolling_mean, r.rolling_std] {
             line.push(',');
             push_float(&mut line, v);
+        }
+        for col in extra {
+            line.push(',');
+            push_float(&mut line, col[i]);
         }
         if let Some(l) = labels {
             line.push(',');

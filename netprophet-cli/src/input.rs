@@ -1,0 +1,320 @@
+//! Where labelled rows come from, for `train`, `tune` and `evaluate`:
+//! Atlas archives, plain RTT traces and feature CSVs; which probes; which
+//! features (named sets that combine with `+`); and which target.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use netprophet_core::dataset::{read_minutes_csv, Dataset};
+use netprophet_core::features::{FeatureConfig, FeatureFrame, EXTENDED, RELATIVE};
+use netprophet_core::history::{DAILY, LEVEL, RECENT};
+use netprophet_core::labels::{label, LabelConfig, Labels, Target};
+use netprophet_core::schema::FEATURE_COLUMNS;
+
+use crate::telemetry::{input_kind, load_probes, InputKind, Selection, TraceArgs};
+
+/// The named feature sets, with what each adds.
+pub const FEATURE_SETS: [(&str, &str); 6] = [
+    ("base", "the original 8 columns (the compatible default)"),
+    (
+        "extended",
+        "base plus packet loss, time since the last reply, multi-scale windows",
+    ),
+    (
+        "relative",
+        "z-score, 1- and 5-minute changes, trend of rolling_std: no absolute level",
+    ),
+    (
+        "recent",
+        "spikes over 1 h/4 h/1 day, time since the last, latency against the hour before",
+    ),
+    (
+        "daily",
+        "hour of day, spikes around this time yesterday, z-score a day ago",
+    ),
+    (
+        "level",
+        "latency and rolling std against the day's measured minutes",
+    ),
+];
+
+/// The columns of a feature set: one name of [`FEATURE_SETS`] or several
+/// joined by `+` (`relative+recent`), in that order without repeats.
+pub fn feature_set(spec: &str) -> anyhow::Result<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    for part in spec.split('+') {
+        let cols: Vec<&str> = match part.trim() {
+            "base" => FEATURE_COLUMNS.to_vec(),
+            "extended" => FEATURE_COLUMNS.iter().chain(&EXTENDED).copied().collect(),
+            "relative" => RELATIVE.to_vec(),
+            "recent" => RECENT.to_vec(),
+            "daily" => DAILY.to_vec(),
+            "level" => LEVEL.to_vec(),
+            other => bail!(
+                "unknown feature set `{other}` (expected {}, or several joined by +)",
+                FEATURE_SETS.map(|(n, _)| n).join(", ")
+            ),
+        };
+        for c in cols {
+            if !names.iter().any(|n| n == c) {
+                names.push(c.to_string());
+            }
+        }
+    }
+    Ok(names)
+}
+
+/// What is predicted, and how minutes are formed (flags shared by
+/// `features`, `train`, `tune` and `evaluate`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct LabelArgs {
+    /// What to predict: `original` (the minute --horizon ahead is
+    /// degraded; the original system's target), `sustained` (the median
+    /// of the --span minutes ending --horizon ahead is above the current
+    /// threshold by at least --min-rise ms) or `onset` (a sustained
+    /// episode ahead while none is under way).
+    #[arg(long, default_value = "original", value_parser = parse_target)]
+    pub target: Target,
+    /// Minutes ahead the target looks (default 5 for original, 15 for
+    /// sustained and onset).
+    #[arg(long)]
+    pub horizon: Option<usize>,
+    /// Sustained targets: minutes whose median is compared (default 15).
+    #[arg(long)]
+    pub span: Option<usize>,
+    /// Sustained targets: least rise over the rolling mean, ms (default
+    /// 2).
+    #[arg(long)]
+    pub min_rise: Option<f64>,
+    /// Standard deviations above the rolling mean that count as degraded.
+    #[arg(long, default_value_t = 2.5)]
+    pub k: f64,
+    /// Rolling window in minutes (features and threshold).
+    #[arg(long, default_value_t = 60)]
+    pub window: usize,
+    /// Most minutes without any observation that are forward filled; a
+    /// longer gap starts a new segment.
+    #[arg(long, default_value_t = 30)]
+    pub max_fill: usize,
+}
+
+fn parse_target(s: &str) -> Result<Target, String> {
+    Target::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown target `{s}` (expected {})",
+            Target::ALL.map(Target::name).join(", ")
+        )
+    })
+}
+
+impl LabelArgs {
+    /// The labeller's configuration, every bad value reported at once.
+    pub fn label_config(&self) -> anyhow::Result<LabelConfig> {
+        let defaults = LabelConfig::for_target(self.target);
+        let config = LabelConfig {
+            target: self.target,
+            k: self.k,
+            window: self.window,
+            horizon: self.horizon.unwrap_or(defaults.horizon),
+            span: self.span.unwrap_or(defaults.span),
+            min_rise: self.min_rise.unwrap_or(defaults.min_rise),
+        };
+        let problems = config.problems();
+        if !problems.is_empty() {
+            bail!("bad target parameters: {}", problems.join("; "));
+        }
+        Ok(config)
+    }
+
+    /// How minutes are formed.
+    pub fn feature_config(&self) -> FeatureConfig {
+        FeatureConfig {
+            window: self.window.max(1),
+            max_fill: self.max_fill,
+            ..FeatureConfig::default()
+        }
+    }
+
+    /// Whether these are the original system's labels (so a feature CSV's
+    /// own label columns can be used as they are).
+    fn is_original(&self) -> anyhow::Result<bool> {
+        Ok(self.label_config()? == LabelConfig::default()
+            && self.feature_config() == FeatureConfig::default())
+    }
+}
+
+/// Where labelled rows come from.
+#[derive(clap::Args, Clone, Debug)]
+pub struct InputArgs {
+    /// Atlas archive(s) (NDJSON, gzip, JSON array), plain RTT traces (CSV
+    /// with a time and an RTT column, such as the RIPE Atlas traces of
+    /// `epoch;rtt;cp`), or feature CSV(s) as `netprophet features` writes
+    /// them (and as the original system's training_data.csv is). A
+    /// feature CSV's own labels are used for the original target.
+    #[arg(long, required = true, num_args = 1..)]
+    pub input: Vec<PathBuf>,
+    /// For archives and traces: only this probe (repeatable).
+    #[arg(long, conflicts_with = "all")]
+    pub probe: Vec<u64>,
+    /// For archives and traces: every probe (default: the most active
+    /// one).
+    #[arg(long)]
+    pub all: bool,
+    /// Feature set: base (the original 8 columns, the compatible
+    /// default), extended, relative, recent, daily, level, or several
+    /// joined by + (relative+recent). `netprophet train --help` lists
+    /// what each holds.
+    #[arg(long, default_value = "base", conflicts_with = "features")]
+    pub feature_set: String,
+    /// Explicit feature names, in model order.
+    #[arg(long, value_delimiter = ',')]
+    pub features: Option<Vec<String>>,
+    /// Drop every row with a missing feature, as the original system did
+    /// (`dropna`); needed to reproduce its row set. By default a missing
+    /// value stays missing and the trees route it.
+    #[arg(long)]
+    pub complete_rows: bool,
+    #[command(flatten)]
+    pub traces: TraceArgs,
+    #[command(flatten)]
+    pub labels: LabelArgs,
+}
+
+impl InputArgs {
+    /// The feature names to train or score with.
+    pub fn feature_names(&self) -> anyhow::Result<Vec<String>> {
+        match &self.features {
+            Some(f) => Ok(f.clone()),
+            None => feature_set(&self.feature_set),
+        }
+    }
+
+    /// Labelled rows, in time order.
+    pub fn load(&self, names: &[String]) -> anyhow::Result<Dataset> {
+        Ok(self.load_by_probe(names)?.sorted_by_time())
+    }
+
+    /// Labelled rows of `names` from loaded frames, in time order (only
+    /// complete ones with `--complete-rows`).
+    pub fn rows(
+        &self,
+        frames: &[(FeatureFrame, Labels)],
+        names: &[String],
+    ) -> anyhow::Result<Dataset> {
+        let d = Dataset::from_frames(frames.iter().map(|(f, l)| (f, l)), names)
+            .context("building labelled rows")?;
+        Ok(self.complete(d, names)?.sorted_by_time())
+    }
+
+    fn complete(&self, d: Dataset, names: &[String]) -> anyhow::Result<Dataset> {
+        if !self.complete_rows {
+            return Ok(d);
+        }
+        let d = d.complete_rows();
+        if d.is_empty() {
+            bail!("no row has every feature ({})", names.join(", "));
+        }
+        Ok(d)
+    }
+
+    /// Labelled rows of `names`, probe by probe (each probe's rows in time
+    /// order). Frames are built, labelled and cut one probe at a time, so
+    /// many probes over weeks never hold all their frames at once.
+    pub fn load_by_probe(&self, names: &[String]) -> anyhow::Result<Dataset> {
+        let mut out: Option<Dataset> = None;
+        let mut append = |frames: Vec<(FeatureFrame, Labels)>| -> anyhow::Result<()> {
+            if frames.is_empty() {
+                return Ok(());
+            }
+            let d = Dataset::from_frames(frames.iter().map(|(f, l)| (f, l)), names);
+            let d = match d {
+                Ok(d) => d,
+                // A probe whose every row lacks a target adds nothing.
+                Err(netprophet_core::dataset::DatasetError::Empty(_)) => return Ok(()),
+                Err(e) => return Err(e).context("building labelled rows"),
+            };
+            match &mut out {
+                None => out = Some(d),
+                Some(all) => all.append(d)?,
+            }
+            Ok(())
+        };
+        self.for_each_probe(&mut append)?;
+        let d = out.context("no labelled row in the input (every row lacks a target)")?;
+        self.complete(d, names)
+    }
+
+    /// The inputs' labelled frames, all at once (read once; rows for any
+    /// feature set are then cut from them with [`InputArgs::rows`]).
+    pub fn load_frames(&self) -> anyhow::Result<Vec<(FeatureFrame, Labels)>> {
+        let mut all = Vec::new();
+        self.for_each_probe(&mut |frames| {
+            all.extend(frames);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+
+    /// Hands each probe's labelled frames (one per segment) to `f`.
+    fn for_each_probe(
+        &self,
+        f: &mut dyn FnMut(Vec<(FeatureFrame, Labels)>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let label_config = self.labels.label_config()?;
+        let feature_config = self.labels.feature_config();
+        let columns = self.traces.columns();
+        let mut telemetry = Vec::new();
+        for path in &self.input {
+            match input_kind(path, &columns)? {
+                InputKind::FeatureCsv => {
+                    let own_labels = self.labels.is_original()?;
+                    let frames = read_minutes_csv(path)?
+                        .into_iter()
+                        .map(|(frame, labels)| {
+                            let labels = labels
+                                .filter(|_| own_labels)
+                                .unwrap_or_else(|| label(&frame, label_config));
+                            (frame, labels)
+                        })
+                        .collect();
+                    f(frames)?;
+                }
+                InputKind::Archive | InputKind::Trace => telemetry.push(path.clone()),
+            }
+        }
+        if telemetry.is_empty() {
+            return Ok(());
+        }
+        let selection = Selection::from_flags(&self.probe, self.all);
+        let loaded = load_probes(&telemetry, &columns, &selection)?;
+        eprintln!("{}", loaded.report(&telemetry));
+        for id in loaded.probes.probe_ids() {
+            let frames = loaded
+                .probes
+                .probe_frames(id, feature_config)
+                .into_iter()
+                .map(|frame| {
+                    let labels = label(&frame, label_config);
+                    (frame, labels)
+                })
+                .collect();
+            f(frames)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_sets_combine_without_repeats() {
+        let names = feature_set("relative+recent+relative").unwrap();
+        assert_eq!(names.len(), RELATIVE.len() + RECENT.len());
+        assert_eq!(names[0], "zscore");
+        assert_eq!(feature_set("base").unwrap().len(), 8);
+        let err = feature_set("relative+weekly").unwrap_err().to_string();
+        assert!(err.contains("unknown feature set `weekly`"), "{err}");
+    }
+}
