@@ -44,3 +44,4 @@ pub mod smote;
 pub mod split;
 pub mod time;
 pub mod traces;
+pub mod warnings;
