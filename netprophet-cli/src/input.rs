@@ -178,6 +178,10 @@ pub struct InputArgs {
     pub traces: TraceArgs,
     #[command(flatten)]
     pub labels: LabelArgs,
+    /// Do not print the report of what was read (when the same inputs are
+    /// read again).
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 impl InputArgs {
@@ -218,57 +222,79 @@ impl InputArgs {
     }
 
     /// Labelled rows of `names`, probe by probe (each probe's rows in time
-    /// order). Frames are built, labelled and cut one probe at a time, so
-    /// many probes over weeks never hold all their frames at once.
+    /// order). Frames are built, labelled and cut one probe at a time, and
+    /// the rows are allocated once at their final size, so many probes
+    /// over weeks never hold all their frames, nor a grown copy, at once.
     pub fn load_by_probe(&self, names: &[String]) -> anyhow::Result<Dataset> {
-        let mut out: Option<Dataset> = None;
-        let mut append = |frames: Vec<(FeatureFrame, Labels)>| -> anyhow::Result<()> {
-            if frames.is_empty() {
-                return Ok(());
+        struct Rows<'a> {
+            names: &'a [String],
+            out: Dataset,
+            hint: usize,
+        }
+        impl FrameSink for Rows<'_> {
+            fn size_hint(&mut self, minutes: usize) {
+                self.hint += minutes;
             }
-            let d = Dataset::from_frames(frames.iter().map(|(f, l)| (f, l)), names);
-            let d = match d {
-                Ok(d) => d,
-                // A probe whose every row lacks a target adds nothing.
-                Err(netprophet_core::dataset::DatasetError::Empty(_)) => return Ok(()),
-                Err(e) => return Err(e).context("building labelled rows"),
-            };
-            match &mut out {
-                None => out = Some(d),
-                Some(all) => all.append(d)?,
+            fn frames(&mut self, frames: Vec<(FeatureFrame, Labels)>) -> anyhow::Result<()> {
+                if frames.is_empty() {
+                    return Ok(());
+                }
+                let d = match Dataset::from_frames(frames.iter().map(|(f, l)| (f, l)), self.names) {
+                    Ok(d) => d,
+                    // A probe whose every row lacks a target adds nothing.
+                    Err(netprophet_core::dataset::DatasetError::Empty(_)) => return Ok(()),
+                    Err(e) => return Err(e).context("building labelled rows"),
+                };
+                if self.out.is_empty() {
+                    self.out.reserve_exact(self.hint.max(d.len()));
+                }
+                self.out.append(d)?;
+                Ok(())
             }
-            Ok(())
+        }
+        let mut rows = Rows {
+            names,
+            out: Dataset {
+                feature_names: names.to_vec(),
+                ..Dataset::default()
+            },
+            hint: 0,
         };
-        self.for_each_probe(&mut append)?;
-        let d = out.context("no labelled row in the input (every row lacks a target)")?;
-        self.complete(d, names)
+        self.for_each_probe(&mut rows)?;
+        if rows.out.is_empty() {
+            bail!("no labelled row in the input (every row lacks a target)");
+        }
+        rows.out.x.shrink_to_fit();
+        self.complete(rows.out, names)
     }
 
     /// The inputs' labelled frames, all at once (read once; rows for any
     /// feature set are then cut from them with [`InputArgs::rows`]).
     pub fn load_frames(&self) -> anyhow::Result<Vec<(FeatureFrame, Labels)>> {
-        let mut all = Vec::new();
-        self.for_each_probe(&mut |frames| {
-            all.extend(frames);
-            Ok(())
-        })?;
-        Ok(all)
+        struct All(Vec<(FeatureFrame, Labels)>);
+        impl FrameSink for All {
+            fn frames(&mut self, frames: Vec<(FeatureFrame, Labels)>) -> anyhow::Result<()> {
+                self.0.extend(frames);
+                Ok(())
+            }
+        }
+        let mut all = All(Vec::new());
+        self.for_each_probe(&mut all)?;
+        Ok(all.0)
     }
 
-    /// Hands each probe's labelled frames (one per segment) to `f`.
-    fn for_each_probe(
-        &self,
-        f: &mut dyn FnMut(Vec<(FeatureFrame, Labels)>) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+    /// Hands each probe's labelled frames (one per segment) to `sink`.
+    fn for_each_probe(&self, sink: &mut dyn FrameSink) -> anyhow::Result<()> {
         let label_config = self.labels.label_config()?;
         let feature_config = self.labels.feature_config();
         let columns = self.traces.columns();
         let mut telemetry = Vec::new();
+        let mut csv_frames = Vec::new();
         for path in &self.input {
             match input_kind(path, &columns)? {
                 InputKind::FeatureCsv => {
                     let own_labels = self.labels.is_original()?;
-                    let frames = read_minutes_csv(path)?
+                    let frames: Vec<(FeatureFrame, Labels)> = read_minutes_csv(path)?
                         .into_iter()
                         .map(|(frame, labels)| {
                             let labels = labels
@@ -277,31 +303,50 @@ impl InputArgs {
                             (frame, labels)
                         })
                         .collect();
-                    f(frames)?;
+                    sink.size_hint(frames.iter().map(|f| f.0.len()).sum());
+                    csv_frames.push(frames);
                 }
                 InputKind::Archive | InputKind::Trace => telemetry.push(path.clone()),
             }
         }
-        if telemetry.is_empty() {
-            return Ok(());
+        let loaded = if telemetry.is_empty() {
+            None
+        } else {
+            let selection = Selection::from_flags(&self.probe, self.all);
+            let loaded = load_probes(&telemetry, &columns, &selection)?;
+            if !self.quiet {
+                eprintln!("{}", loaded.report(&telemetry));
+            }
+            sink.size_hint(loaded.probes.minutes(feature_config));
+            Some(loaded)
+        };
+        for frames in csv_frames {
+            sink.frames(frames)?;
         }
-        let selection = Selection::from_flags(&self.probe, self.all);
-        let loaded = load_probes(&telemetry, &columns, &selection)?;
-        eprintln!("{}", loaded.report(&telemetry));
-        for id in loaded.probes.probe_ids() {
-            let frames = loaded
-                .probes
-                .probe_frames(id, feature_config)
-                .into_iter()
-                .map(|frame| {
-                    let labels = label(&frame, label_config);
-                    (frame, labels)
-                })
-                .collect();
-            f(frames)?;
+        if let Some(loaded) = loaded {
+            for id in loaded.probes.probe_ids() {
+                let frames = loaded
+                    .probes
+                    .probe_frames(id, feature_config)
+                    .into_iter()
+                    .map(|frame| {
+                        let labels = label(&frame, label_config);
+                        (frame, labels)
+                    })
+                    .collect();
+                sink.frames(frames)?;
+            }
         }
         Ok(())
     }
+}
+
+/// Receives labelled frames as inputs are read.
+trait FrameSink {
+    /// The rows about to come (an upper bound), before any frame.
+    fn size_hint(&mut self, _minutes: usize) {}
+    /// One probe's frames (or one feature CSV's).
+    fn frames(&mut self, frames: Vec<(FeatureFrame, Labels)>) -> anyhow::Result<()>;
 }
 
 #[cfg(test)]

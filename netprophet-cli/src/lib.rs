@@ -10,6 +10,8 @@ pub mod atlas_args;
 pub mod cache;
 pub mod cmd;
 pub mod input;
+pub mod plots;
+pub mod protocol;
 pub mod recipe;
 pub mod refresh;
 pub mod replay;

@@ -125,6 +125,15 @@ impl Dataset {
         }
     }
 
+    /// Room for `rows` more rows in every column, allocated once.
+    pub fn reserve_exact(&mut self, rows: usize) {
+        self.x.reserve_exact(rows * self.width());
+        self.y.reserve_exact(rows);
+        self.timestamps.reserve_exact(rows);
+        self.probe_ids.reserve_exact(rows);
+        self.degraded_now.reserve_exact(rows);
+    }
+
     /// Appends `other`'s rows (same features, in the same order).
     ///
     /// # Errors

@@ -276,6 +276,23 @@ impl ProbeCollector {
             .unwrap_or_default()
     }
 
+    /// How many minute rows the frames of every probe will have, without
+    /// building them (to size buffers once instead of growing them).
+    pub fn minutes(&self, config: FeatureConfig) -> usize {
+        self.probes
+            .values()
+            .map(|b| {
+                segments(&b.bins(), config.max_fill)
+                    .map(|seg| {
+                        let first = seg.first().map_or(0, |s| s.0);
+                        let last = seg.last().map_or(0, |s| s.0);
+                        ((last - first) / BIN_SECONDS) as usize + 1
+                    })
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+
     /// Frames of every probe (one per segment), built in parallel, ordered
     /// by probe id, then time.
     pub fn frames(&self, config: FeatureConfig) -> Vec<FeatureFrame> {

@@ -22,6 +22,9 @@ use netprophet_core::split;
 use serde::Serialize;
 
 use crate::cmd::predict::model_schema;
+use crate::input::feature_set;
+use crate::plots;
+use crate::protocol::{self, evaluate, Candidate, Outcome, Protocol, Scorer, Settings};
 use crate::recipe::{score, split_rows, InputArgs, Recipe, RecipeArgs, SplitKind};
 use crate::report::{opt, Evaluation};
 
@@ -55,7 +58,51 @@ pub struct Args {
     /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
+    /// Evaluate as a network engineer would trust: recipes and baselines
+    /// on the same test rows, calibrated and thresholded on a time-later
+    /// validation slice, with bootstrap intervals over probes. Protocols:
+    /// chrono (each probe's latest rows), cross-probe (folds of unseen
+    /// probes), random (leaky, for comparison); comma-separated.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["model", "variants"])]
+    protocol: Vec<Protocol>,
+    /// With --protocol: the feature sets trained as candidates.
+    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_SETS.map(String::from))]
+    feature_sets: Vec<String>,
+    /// With --protocol: folds of the cross-probe protocol.
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// With --protocol: fraction of each training probe's latest rows that
+    /// calibrate the probabilities and choose the alarm threshold.
+    #[arg(long, default_value_t = 0.2)]
+    validation_fraction: f64,
+    /// With --protocol: bootstrap replicates over probes for the 95 %
+    /// intervals (0 for none).
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    /// With --protocol: write PR curves and reliability diagrams (SVG)
+    /// into this directory.
+    #[arg(long)]
+    plot_dir: Option<PathBuf>,
 }
+
+/// Feature sets evaluated by default with --protocol.
+const DEFAULT_SETS: [&str; 4] = [
+    "base",
+    "relative",
+    "relative+recent",
+    "relative+recent+daily+level",
+];
+
+/// Heuristic baselines: a column whose value is the risk.
+const HEURISTICS: [(&str, &str); 4] = [
+    ("heuristic: z-score now", "zscore"),
+    ("heuristic: rise over max(2.5 std, 2 ms)", "rise_over_floor"),
+    (
+        "heuristic: z-score against the hour before",
+        "zscore_lagged",
+    ),
+    ("heuristic: spikes in the last hour", "spikes_60m"),
+];
 
 /// One model (or baseline) on one set of rows.
 #[derive(Serialize)]
@@ -192,6 +239,9 @@ fn fit_with_validated_threshold(
 
 /// Runs `netprophet evaluate`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if !args.protocol.is_empty() {
+        return run_protocols(&args);
+    }
     let mut out = Output::default();
     let base = args.recipe.recipe();
     if let Some(path) = &args.model {
@@ -423,4 +473,182 @@ fn pr_svg(title: &str, points: &[(f64, f64)], base_rate: f64) -> String {
         by = y(base_rate),
         byt = y(base_rate) - 4.0,
     )
+}
+
+/// `evaluate --protocol`: every candidate under every protocol.
+fn run_protocols(args: &Args) -> anyhow::Result<()> {
+    let settings = Settings {
+        folds: args.folds,
+        test_fraction: args.test_fraction,
+        validation_fraction: args.validation_fraction,
+        bootstrap: args.bootstrap,
+        seed: args.recipe.seed,
+    };
+    let problems = settings.problems();
+    if !problems.is_empty() {
+        anyhow::bail!("bad evaluation settings: {}", problems.join("; "));
+    }
+    let mut recipe = args.recipe.recipe();
+    if recipe.smote.is_some() {
+        eprintln!("note: protocol evaluation trains without SMOTE, which distorts probabilities (healthy rows are subsampled instead: --negatives)");
+        recipe.smote = None;
+    }
+    recipe.negatives = args.recipe.negatives.unwrap_or(0.25);
+    let mut protocols = args.protocol.clone();
+    protocols.sort();
+    protocols.dedup();
+
+    let mut groups: Vec<(Vec<String>, Vec<Candidate>)> = Vec::new();
+    for set in &args.feature_sets {
+        let features = feature_set(set)?;
+        groups.push((
+            features.clone(),
+            vec![Candidate {
+                name: format!("model: {set}"),
+                scorer: Scorer::Model {
+                    features,
+                    recipe: recipe.clone(),
+                },
+            }],
+        ));
+    }
+    let heuristic_columns: Vec<String> = HEURISTICS.iter().map(|h| h.1.to_string()).collect();
+    let mut baselines = vec![
+        Candidate {
+            name: "baseline: always healthy".into(),
+            scorer: Scorer::Healthy,
+        },
+        Candidate {
+            name: "baseline: persistence (degraded now)".into(),
+            scorer: Scorer::Persistence,
+        },
+    ];
+    baselines.extend(HEURISTICS.iter().map(|(name, col)| Candidate {
+        name: (*name).into(),
+        scorer: Scorer::Column((*col).into()),
+    }));
+    groups.push((heuristic_columns, baselines));
+
+    let per_group: Vec<usize> = groups.iter().map(|g| g.1.len()).collect();
+    let folds_per_protocol: usize = protocols
+        .iter()
+        .map(|p| {
+            if *p == Protocol::CrossProbe {
+                settings.folds
+            } else {
+                1
+            }
+        })
+        .sum();
+    let bar = step_bar((per_group.iter().sum::<usize>() * folds_per_protocol) as u64);
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut input = args.input.clone();
+    for (features, candidates) in &groups {
+        input.features = Some(features.clone());
+        // Rows are read again for each feature set, so memory holds one
+        // set's columns at a time; the rows are the same every time (the
+        // fingerprint check below).
+        let rows = input.load_by_probe(features)?;
+        input.quiet = true;
+        for c in candidates {
+            for &protocol in &protocols {
+                bar.set_message(format!("{} / {}", c.name, protocol.label()));
+                let o = evaluate(&rows, protocol, c, &settings, || bar.inc(1))?;
+                if let Some(first) = outcomes.iter().find(|f| f.protocol == protocol) {
+                    anyhow::ensure!(
+                        first.rows_fingerprint == o.rows_fingerprint,
+                        "`{}` was tested on other rows than `{}` ({} vs {})",
+                        o.candidate,
+                        first.candidate,
+                        o.rows,
+                        first.rows
+                    );
+                }
+                outcomes.push(o);
+            }
+        }
+    }
+    bar.finish_and_clear();
+
+    if let Some(dir) = &args.plot_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for &protocol in &protocols {
+            let all: Vec<&Outcome> = outcomes.iter().filter(|o| o.protocol == protocol).collect();
+            let shown: Vec<&Outcome> = all
+                .iter()
+                .copied()
+                .filter(|o| !o.candidate.starts_with("baseline: always"))
+                .collect();
+            let target = args.input.labels.target;
+            let name = format!("{target}-{}", slug(protocol));
+            let pr = plots::pr_curves_svg(
+                &format!("Precision-recall, target {target}, {}", protocol.label()),
+                &shown,
+            );
+            netprophet_boost::atomic_file::write(
+                &dir.join(format!("pr-{name}.svg")),
+                pr.as_bytes(),
+            )?;
+            let models: Vec<&Outcome> = all.iter().copied().filter(|o| !o.baseline).collect();
+            let rel = plots::reliability_svg(
+                &format!("Reliability, target {target}, {}", protocol.label()),
+                &models,
+            );
+            netprophet_boost::atomic_file::write(
+                &dir.join(format!("reliability-{name}.svg")),
+                rel.as_bytes(),
+            )?;
+        }
+    }
+    if args.json {
+        #[derive(Serialize)]
+        struct Report<'a> {
+            target: netprophet_core::labels::LabelConfig,
+            negatives_kept: f64,
+            outcomes: &'a [Outcome],
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Report {
+                target: args.input.labels.label_config()?,
+                negatives_kept: recipe.negatives,
+                outcomes: &outcomes,
+            })?
+        );
+    } else {
+        let cfg = args.input.labels.label_config()?;
+        println!(
+            "target {} (horizon {} min{}), thresholds and calibration from each training probe's latest {:.0} % of rows, 95 % intervals from {} bootstrap resamplings of probes\n",
+            cfg.target,
+            cfg.horizon,
+            if cfg.target == netprophet_core::labels::Target::Original {
+                String::new()
+            } else {
+                format!(", median of {} min, rise >= {} ms", cfg.span, cfg.min_rise)
+            },
+            settings.validation_fraction * 100.0,
+            settings.bootstrap
+        );
+        print!("{}", protocol::table(&outcomes));
+    }
+    Ok(())
+}
+
+fn slug(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Chrono => "chrono",
+        Protocol::CrossProbe => "cross-probe",
+        Protocol::Random => "random",
+    }
+}
+
+/// A progress bar over evaluation steps (drawn only on a terminal).
+fn step_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
 }
