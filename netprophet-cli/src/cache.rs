@@ -46,6 +46,18 @@ pub struct ModelIdentity {
     pub trees: usize,
     /// Feature names, in the order the model was scored with.
     pub features: Vec<String>,
+    /// What the model predicts, in words ("a degraded minute 5 minutes
+    /// ahead"); absent in caches of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicts: Option<String>,
+    /// The model's alarm threshold on its (calibrated) probability, when
+    /// it carries one; the dashboard shows red from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_threshold: Option<f64>,
+    /// Whether the probabilities are calibrated (a stated 40 % comes true
+    /// about 40 % of the time).
+    #[serde(default)]
+    pub calibrated: bool,
 }
 
 /// The prediction for one probe at its latest minute.
@@ -101,7 +113,20 @@ pub struct PredictionCache {
     pub history: Vec<HistoryPoint>,
 }
 
+/// Probability from which a model without its own alarm threshold is
+/// shown as high risk (the original system's 40 %).
+pub const DEFAULT_ALARM: f64 = 0.40;
+
 impl PredictionCache {
+    /// The probability from which the headline is high risk: the model's
+    /// own alarm threshold, or [`DEFAULT_ALARM`].
+    pub fn alarm_threshold(&self) -> f64 {
+        self.model
+            .alarm_threshold
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .unwrap_or(DEFAULT_ALARM)
+    }
+
     /// Reads and checks a cache file.
     pub fn read(path: &Path) -> Result<PredictionCache, CacheError> {
         let bytes = match std::fs::read(path) {
@@ -189,6 +214,9 @@ pub(crate) mod tests {
                 digest: digest(b"m"),
                 trees: 1,
                 features: vec!["avg_latency".into()],
+                predicts: None,
+                alarm_threshold: None,
+                calibrated: false,
             },
             predictions: vec![ProbePrediction {
                 probe_id: Some(7),

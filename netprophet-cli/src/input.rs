@@ -50,8 +50,10 @@ pub fn feature_set(spec: &str) -> anyhow::Result<Vec<String>> {
             "recent" => RECENT.to_vec(),
             "daily" => DAILY.to_vec(),
             "level" => LEVEL.to_vec(),
+            // A single column netprophet computes (asked of an empty frame).
+            other if FeatureFrame::default().column(other).is_some() => vec![other],
             other => bail!(
-                "unknown feature set `{other}` (expected {}, or several joined by +)",
+                "unknown feature set `{other}` (expected {}, a feature name, or several joined by +)",
                 FEATURE_SETS.map(|(n, _)| n).join(", ")
             ),
         };
@@ -359,6 +361,13 @@ mod tests {
         assert_eq!(names.len(), RELATIVE.len() + RECENT.len());
         assert_eq!(names[0], "zscore");
         assert_eq!(feature_set("base").unwrap().len(), 8);
+        assert_eq!(
+            feature_set("relative+minutes_since_sample")
+                .unwrap()
+                .last()
+                .unwrap(),
+            "minutes_since_sample"
+        );
         let err = feature_set("relative+weekly").unwrap_err().to_string();
         assert!(err.contains("unknown feature set `weekly`"), "{err}");
     }

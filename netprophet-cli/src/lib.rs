@@ -10,6 +10,7 @@ pub mod atlas_args;
 pub mod cache;
 pub mod cmd;
 pub mod input;
+pub mod model_card;
 pub mod plots;
 pub mod protocol;
 pub mod recipe;

@@ -195,10 +195,47 @@ pub struct Outcome {
 
 /// Where one fold's rows are (row indices, `u32` to halve their memory on
 /// a million rows).
-struct Fold {
-    fit: Vec<u32>,
-    validation: Vec<u32>,
-    test: Vec<u32>,
+pub struct Fold {
+    /// Rows the model trains on.
+    pub fit: Vec<u32>,
+    /// Rows that calibrate it and choose its threshold.
+    pub validation: Vec<u32>,
+    /// Rows it is tested on.
+    pub test: Vec<u32>,
+}
+
+/// Each probe's earliest rows fit, the next `validation` fraction of its
+/// rows validate, its latest `test` fraction (may be 0) tests; rows are
+/// ordered probe by probe, each in time order.
+pub fn chrono_fold(rows: &Dataset, test: f64, validation: f64) -> Fold {
+    let mut f = Fold {
+        fit: Vec::new(),
+        validation: Vec::new(),
+        test: Vec::new(),
+    };
+    for (_, range) in probe_blocks(&rows.probe_ids) {
+        let n = range.len() as f64;
+        let test_start = range.start + (n * (1.0 - test)).round() as usize;
+        let val_start =
+            range.start + ((test_start - range.start) as f64 * (1.0 - validation)).round() as usize;
+        f.fit.extend(range.start as u32..val_start as u32);
+        f.validation.extend(val_start as u32..test_start as u32);
+        f.test.extend(test_start as u32..range.end as u32);
+    }
+    f
+}
+
+/// The isotonic calibration of raw validation scores and the F1-best
+/// alarm threshold on the calibrated scale (infinite, never alarm, when
+/// no threshold catches a positive).
+pub fn fit_calibration(raw: &[f64], y: &[u8]) -> anyhow::Result<(Calibration, f64)> {
+    let cal = calibrate(raw, y)?;
+    let p = apply(&cal, raw);
+    let threshold = match best_f1_threshold(y, &p) {
+        Ok((t, f1)) if f1 > 0.0 => t,
+        _ => f64::INFINITY,
+    };
+    Ok((cal, threshold))
 }
 
 /// How many folds `protocol` has.
@@ -225,16 +262,7 @@ fn fold(rows: &Dataset, protocol: Protocol, s: &Settings, k: usize) -> anyhow::R
         test: Vec::new(),
     };
     match protocol {
-        Protocol::Chrono => {
-            for (_, range) in &blocks {
-                let (train, test) = early_late(range.clone(), s.test_fraction);
-                let train = train.start as usize..train.end as usize;
-                let (fit, val) = early_late(train, s.validation_fraction);
-                f.fit.extend(fit);
-                f.validation.extend(val);
-                f.test.extend(test);
-            }
-        }
+        Protocol::Chrono => return Ok(chrono_fold(rows, s.test_fraction, s.validation_fraction)),
         Protocol::CrossProbe => {
             if blocks.len() < s.folds {
                 bail!(
@@ -426,16 +454,12 @@ pub fn evaluate(
             .iter()
             .map(|&i| rows.y[i as usize])
             .collect();
-        let cal = calibrate(&val_raw, &val_y)?;
-        let val_p = apply(&cal, &val_raw);
-        let threshold = match best_f1_threshold(&val_y, &val_p) {
-            // "Always healthy" never alarms (its best F1 would come from
-            // alarming on every minute).
-            _ if matches!(candidate.scorer, Scorer::Healthy) => f64::INFINITY,
-            Ok((t, f1)) if f1 > 0.0 => t,
-            // No positive in the validation rows, or no threshold that
-            // catches one: never alarm.
-            _ => f64::INFINITY,
+        let (cal, threshold) = fit_calibration(&val_raw, &val_y)?;
+        // "Always healthy" never alarms (its best F1 would come from
+        // alarming on every minute).
+        let threshold = match candidate.scorer {
+            Scorer::Healthy => f64::INFINITY,
+            _ => threshold,
         };
         let test_raw = raw_scores(rows, &fold.test, &candidate.scorer, forest.as_ref(), &cols)?;
         for (&i, p) in fold.test.iter().zip(apply(&cal, &test_raw)) {

@@ -18,10 +18,10 @@ use netprophet_core::features::{
 };
 
 use crate::cache::{
-    digest, HistoryPoint, ModelIdentity, PredictionCache, ProbePrediction, CACHE_VERSION,
-    HISTORY_SECONDS,
+    HistoryPoint, PredictionCache, ProbePrediction, CACHE_VERSION, HISTORY_SECONDS,
 };
 use crate::cmd::predict::model_schema;
+use crate::model_card::{fetch_minutes_of, ModelCard};
 use crate::telemetry::Selection;
 
 /// What a refresh needs.
@@ -58,7 +58,12 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
     // Fail fast on an unreadable model file; parse it later (see below).
     let bytes = std::fs::read(&cfg.model)
         .with_context(|| format!("reading the model {}", cfg.model.display()))?;
-    let start = now - cfg.minutes * 60;
+    // A model whose features look back a day needs a day of telemetry.
+    let minutes = cfg.minutes.max(
+        fetch_minutes_of(&bytes)
+            .with_context(|| format!("loading the model {}", cfg.model.display()))?,
+    );
+    let start = now - minutes * 60;
     let client = AtlasClient::new(cfg.atlas.clone())?;
     let explicit: Vec<u64> = match &cfg.selection {
         Selection::Probes(p) => p.clone(),
@@ -108,7 +113,7 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
     if stats.samples == 0 {
         bail!(
             "no usable ping sample in the last {} minutes ({} results; {})",
-            cfg.minutes,
+            minutes,
             stats.results,
             summary(&stats)
         );
@@ -125,7 +130,7 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
     if ids.is_empty() {
         bail!(
             "none of the requested probes reported in the last {} minutes",
-            cfg.minutes
+            minutes
         );
     }
     // Only the selected probes are needed from here on; the model's JSON
@@ -135,6 +140,8 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
     let forest = Forest::from_slice(&bytes)
         .with_context(|| format!("loading the model {}", cfg.model.display()))?;
     let names = model_schema(&forest, None)?;
+    let card = ModelCard::read(&forest, &names)
+        .with_context(|| format!("loading the model {}", cfg.model.display()))?;
     let predictor = Predictor::new(&forest);
     // The last complete minute: the current one is still filling.
     let last_minute = bin_of(now) - BIN_SECONDS;
@@ -168,12 +175,16 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
             .columns(&names)
             .context("the model needs a feature netprophet does not compute")?;
         let x = row_major(&columns);
-        let risks = predictor.predict(&x, names.len())?;
+        let risks: Vec<f64> = predictor
+            .predict(&x, names.len())?
+            .into_iter()
+            .map(|p| card.probability(f64::from(p)))
+            .collect();
         let last = rows.len() - 1;
         predictions.push(ProbePrediction {
             probe_id: Some(id),
             minute: rows[last].timestamp,
-            probability: f64::from(risks[last]),
+            probability: risks[last],
             inputs: names
                 .iter()
                 .zip(&columns)
@@ -188,7 +199,7 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
                     minute: r.timestamp,
                     latency_ms: Some(r.avg_latency).filter(|v| !v.is_nan()),
                     jitter_ms: Some(r.jitter).filter(|v| !v.is_nan()),
-                    risk: f64::from(*risk),
+                    risk: *risk,
                 })
                 .collect();
         }
@@ -208,18 +219,10 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
             "RIPE Atlas msm {}, probe {}, last {} minutes from {}",
             cfg.atlas.measurement,
             predictions[0].probe_id.unwrap_or(0),
-            cfg.minutes,
+            minutes,
             cfg.atlas.base_url
         ),
-        model: ModelIdentity {
-            file: cfg.model.file_name().map_or_else(
-                || cfg.model.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            ),
-            digest: digest(&bytes),
-            trees: forest.num_trees(),
-            features: names.clone(),
-        },
+        model: card.identity(&cfg.model, &bytes, &forest, &names),
         predictions,
         history,
     };

@@ -12,10 +12,10 @@ use netprophet_boost::{ColumnMap, Forest, Predictor};
 use netprophet_core::time::parse_utc;
 
 use crate::cache::{
-    digest, HistoryPoint, ModelIdentity, PredictionCache, ProbePrediction, CACHE_VERSION,
-    HISTORY_SECONDS,
+    HistoryPoint, ModelIdentity, PredictionCache, ProbePrediction, CACHE_VERSION, HISTORY_SECONDS,
 };
 use crate::cmd::predict::model_schema;
+use crate::model_card::ModelCard;
 
 /// The bundled recording.
 pub const RECORDED_MINUTES: &str = include_str!("../../fixtures/data/training_data.csv");
@@ -115,12 +115,13 @@ impl Replay {
     pub fn bundled() -> anyhow::Result<Replay> {
         let forest = Forest::from_json_slice(BUNDLED_MODEL).context("bundled model")?;
         let features = model_schema(&forest, None)?;
-        let model = ModelIdentity {
-            file: "tournament_model.json".into(),
-            digest: digest(BUNDLED_MODEL),
-            trees: forest.num_trees(),
-            features: features.clone(),
-        };
+        let card = ModelCard::read(&forest, &features)?;
+        let model = card.identity(
+            std::path::Path::new("tournament_model.json"),
+            BUNDLED_MODEL,
+            &forest,
+            &features,
+        );
         Replay::score(
             RECORDED_MINUTES,
             &forest,

@@ -74,6 +74,9 @@ fn cache_at(generated_at: i64, probability: f64) -> PredictionCache {
             digest: digest(b"m"),
             trees: 200,
             features: vec!["avg_latency".into(), "jitter".into()],
+            predicts: None,
+            alarm_threshold: None,
+            calibrated: false,
         },
         predictions: vec![ProbePrediction {
             probe_id: Some(1009618),

@@ -17,7 +17,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::atlas::Sample;
 use crate::dataset::DatasetError;
@@ -32,7 +32,8 @@ pub fn bin_of(timestamp: i64) -> i64 {
 }
 
 /// Parameters of the derived features.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FeatureConfig {
     /// Trailing window of the rolling statistics, in bins (default 60).
     pub window: usize,

@@ -6,10 +6,12 @@
 //! model is scored with an explicit schema (`--features`, or the documented
 //! default) and every column is looked up by that name.
 //!
-//! Columns netprophet derives from per-minute telemetry (the extended and
-//! relative feature sets) need not be in the file: when a model needs them
-//! and the file has the per-minute columns (`timestamp`, `avg_latency`,
-//! ...), they are computed from those, as `train` computed them.
+//! Columns netprophet derives from per-minute telemetry (the extended,
+//! relative and history feature sets) need not be in the file: when a
+//! model needs them and the file has the per-minute columns (`timestamp`,
+//! `avg_latency`, ...), they are computed from those, as `train` computed
+//! them. A model that carries a calibration prints calibrated
+//! probabilities (`--raw` for the model's own).
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -19,6 +21,8 @@ use netprophet_boost::{ColumnMap, Forest, Predictor};
 use netprophet_core::dataset::{parse_cell, read_minutes_csv};
 use netprophet_core::features::FeatureFrame;
 use netprophet_core::schema::FEATURE_COLUMNS;
+
+use crate::model_card::ModelCard;
 
 /// Output format of `netprophet predict`.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -42,6 +46,10 @@ pub struct Args {
     /// Print raw margins instead of probabilities.
     #[arg(long)]
     margin: bool,
+    /// Print the model's raw probabilities, without the calibration it
+    /// carries (what XGBoost itself predicts).
+    #[arg(long, conflicts_with = "margin")]
+    raw: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     format: Format,
@@ -150,7 +158,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let values = if args.margin {
         predictor.margins(&data, width)?
     } else {
-        predictor.predict(&data, width)?
+        let raw = predictor.predict(&data, width)?;
+        let card = ModelCard::read(&forest, &names)?;
+        if args.raw || card.calibration.is_none() {
+            raw
+        } else {
+            raw.into_iter()
+                .map(|p| card.probability(f64::from(p)) as f32)
+                .collect()
+        }
     };
     let rows = data.len() / width;
     let per_row = values.len().checked_div(rows).unwrap_or(1);

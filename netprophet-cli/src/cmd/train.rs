@@ -7,6 +7,11 @@ use std::time::Instant;
 use anyhow::Context;
 use serde::Serialize;
 
+use netprophet_boost::calibration::Calibration;
+use netprophet_core::warnings::{brier, expected_calibration_error, Binning};
+
+use crate::model_card::{self, ModelCard};
+use crate::protocol::{chrono_fold, fit_calibration};
 use crate::recipe::{score, split_rows, InputArgs, Recipe, RecipeArgs, SplitKind};
 use crate::report::Evaluation;
 
@@ -36,6 +41,18 @@ pub struct Args {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Calibrate: fit the model on each probe's earlier rows, then fit an
+    /// isotonic map from its probabilities to the observed rate, and the
+    /// F1-best alarm threshold, on each probe's latest
+    /// --validation-fraction of training rows; both are stored in the
+    /// model, and predict, refresh and the dashboard use them. The test
+    /// rows (without --all-rows) are each probe's latest --test-fraction.
+    #[arg(long)]
+    calibrate: bool,
+    /// With --calibrate: fraction of each probe's training rows that
+    /// calibrate.
+    #[arg(long, default_value_t = 0.2)]
+    validation_fraction: f64,
 }
 
 #[derive(Serialize)]
@@ -52,6 +69,9 @@ struct Summary<'a> {
 
 /// Runs `netprophet train`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.calibrate {
+        return run_calibrated(&args);
+    }
     let names = args.input.feature_names()?;
     let rows = args.input.load(&names)?;
     let recipe = args.recipe.recipe();
@@ -62,8 +82,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (a, Some(b))
     };
     let started = Instant::now();
-    let forest = recipe.fit(&train_rows)?;
+    let mut forest = recipe.fit(&train_rows)?;
     let train_seconds = started.elapsed().as_secs_f64();
+    describe(&mut forest, &args, &recipe, None, None, train_rows.len())?;
     forest
         .save_json(&args.out)
         .with_context(|| format!("saving the model to {}", args.out.display()))?;
@@ -112,6 +133,184 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             t.line()
         );
         println!("{}", t.report);
+    }
+    Ok(())
+}
+
+/// Stores what the model predicts, how it was trained and (when fitted)
+/// its calibration in its attributes.
+fn describe(
+    forest: &mut netprophet_boost::Forest,
+    args: &Args,
+    recipe: &Recipe,
+    calibration: Option<Calibration>,
+    threshold: Option<f64>,
+    rows: usize,
+) -> anyhow::Result<()> {
+    let names = forest.feature_names.clone().unwrap_or_default();
+    let card = ModelCard {
+        target: args.input.labels.label_config()?,
+        features: args.input.labels.feature_config(),
+        calibration,
+        threshold,
+        lookback_minutes: netprophet_core::history::lookback_minutes(&names),
+    };
+    card.write(forest)?;
+    forest
+        .attributes
+        .insert(model_card::RECIPE.into(), serde_json::to_string(recipe)?);
+    let inputs: Vec<String> = args
+        .input
+        .input
+        .iter()
+        .map(|p| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    let shown = if inputs.len() > 8 {
+        format!("{} and {} more", inputs[..8].join(", "), inputs.len() - 8)
+    } else {
+        inputs.join(", ")
+    };
+    forest.attributes.insert(
+        model_card::TRAINED_ON.into(),
+        format!("{rows} rows of {shown}"),
+    );
+    Ok(())
+}
+
+/// `train --calibrate`.
+fn run_calibrated(args: &Args) -> anyhow::Result<()> {
+    let names = args.input.feature_names()?;
+    let rows = args.input.load_by_probe(&names)?;
+    let recipe = args.recipe.recipe();
+    anyhow::ensure!(
+        args.validation_fraction > 0.0 && args.validation_fraction < 1.0,
+        "--validation-fraction {} must be between 0 and 1",
+        args.validation_fraction
+    );
+    anyhow::ensure!(
+        args.all_rows || (args.test_fraction > 0.0 && args.test_fraction < 1.0),
+        "--test-fraction {} must be between 0 and 1",
+        args.test_fraction
+    );
+    let test_fraction = if args.all_rows {
+        0.0
+    } else {
+        args.test_fraction
+    };
+    let fold = chrono_fold(&rows, test_fraction, args.validation_fraction);
+    let cols: Vec<usize> = (0..names.len()).collect();
+    let started = Instant::now();
+    let mut forest = recipe.fit_rows(&rows, &fold.fit, &cols)?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    let scores_of = |idx: &[u32]| -> anyhow::Result<Vec<f64>> {
+        let take: Vec<usize> = idx.iter().map(|&i| i as usize).collect();
+        score(&forest, &names, &rows.subset(&take))
+    };
+    let val_y: Vec<u8> = fold
+        .validation
+        .iter()
+        .map(|&i| rows.y[i as usize])
+        .collect();
+    anyhow::ensure!(
+        !val_y.is_empty(),
+        "no validation rows to calibrate on (too few rows per probe)"
+    );
+    let (calibration, threshold) = fit_calibration(&scores_of(&fold.validation)?, &val_y)?;
+    let test = if fold.test.is_empty() {
+        None
+    } else {
+        let test_y: Vec<u8> = fold.test.iter().map(|&i| rows.y[i as usize]).collect();
+        let p: Vec<f64> = scores_of(&fold.test)?
+            .into_iter()
+            .map(|v| calibration.apply(v))
+            .collect();
+        let t = if threshold.is_finite() {
+            threshold
+        } else {
+            1.0
+        };
+        Some((
+            Evaluation::new(&test_y, &p, t)?,
+            brier(&test_y, &p)?,
+            expected_calibration_error(&test_y, &p, Binning::EqualWidth(10))?,
+        ))
+    };
+    describe(
+        &mut forest,
+        args,
+        &recipe,
+        Some(calibration),
+        threshold.is_finite().then_some(threshold),
+        fold.fit.len(),
+    )?;
+    forest
+        .save_json(&args.out)
+        .with_context(|| format!("saving the model to {}", args.out.display()))?;
+    let fit_positives = fold
+        .fit
+        .iter()
+        .filter(|&&i| rows.y[i as usize] == 1)
+        .count();
+    if args.json {
+        #[derive(Serialize)]
+        struct CalibratedSummary<'a> {
+            model: String,
+            features: &'a [String],
+            recipe: &'a Recipe,
+            train_rows: usize,
+            train_positives: usize,
+            validation_rows: usize,
+            threshold: Option<f64>,
+            train_seconds: f64,
+            test: Option<Evaluation>,
+            test_brier: Option<f64>,
+            test_ece: Option<f64>,
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&CalibratedSummary {
+                model: args.out.display().to_string(),
+                features: &names,
+                recipe: &recipe,
+                train_rows: fold.fit.len(),
+                train_positives: fit_positives,
+                validation_rows: fold.validation.len(),
+                threshold: threshold.is_finite().then_some(threshold),
+                train_seconds,
+                test_brier: test.as_ref().map(|t| t.1),
+                test_ece: test.as_ref().map(|t| t.2),
+                test: test.map(|t| t.0),
+            })?
+        );
+        return Ok(());
+    }
+    println!(
+        "trained {} trees on {} rows ({} degraded) in {:.3} s, calibrated on {} later rows (alarm threshold {}); saved {}",
+        recipe.params.n_estimators,
+        fold.fit.len(),
+        fit_positives,
+        train_seconds,
+        fold.validation.len(),
+        if threshold.is_finite() {
+            format!("{threshold:.3}")
+        } else {
+            "none: no validation event".into()
+        },
+        args.out.display()
+    );
+    if let Some((t, b, e)) = &test {
+        println!(
+            "test (each probe's latest {:.0} %: {} rows, {} degraded): {}; Brier {b:.4}, ECE {e:.4}",
+            args.test_fraction * 100.0,
+            t.rows,
+            t.positives,
+            t.line()
+        );
     }
     Ok(())
 }

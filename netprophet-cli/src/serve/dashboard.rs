@@ -8,8 +8,9 @@ use jiff::Timestamp;
 
 use crate::cache::{HistoryPoint, PredictionCache};
 
-/// Probability at or above which the risk is shown red.
-pub const HIGH_RISK: f64 = 0.40;
+/// Probability at or above which the risk is shown red, for a model
+/// without its own alarm threshold.
+pub const HIGH_RISK: f64 = crate::cache::DEFAULT_ALARM;
 /// Cache age (seconds) from which the page warns in yellow.
 pub const STALE_WARN: i64 = 15 * 60;
 /// Cache age (seconds) from which the page warns in red.
@@ -90,7 +91,15 @@ pub fn render(cache: &PredictionCache, now: i64, tz: &TimeZone, zone_name: &str)
     let refresh = if fresh == Freshness::Fresh { 60 } else { 30 };
     let head = cache.headline();
     let p = head.probability;
-    let level = if p >= HIGH_RISK { "high" } else { "low" };
+    // A model that carries its own alarm threshold (chosen on validation
+    // rows) is shown red from there; others from 40 %.
+    let alarm = cache.alarm_threshold();
+    let level = if p >= alarm { "high" } else { "low" };
+    let predicts = cache
+        .model
+        .predicts
+        .clone()
+        .unwrap_or_else(|| "a degraded minute 5 minutes ahead".into());
     let mut html = String::with_capacity(16 * 1024);
     let _ = write!(
         html,
@@ -123,13 +132,13 @@ pub fn render(cache: &PredictionCache, now: i64, tz: &TimeZone, zone_name: &str)
     let _ = write!(
         html,
         "<div class=\"cards\">\
-         <div class=\"card risk {level}\" id=\"risk\"><div class=\"label\">Degradation risk (5 min ahead)</div>\
+         <div class=\"card risk {level}\" id=\"risk\"><div class=\"label\">Risk of {predicts}</div>\
          <div class=\"value\">{pct:.1}%</div><div class=\"label\">{word}</div></div>\
          <div class=\"card\"><div class=\"label\">Latency (mean RTT)</div><div class=\"value\">{lat}</div></div>\
          <div class=\"card\"><div class=\"label\">Jitter (RTT std dev)</div><div class=\"value\">{jit}</div></div>\
          </div>",
         pct = p * 100.0,
-        word = if p >= HIGH_RISK {
+        word = if p >= alarm {
             "HIGH: degradation likely"
         } else {
             "normal"
@@ -138,7 +147,7 @@ pub fn render(cache: &PredictionCache, now: i64, tz: &TimeZone, zone_name: &str)
         jit = ms(head.input("jitter")),
     );
     html.push_str("<div class=\"chart\">");
-    html.push_str(&chart_svg(&cache.history));
+    html.push_str(&chart_svg(&cache.history, alarm));
     html.push_str("</div>");
     if cache.predictions.len() > 1 {
         html.push_str("<table><tr><th>Probe</th><th>Risk</th><th>Latency</th><th>Jitter</th></tr>");
@@ -174,8 +183,8 @@ pub fn render(cache: &PredictionCache, now: i64, tz: &TimeZone, zone_name: &str)
 }
 
 /// The latency and risk chart as inline SVG: latency (ms) on the left
-/// axis, risk (%) on the right, with the 40 % line dashed.
-pub fn chart_svg(history: &[HistoryPoint]) -> String {
+/// axis, risk (%) on the right, with the alarm threshold dashed.
+pub fn chart_svg(history: &[HistoryPoint], alarm: f64) -> String {
     const W: f64 = 900.0;
     const H: f64 = 260.0;
     const L: f64 = 50.0;
@@ -220,7 +229,7 @@ pub fn chart_svg(history: &[HistoryPoint]) -> String {
         svg,
         "<rect x=\"{L}\" y=\"{T}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#334155\"/>\
          <line x1=\"{L}\" x2=\"{}\" y1=\"{y40:.1}\" y2=\"{y40:.1}\" stroke=\"#f87171\" stroke-dasharray=\"6 4\"/>\
-         <text x=\"{}\" y=\"{:.1}\" fill=\"#f87171\" font-size=\"11\">40%</text>\
+         <text x=\"{}\" y=\"{:.1}\" fill=\"#f87171\" font-size=\"11\">{alarm_pct:.0}%</text>\
          <text x=\"4\" y=\"{:.1}\" fill=\"#38bdf8\" font-size=\"11\">{hi:.1}</text>\
          <text x=\"4\" y=\"{:.1}\" fill=\"#38bdf8\" font-size=\"11\">{lo:.1}</text>\
          <text x=\"4\" y=\"12\" fill=\"#38bdf8\" font-size=\"11\">latency ms</text>\
@@ -229,11 +238,12 @@ pub fn chart_svg(history: &[HistoryPoint]) -> String {
         H - T - B,
         W - R,
         W - R + 4.0,
-        y_risk(HIGH_RISK) + 4.0,
+        y_risk(alarm) + 4.0,
         T + 4.0,
         H - B,
         W - 4.0,
-        y40 = y_risk(HIGH_RISK),
+        y40 = y_risk(alarm),
+        alarm_pct = alarm * 100.0,
     );
     let _ = write!(
         svg,
@@ -324,7 +334,7 @@ mod tests {
     fn chart_breaks_the_line_at_unknown_latency() {
         let mut h = sample(1_770_000_000, 0.2).history;
         h[4].latency_ms = None;
-        let svg = chart_svg(&h);
+        let svg = chart_svg(&h, HIGH_RISK);
         assert_eq!(svg.matches('M').count() - svg.matches("M ").count(), 3);
     }
 }

@@ -135,7 +135,8 @@ fn prediction_json(c: &crate::cache::PredictionCache, age: i64) -> String {
     let head = c.headline();
     let body = serde_json::json!({
         "probability": head.probability,
-        "risk_level": if head.probability >= dashboard::HIGH_RISK { "high" } else { "low" },
+        "risk_level": if head.probability >= c.alarm_threshold() { "high" } else { "low" },
+        "alarm_threshold": c.alarm_threshold(),
         "probe_id": head.probe_id,
         "minute": head.minute,
         "inputs": head.inputs.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
