@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde_json::value::RawValue;
 
-use super::elements::{fill_block, ArrayCutter, ArrayError};
+use super::elements::{fill_block, ArrayCutter, ArrayError, MAX_ELEMENT_BYTES};
 use super::result::{
     parse_result, ParseOutcome, ParseStats, PingResult, Sample, SampleFilter, SkipReason,
 };
@@ -222,6 +222,9 @@ struct Stream<'a> {
     block: usize,
 }
 
+/// The UTF-8 byte order mark.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Block size for files: large enough that parallel parsing amortises its
 /// hand-offs.
 const FILE_BLOCK: usize = 1 << 20;
@@ -257,6 +260,17 @@ impl Stream<'_> {
     ) -> Result<ParseStats, ReadError> {
         let mut stats = ParseStats::default();
         let io_error = self.io_error();
+        // A UTF-8 byte order mark (editors and Windows tools write one) is
+        // not part of the first result; left in, it made that line
+        // malformed.
+        if self
+            .input
+            .fill_buf()
+            .map_err(&io_error)?
+            .starts_with(UTF8_BOM)
+        {
+            self.input.consume(UTF8_BOM.len());
+        }
         let first = loop {
             let buf = self.input.fill_buf().map_err(&io_error)?;
             match buf.iter().position(|b| !b.is_ascii_whitespace()) {
@@ -289,17 +303,50 @@ impl Stream<'_> {
         let mut block: Vec<u8> = Vec::with_capacity(block_size + (64 << 10));
         let mut number = 0u64;
         let mut pending: Option<Vec<Parsed>> = None;
+        // How much of `block` is known to hold no newline: a line longer
+        // than a block is searched only where it grew.
+        let mut searched = 0;
+        // Set while the rest of an over-long line is read and dropped.
+        let mut discarding = false;
         loop {
             let eof = fill_block(&mut *self.input, &mut block, block_size).map_err(&io_error)?;
-            let cut = if eof {
-                block.len()
-            } else {
-                match block.iter().rposition(|&b| b == b'\n') {
-                    Some(i) => i + 1,
-                    // One line longer than a block: keep reading.
-                    None => continue,
+            if discarding {
+                match memchr::memchr(b'\n', &block) {
+                    Some(i) => {
+                        block.drain(..=i);
+                        discarding = false;
+                    }
+                    None => block.clear(),
+                }
+                if discarding && !eof {
+                    continue;
+                }
+            }
+            let cut = match memchr::memrchr(b'\n', &block[searched..]) {
+                _ if eof => block.len(),
+                Some(i) => searched + i + 1,
+                None if block.len() > MAX_ELEMENT_BYTES => {
+                    // One line longer than any result: counted as malformed
+                    // (after the lines before it, to keep the order) and
+                    // dropped up to its newline without being held.
+                    number += 1;
+                    for p in pending.take().into_iter().flatten() {
+                        p.deliver(stats, f);
+                    }
+                    stats.malformed(number, too_long());
+                    block.clear();
+                    block.shrink_to(block_size + (64 << 10));
+                    searched = 0;
+                    discarding = true;
+                    continue;
+                }
+                None => {
+                    // One line longer than a block: read on.
+                    searched = block.len();
+                    continue;
                 }
             };
+            searched = 0;
             let mut lines: Vec<(u64, &[u8])> = Vec::with_capacity(cut / 256);
             let mut start = 0;
             for end in memchr::memchr_iter(b'\n', &block[..cut])
@@ -323,6 +370,10 @@ impl Stream<'_> {
                 f,
             ));
             block.drain(..cut);
+            if block.capacity() > 2 * block_size + (64 << 10) {
+                // A long line grew the block; give the memory back.
+                block.shrink_to(block_size + (64 << 10));
+            }
             if eof {
                 for p in pending.into_iter().flatten() {
                     p.deliver(stats, f);
@@ -372,6 +423,10 @@ impl Stream<'_> {
             let keep = cutter.keep_from();
             buf.drain(..keep);
             cutter.drained(keep);
+            if buf.capacity() > 2 * block_size + (64 << 10) && buf.len() <= block_size {
+                // A long element grew the buffer; give the memory back.
+                buf.shrink_to(block_size + (64 << 10));
+            }
             if eof {
                 for p in pending.into_iter().flatten() {
                     p.deliver(stats, f);
@@ -479,10 +534,21 @@ fn parse_one(json: &[u8], line: u64) -> Parsed {
     }
 }
 
+/// The message for a line over [`MAX_ELEMENT_BYTES`].
+fn too_long() -> String {
+    format!(
+        "the line is longer than the {} MiB limit on one result",
+        MAX_ELEMENT_BYTES >> 20
+    )
+}
+
 fn parse_line(line: &[u8], number: u64) -> Parsed {
     let text = line.trim_ascii();
     if text.is_empty() {
         return Parsed::Empty;
+    }
+    if text.len() > MAX_ELEMENT_BYTES {
+        return Parsed::Malformed(number, too_long());
     }
     if text[0] == b'[' {
         return match serde_json::from_slice::<Vec<&RawValue>>(text) {
