@@ -36,14 +36,15 @@ pub struct Args {
     /// Add threshold, is_degraded and target_5m_degraded columns.
     #[arg(long)]
     labels: bool,
-    /// Rolling window in minutes.
-    #[arg(long, default_value_t = 60)]
+    /// Rolling window in minutes (1 to 10080).
+    #[arg(long, default_value_t = 60, value_parser = crate::flags::minutes)]
     window: usize,
-    /// Standard deviations above the rolling mean that count as degraded.
-    #[arg(long, default_value_t = 2.5)]
+    /// Standard deviations above the rolling mean that count as degraded
+    /// (a finite number > 0).
+    #[arg(long, default_value_t = 2.5, value_parser = crate::flags::positive)]
     k: f64,
-    /// Minutes ahead the target looks.
-    #[arg(long, default_value_t = 5)]
+    /// Minutes ahead the target looks (1 to 10080).
+    #[arg(long, default_value_t = 5, value_parser = crate::flags::minutes)]
     horizon: usize,
 }
 

@@ -59,7 +59,8 @@ pub enum ReadError {
         path: PathBuf,
         /// How many results were seen.
         results: u64,
-        /// Skip counts, e.g. `malformed 3, ipv6 10`.
+        /// Skip counts, e.g. `malformed 3, ipv6 10`, and where the first
+        /// malformed record is.
         summary: String,
     },
 }
@@ -203,10 +204,16 @@ impl ArchiveReader {
         let mut stats = read;
         stats.merge(&kept);
         if stats.samples == 0 {
+            let mut summary = summary(&stats);
+            if let Some(m) = stats.malformed.first() {
+                // Say what the first bad record is, so the one error line
+                // is enough to act on.
+                summary.push_str(&format!("; line {}: {}", m.line, m.message));
+            }
             return Err(ReadError::NoSamples {
                 path: self.path.clone(),
                 results: stats.results,
-                summary: summary(&stats),
+                summary,
             });
         }
         Ok(stats)
