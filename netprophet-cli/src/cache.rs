@@ -10,6 +10,12 @@ use serde::{Deserialize, Serialize};
 pub const CACHE_VERSION: u32 = 1;
 /// How far back the dashboard chart reaches.
 pub const HISTORY_SECONDS: i64 = 12 * 3600;
+/// Most predictions a cache may hold.
+pub const MAX_PREDICTIONS: usize = 50_000;
+/// Most prediction inputs a cache may hold, over all its predictions.
+pub const MAX_INPUTS: usize = 500_000;
+/// The last second a cache may name: 9999-12-31T23:59:59Z.
+const MAX_TIME: i64 = 253_402_300_799;
 
 /// Why a cache could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -134,12 +140,41 @@ impl PredictionCache {
         if cache.predictions.is_empty() {
             return Err("no predictions".into());
         }
+        // Bounds on what a server keeps in memory (a refresh of every
+        // probe of msm 1001 writes about 12 000 predictions of 8 inputs).
+        if cache.predictions.len() > MAX_PREDICTIONS {
+            return Err(format!(
+                "{} predictions (at most {MAX_PREDICTIONS})",
+                cache.predictions.len()
+            ));
+        }
+        let inputs: usize = cache.predictions.iter().map(|p| p.inputs.len()).sum();
+        if inputs > MAX_INPUTS {
+            return Err(format!("{inputs} prediction inputs (at most {MAX_INPUTS})"));
+        }
         if let Some(p) = cache
             .predictions
             .iter()
             .find(|p| !(0.0..=1.0).contains(&p.probability))
         {
             return Err(format!("probability {} out of [0, 1]", p.probability));
+        }
+        // Times outside 1970..=9999 are not times (and ages computed from
+        // them could overflow); they are refused like a torn file.
+        let times = std::iter::once(("generated_at", cache.generated_at))
+            .chain(cache.predictions.iter().map(|p| ("minute", p.minute)))
+            .chain(cache.history.iter().map(|h| ("history minute", h.minute)));
+        for (what, t) in times {
+            if !(0..=MAX_TIME).contains(&t) {
+                return Err(format!("{what} {t} is not a time in 1970..=9999"));
+            }
+        }
+        if let Some(h) = cache
+            .history
+            .iter()
+            .find(|h| !(0.0..=1.0).contains(&h.risk))
+        {
+            return Err(format!("history risk {} out of [0, 1]", h.risk));
         }
         Ok(cache)
     }
@@ -231,6 +266,13 @@ pub(crate) mod tests {
             PredictionCache::read(&path),
             Err(CacheError::Corrupt { .. })
         ));
+        for absurd in [i64::MAX, i64::MIN, -1, 253_402_300_800] {
+            let mut bad = c.clone();
+            bad.generated_at = absurd;
+            let text = serde_json::to_vec(&bad).unwrap();
+            let err = PredictionCache::from_slice(&text).unwrap_err();
+            assert!(err.contains("generated_at"), "{err}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

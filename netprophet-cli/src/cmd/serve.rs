@@ -117,11 +117,15 @@ async fn refresh_loop(
         let cfg = cfg.clone();
         let now = crate::cmd::refresh::now();
         state.refresh.last_attempt.store(now, Ordering::Relaxed);
+        state.refresh.running.store(true, Ordering::Relaxed);
         let result =
             tokio::task::spawn_blocking(move || crate::refresh::refresh_once(&cfg, now)).await;
+        state.refresh.running.store(false, Ordering::Relaxed);
         match result {
             Ok(Ok(out)) => {
                 state.refresh.last_ok.store(1, Ordering::Relaxed);
+                // Serve the new cache now, not at the loader's next poll.
+                state.reload();
                 tracing::info!(
                     "refresh: risk {:.1} % for probe {:?}",
                     out.probability * 100.0,
@@ -166,7 +170,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    runtime()?.block_on(async move {
+    let runtime = runtime()?;
+    let served = runtime.block_on(async move {
         let listener = serve::bind(config.listen).await?;
         if let Some((every, cfg)) = refresher {
             tokio::spawn(refresh_loop(every, cfg, state.clone()));
@@ -177,5 +182,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             listener.local_addr()?
         );
         serve::serve(listener, config, state, serve::shutdown_signal()).await
-    })
+    });
+    // A refresh cycle may be in the middle of a download with retries;
+    // dropping the runtime would wait for it, so SIGTERM would not stop the
+    // process. The cycle writes the cache atomically, so abandoning it
+    // leaves the last good cache in place.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
 }

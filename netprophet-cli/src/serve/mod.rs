@@ -24,7 +24,7 @@ pub mod dashboard;
 mod routes;
 mod state;
 
-pub use state::{Clock, RefreshStatus, ServerState};
+pub use state::{read_cache_file, CacheReader, Clock, RefreshStatus, ServerState, MAX_CACHE_BYTES};
 
 /// Server settings. Defaults suit a 1 GiB, 2 vCPU VM.
 #[derive(Debug, Clone)]
@@ -85,8 +85,14 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
         .max_buf_size(config.max_header_bytes.max(8192))
+        // A client may send its request and shut down its write side
+        // while it waits for the answer; without this, hyper took the
+        // EOF as a reason to drop the connection, often before the
+        // response was written.
+        .half_close(true)
         .keep_alive(true);
     tokio::pin!(shutdown);
+    state.first_load(Duration::from_secs(1)).await;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
