@@ -173,10 +173,28 @@ impl Tree {
             ("split_feature", self.split_feature.len()),
             ("split_condition", self.split_condition.len()),
             ("default_left", self.default_left.len()),
+            // Read by importance() and written by the savers: a short one
+            // (`loss_changes: []`) made importance(Gain) index out of range.
+            ("loss_change", self.loss_change.len()),
+            ("sum_hessian", self.sum_hessian.len()),
+            ("base_weight", self.base_weight.len()),
         ];
         for (name, len) in lens {
             if len != n {
                 return Err(bad(format!("{name} has {len} entries, left has {n}")));
+            }
+        }
+        // Thresholds, leaf values and statistics are finite in any model
+        // XGBoost writes; an infinite or NaN one (a mangled exponent) makes
+        // NaN scores and cannot be saved as JSON (it would be `null`).
+        for (name, values) in [
+            ("split_condition", &self.split_condition),
+            ("loss_change", &self.loss_change),
+            ("sum_hessian", &self.sum_hessian),
+            ("base_weight", &self.base_weight),
+        ] {
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(bad(format!("node {i} has {name} {}", values[i])));
             }
         }
         // Each node must be the child of exactly one node; that plus the node

@@ -50,10 +50,19 @@ pub(crate) struct ArrayCutter {
     done: bool,
     line: usize,
     column: usize,
+    /// The longest element accepted.
+    max: usize,
 }
 
 impl Default for ArrayCutter {
     fn default() -> Self {
+        Self::with_max(MAX_ELEMENT_BYTES)
+    }
+}
+
+impl ArrayCutter {
+    /// A cutter that refuses elements longer than `max` bytes.
+    pub(crate) fn with_max(max: usize) -> Self {
         ArrayCutter {
             scan: 0,
             start: None,
@@ -63,11 +72,10 @@ impl Default for ArrayCutter {
             done: false,
             line: 1,
             column: 0,
+            max,
         }
     }
-}
 
-impl ArrayCutter {
     fn error(&self, message: &'static str) -> ArrayError {
         ArrayError {
             line: self.line,
@@ -93,7 +101,7 @@ impl ArrayCutter {
         // caller keeps an open element's bytes, so this bounds its memory).
         let longest = out[before..].iter().map(|r| r.len()).max().unwrap_or(0);
         let open = st.start.map_or(0, |s| st.scan - s);
-        if result.is_ok() && longest.max(open) > MAX_ELEMENT_BYTES {
+        if result.is_ok() && longest.max(open) > st.max {
             result = Err(st.error(TOO_LONG));
         }
         *self = st;
