@@ -360,11 +360,7 @@ async fn a_cache_with_an_endless_history_is_served_trimmed() {
     let json = body.split_once("\r\n\r\n").unwrap().1;
     let v: serde_json::Value = serde_json::from_str(json).unwrap();
     let history = v["history"].as_array().unwrap();
-    assert_eq!(
-        history.len(),
-        719,
-        "the 12 hours before the cache was written"
-    );
+    assert_eq!(history.len(), 720, "the 12 hours up to the latest point");
     assert_eq!(history.last().unwrap()["minute"], T0 - 60);
     // Too many predictions is a file the server refuses, quickly.
     let mut many = cache_at(T0, 0.3);

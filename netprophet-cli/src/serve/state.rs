@@ -150,12 +150,16 @@ fn check_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
 /// 12 hours. A refresh writes at most one per minute.
 pub const MAX_HISTORY_POINTS: usize = 2 * (HISTORY_SECONDS as usize / 60);
 
-/// Keeps only what the chart and `/api/history` show: the last 12 hours
-/// before the cache was written, at most [`MAX_HISTORY_POINTS`] (the
-/// latest). A hostile cache with 600 000 points otherwise made every
-/// history response hundreds of MB.
+/// Keeps only what the chart and `/api/history` show: the 12 hours that
+/// end at the latest point, at most [`MAX_HISTORY_POINTS`] (the latest).
+/// A hostile cache with 600 000 points otherwise made every history
+/// response hundreds of MB. (Counted from the latest point, not from
+/// `generated_at`, so a cache re-dated to now keeps its chart.)
 fn trim_history(c: &mut PredictionCache) {
-    let from = c.generated_at.saturating_sub(HISTORY_SECONDS);
+    let Some(last) = c.history.iter().map(|p| p.minute).max() else {
+        return;
+    };
+    let from = last.saturating_sub(HISTORY_SECONDS);
     c.history.retain(|p| p.minute > from);
     let extra = c.history.len().saturating_sub(MAX_HISTORY_POINTS);
     c.history.drain(..extra);
