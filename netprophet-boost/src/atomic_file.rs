@@ -247,7 +247,11 @@ mod tests {
         if made {
             targets.push((fifo.clone(), "a FIFO"));
         }
-        if Path::new("/dev/null").exists() {
+        let null_is_a_device = {
+            use std::os::unix::fs::FileTypeExt;
+            fs::metadata("/dev/null").is_ok_and(|m| m.file_type().is_char_device())
+        };
+        if null_is_a_device {
             targets.push((PathBuf::from("/dev/null"), "a character device"));
         }
         for (t, what) in targets {

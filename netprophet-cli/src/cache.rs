@@ -2,6 +2,7 @@
 //! server reads. Written atomically, read strictly: a torn or foreign file
 //! is an error, never a half-rendered page.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,59 @@ pub enum CacheError {
         /// What is wrong with it.
         message: String,
     },
+}
+
+/// The largest cache file the server reads: 64 MiB. A refresh writes a
+/// few hundred KB; a larger file is refused (served as unreadable, 503)
+/// instead of being read into memory (a 122 MB file took the server to
+/// 800 MB of RSS).
+pub const MAX_CACHE_BYTES: u64 = 64 << 20;
+
+/// Reads a cache file (`Ok(None)` when there is none; the server's
+/// default [`crate::serve::CacheReader`]): opens without blocking (a FIFO at the path
+/// would otherwise wait for a writer forever), checks that what was opened
+/// is a regular file of at most [`MAX_CACHE_BYTES`], and reads it.
+pub fn read_cache_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    check_cache_file(path, &meta)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_CACHE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_CACHE_BYTES {
+        return Err(too_large(path));
+    }
+    Ok(Some(bytes))
+}
+
+fn too_large(path: &Path) -> String {
+    format!(
+        "{}: larger than the {} MiB a prediction cache may have",
+        path.display(),
+        MAX_CACHE_BYTES >> 20
+    )
+}
+
+/// A cache must be a regular file within [`MAX_CACHE_BYTES`].
+pub fn check_cache_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
+    if !meta.is_file() {
+        return Err(format!("{}: not a regular file", path.display()));
+    }
+    if meta.len() > MAX_CACHE_BYTES {
+        return Err(too_large(path));
+    }
+    Ok(())
 }
 
 /// Which model produced the predictions.
@@ -108,17 +162,17 @@ pub struct PredictionCache {
 }
 
 impl PredictionCache {
-    /// Reads and checks a cache file.
+    /// Reads and checks a cache file. It is read as the server reads it: bounded, and a FIFO or a
+    /// device is refused instead of waited on (a refresh reads the previous
+    /// cache for its history).
     pub fn read(path: &Path) -> Result<PredictionCache, CacheError> {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(CacheError::Missing(path.to_owned()))
-            }
-            Err(source) => {
+        let bytes = match read_cache_file(path) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Err(CacheError::Missing(path.to_owned())),
+            Err(message) => {
                 return Err(CacheError::Io {
                     path: path.to_owned(),
-                    source,
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidInput, message),
                 })
             }
         };

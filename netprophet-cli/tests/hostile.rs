@@ -396,7 +396,9 @@ fn outputs_follow_symlinks_and_never_replace_devices_or_fifos() {
     }
     // A device stays a device (as root, /dev/null used to be replaced).
     for dev in ["/dev/null", "/dev/full"] {
-        if Path::new(dev).exists() {
+        // Only where the node really is a device (a process elsewhere may
+        // have replaced it with a file, as this used to).
+        if std::fs::metadata(dev).is_ok_and(|m| m.file_type().is_char_device()) {
             let out = features(Path::new(dev));
             fails_with(&out, &[dev, "a character device"]);
             assert!(std::fs::metadata(dev).unwrap().file_type().is_char_device());
@@ -425,4 +427,22 @@ fn outputs_follow_symlinks_and_never_replace_devices_or_fifos() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_model_path_naming_a_device_or_fifo_is_refused_not_read() {
+    let fifo = tmp("model.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let mut paths = vec![PathBuf::from("/dev/zero")];
+    if mkfifo(&fifo) {
+        paths.push(fifo);
+    }
+    for model in paths {
+        let out = run_within(
+            30,
+            &["predict", "--model", s(&model), "--input", s(&real_csv())],
+        );
+        fails_with(&out, &[s(&model), "not a regular file"]);
+    }
 }

@@ -403,3 +403,55 @@ fn sigterm_stops_serve_even_while_a_refresh_waits_on_the_network() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_refresh_with_a_fifo_at_the_cache_path_fails_at_once() {
+    let cache = tmp("cache.fifo");
+    let _ = std::fs::remove_file(&cache);
+    let made = Command::new("mkfifo")
+        .arg(&cache)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        return;
+    }
+    let mock = MockAtlas::start(retimed(NOW - 3 * 3600, NOW, &[6001]), Vec::new());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netprophet"))
+        .args([
+            "refresh",
+            "--model",
+            &fixtures_model(),
+            "--cache",
+            s(&cache),
+            "--base-url",
+            &mock.url,
+            "--now",
+            &NOW.to_string(),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("refresh blocked on the FIFO");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("a FIFO"), "{err}");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&cache).unwrap().file_type().is_fifo());
+}

@@ -24,7 +24,8 @@ pub mod dashboard;
 mod routes;
 mod state;
 
-pub use state::{read_cache_file, CacheReader, Clock, RefreshStatus, ServerState, MAX_CACHE_BYTES};
+pub use crate::cache::{read_cache_file, MAX_CACHE_BYTES};
+pub use state::{CacheReader, Clock, RefreshStatus, ServerState};
 
 /// Server settings. Defaults suit a 1 GiB, 2 vCPU VM.
 #[derive(Debug, Clone)]

@@ -3,7 +3,6 @@
 //! for `/metrics`.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
@@ -12,7 +11,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use jiff::tz::TimeZone;
 
-use crate::cache::{CacheError, PredictionCache, HISTORY_SECONDS};
+use crate::cache::{
+    check_cache_file, read_cache_file, CacheError, PredictionCache, HISTORY_SECONDS,
+};
 
 /// Current time in Unix seconds. Injectable so tests (and the demo's
 /// simulated clock) decide what "now" is.
@@ -55,12 +56,6 @@ pub struct RefreshStatus {
     pub running: AtomicBool,
 }
 
-/// The largest cache file the server reads: 64 MiB. A refresh writes a
-/// few hundred KB; a larger file is refused (served as unreadable, 503)
-/// instead of being read into memory (a 122 MB file took the server to
-/// 800 MB of RSS).
-pub const MAX_CACHE_BYTES: u64 = 64 << 20;
-
 /// How often the loader looks at the cache file when no request asks.
 const POLL: Duration = Duration::from_millis(500);
 /// Requests wake the loader at most this often (ms).
@@ -98,52 +93,6 @@ impl Identity {
 struct Loaded {
     identity: Option<Identity>,
     view: CacheView,
-}
-
-/// The default [`CacheReader`]: opens without blocking (a FIFO at the path
-/// would otherwise wait for a writer forever), checks that what was opened
-/// is a regular file of at most [`MAX_CACHE_BYTES`], and reads it.
-pub fn read_cache_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let file = match options.open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    check_file(path, &meta)?;
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_CACHE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_CACHE_BYTES {
-        return Err(too_large(path));
-    }
-    Ok(Some(bytes))
-}
-
-fn too_large(path: &Path) -> String {
-    format!(
-        "{}: larger than the {} MiB a prediction cache may have",
-        path.display(),
-        MAX_CACHE_BYTES >> 20
-    )
-}
-
-/// A cache must be a regular file within the size bound.
-fn check_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
-    if !meta.is_file() {
-        return Err(format!("{}: not a regular file", path.display()));
-    }
-    if meta.len() > MAX_CACHE_BYTES {
-        return Err(too_large(path));
-    }
-    Ok(())
 }
 
 /// Most history points kept from a cache: two per minute of the chart's
@@ -231,7 +180,8 @@ impl Loader {
         // Checked on the path first, so a FIFO or a huge file is never
         // opened; the reader checks the opened file again (it may have been
         // replaced in between).
-        let view = match check_file(&self.path, &meta).and_then(|()| (self.read)(&self.path)) {
+        let view = match check_cache_file(&self.path, &meta).and_then(|()| (self.read)(&self.path))
+        {
             Ok(None) => CacheView::Missing,
             Ok(Some(bytes)) => match PredictionCache::from_slice(&bytes) {
                 Ok(mut c) => {
