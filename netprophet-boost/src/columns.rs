@@ -12,20 +12,26 @@ pub struct ColumnMap {
 
 impl ColumnMap {
     /// Finds every model feature in `header`. A feature absent from the
-    /// header, or present twice, is an error naming it; extra header
-    /// columns are ignored.
+    /// header, present twice in it, or named twice among the features, is
+    /// an error naming it; extra header columns are ignored.
     ///
     /// ```
     /// use netprophet_boost::ColumnMap;
     /// let map = ColumnMap::by_name(&["b", "a"], &["timestamp", "a", "b"])?;
     /// assert_eq!(map.indices(), &[2, 1]);
     /// assert!(ColumnMap::by_name(&["c"], &["a", "b"]).is_err());
+    /// assert!(ColumnMap::by_name(&["a", "a"], &["a", "b"]).is_err());
     /// # Ok::<(), netprophet_boost::ModelError>(())
     /// ```
     pub fn by_name(
         features: &[impl AsRef<str>],
         header: &[impl AsRef<str>],
     ) -> Result<ColumnMap, ModelError> {
+        let names: Vec<String> = features.iter().map(|f| f.as_ref().to_owned()).collect();
+        if let Some(name) = crate::model::first_duplicate(&names) {
+            // Two model inputs would read the same column.
+            return Err(ModelError::DuplicateFeature(name.to_owned()));
+        }
         let mut indices = Vec::with_capacity(features.len());
         let mut missing = Vec::new();
         for f in features {

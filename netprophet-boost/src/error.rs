@@ -46,6 +46,25 @@ pub enum ModelError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The base score cannot be turned into a margin for the objective
+    /// (XGBoost's rule: a logistic objective needs a probability strictly
+    /// inside (0, 1); any objective needs a finite number).
+    #[error("base_score {value} is not {expected} for {objective}")]
+    BaseScore {
+        /// The stored base score.
+        value: f32,
+        /// The objective's name.
+        objective: &'static str,
+        /// What it must be.
+        expected: &'static str,
+    },
+    /// Two features have the same name, so columns matched by name would
+    /// feed one input to both.
+    #[error("feature name `{0}` appears more than once")]
+    DuplicateFeature(String),
+    /// Training parameters out of range: every bad one, not only the first.
+    #[error("invalid training parameters: {}", list(.0))]
+    Params(Vec<BadParam>),
     /// A model file could not be loaded; wraps the cause with the file name.
     #[error("{}: {source}", path.display())]
     File {
@@ -54,4 +73,32 @@ pub enum ModelError {
         /// Why it could not be loaded.
         source: Box<ModelError>,
     },
+}
+
+/// One training parameter outside its valid range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadParam {
+    /// The parameter, as XGBoost names it (`learning_rate`, `max_depth`).
+    pub name: &'static str,
+    /// The value given, as text.
+    pub value: String,
+    /// What it must be, e.g. `a finite number > 0`.
+    pub expected: &'static str,
+}
+
+impl std::fmt::Display for BadParam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} = {} (must be {})",
+            self.name, self.value, self.expected
+        )
+    }
+}
+
+fn list(bad: &[BadParam]) -> String {
+    bad.iter()
+        .map(BadParam::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }

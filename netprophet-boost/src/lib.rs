@@ -44,7 +44,7 @@ mod predict;
 pub mod train;
 
 pub use columns::ColumnMap;
-pub use error::ModelError;
+pub use error::{BadParam, ModelError};
 pub use formats::{DumpOptions, ModelFormat};
 pub use model::{Forest, Importance, Objective, Tree};
 pub use predict::Predictor;

@@ -45,6 +45,32 @@ impl Objective {
         }
     }
 
+    /// Whether `base_score` can be the model's starting point, by
+    /// XGBoost's rule (`ProbToMargin` of its logistic losses): the
+    /// logistic objectives need a probability strictly inside (0, 1),
+    /// since 0, 1 and anything outside have no finite logit (such a model
+    /// scored every row 3e-39); the others need a finite number.
+    pub fn check_base_score(&self, base_score: f32) -> Result<(), ModelError> {
+        let logistic = matches!(
+            self,
+            Objective::BinaryLogistic | Objective::BinaryLogitRaw | Objective::RegLogistic
+        );
+        let (ok, expected) = if logistic {
+            (base_score > 0.0 && base_score < 1.0, "in (0, 1)")
+        } else {
+            (base_score.is_finite(), "a finite number")
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ModelError::BaseScore {
+                value: base_score,
+                objective: self.name(),
+                expected,
+            })
+        }
+    }
+
     /// Number of margins the model produces per row.
     pub fn num_output_group(&self) -> usize {
         match self {
@@ -147,10 +173,28 @@ impl Tree {
             ("split_feature", self.split_feature.len()),
             ("split_condition", self.split_condition.len()),
             ("default_left", self.default_left.len()),
+            // Read by importance() and written by the savers: a short one
+            // (`loss_changes: []`) made importance(Gain) index out of range.
+            ("loss_change", self.loss_change.len()),
+            ("sum_hessian", self.sum_hessian.len()),
+            ("base_weight", self.base_weight.len()),
         ];
         for (name, len) in lens {
             if len != n {
                 return Err(bad(format!("{name} has {len} entries, left has {n}")));
+            }
+        }
+        // Thresholds, leaf values and statistics are finite in any model
+        // XGBoost writes; an infinite or NaN one (a mangled exponent) makes
+        // NaN scores and cannot be saved as JSON (it would be `null`).
+        for (name, values) in [
+            ("split_condition", &self.split_condition),
+            ("loss_change", &self.loss_change),
+            ("sum_hessian", &self.sum_hessian),
+            ("base_weight", &self.base_weight),
+        ] {
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(bad(format!("node {i} has {name} {}", values[i])));
             }
         }
         // Each node must be the child of exactly one node; that plus the node
@@ -326,7 +370,13 @@ impl Forest {
                 self.base_score.len()
             )));
         }
+        for &b in &self.base_score {
+            self.objective.check_base_score(b)?;
+        }
         if let Some(names) = &self.feature_names {
+            if let Some(name) = first_duplicate(names) {
+                return Err(ModelError::DuplicateFeature(name.to_owned()));
+            }
             if names.len() != self.num_feature {
                 return Err(ModelError::Invalid(format!(
                     "{} feature names for {} features",
@@ -340,6 +390,15 @@ impl Forest {
         }
         Ok(())
     }
+}
+
+/// The first name that occurs twice in `names`, if any.
+pub(crate) fn first_duplicate(names: &[String]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::with_capacity(names.len());
+    names
+        .iter()
+        .find(|n| !seen.insert(n.as_str()))
+        .map(String::as_str)
 }
 
 #[cfg(test)]
@@ -378,5 +437,49 @@ mod tests {
         .unwrap();
         f.tree_group[0] = 1;
         assert!(f.validate().is_err());
+    }
+
+    #[test]
+    fn impossible_base_scores_are_refused_as_xgboost_does() {
+        for (objective, bad, good) in [
+            (
+                Objective::BinaryLogistic,
+                vec![f32::NAN, f32::INFINITY, 2.0, -1.0, 0.0, 1.0],
+                vec![0.5, 1e-6],
+            ),
+            (Objective::RegLogistic, vec![1.0], vec![0.3]),
+            (Objective::BinaryLogitRaw, vec![0.0], vec![0.3]),
+            (
+                Objective::RegSquaredError,
+                vec![f32::NAN, f32::NEG_INFINITY],
+                vec![-1.0, 2.0, 0.0],
+            ),
+        ] {
+            for b in bad {
+                let err =
+                    Forest::new(vec![Tree::leaf(1.0)], objective.clone(), vec![b], 1).unwrap_err();
+                assert!(
+                    matches!(err, ModelError::BaseScore { .. }),
+                    "{objective:?} {b}: {err}"
+                );
+            }
+            for b in good {
+                Forest::new(vec![Tree::leaf(1.0)], objective.clone(), vec![b], 1).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn duplicate_feature_names_are_refused() {
+        let mut f = Forest::new(
+            vec![Tree::leaf(1.0)],
+            Objective::RegSquaredError,
+            vec![0.5],
+            3,
+        )
+        .unwrap();
+        f.feature_names = Some(vec!["a".into(), "b".into(), "a".into()]);
+        let err = f.validate().unwrap_err();
+        assert_eq!(err.to_string(), "feature name `a` appears more than once");
     }
 }

@@ -14,21 +14,21 @@ pub struct AtlasArgs {
     /// Measurement id (1001: IPv4 ping to k.root-servers.net).
     #[arg(long, default_value_t = 1001)]
     pub msm: u64,
-    /// Per-request timeout in seconds.
-    #[arg(long, default_value_t = 80.0)]
+    /// Per-request timeout in seconds (up to a day).
+    #[arg(long, default_value_t = 80.0, value_parser = crate::flags::timeout_seconds)]
     pub timeout: f64,
     /// Attempts per request.
     #[arg(long, default_value_t = 4)]
     pub attempts: u32,
-    /// Seconds before the first retry (then x1.5 per retry).
-    #[arg(long, default_value_t = 1.0)]
+    /// Seconds before the first retry (then x1.5 per retry; up to an hour).
+    #[arg(long, default_value_t = 1.0, value_parser = crate::flags::backoff_seconds)]
     pub backoff: f64,
-    /// Hours per chunk.
-    #[arg(long, default_value_t = 4.0)]
+    /// Hours per chunk (a minute to a year).
+    #[arg(long, default_value_t = 4.0, value_parser = crate::flags::chunk_hours)]
     pub chunk_hours: f64,
-    /// Chunks fetched in parallel.
-    #[arg(long, default_value_t = 4)]
-    pub parallel: usize,
+    /// Chunks fetched in parallel (1 to 64).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
 }
 
 impl AtlasArgs {
@@ -44,7 +44,7 @@ impl AtlasArgs {
             attempts: self.attempts.max(1),
             backoff: Duration::from_secs_f64(self.backoff),
             chunk_seconds: (self.chunk_hours * 3600.0).round().max(60.0) as i64,
-            parallel: self.parallel.max(1),
+            parallel: usize::from(self.parallel.max(1)),
             ..ClientConfig::default()
         })
     }

@@ -2,6 +2,7 @@
 //! server reads. Written atomically, read strictly: a torn or foreign file
 //! is an error, never a half-rendered page.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,12 @@ use serde::{Deserialize, Serialize};
 pub const CACHE_VERSION: u32 = 1;
 /// How far back the dashboard chart reaches.
 pub const HISTORY_SECONDS: i64 = 12 * 3600;
+/// Most predictions a cache may hold.
+pub const MAX_PREDICTIONS: usize = 50_000;
+/// Most prediction inputs a cache may hold, over all its predictions.
+pub const MAX_INPUTS: usize = 500_000;
+/// The last second a cache may name: 9999-12-31T23:59:59Z.
+const MAX_TIME: i64 = 253_402_300_799;
 
 /// Why a cache could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +40,59 @@ pub enum CacheError {
         /// What is wrong with it.
         message: String,
     },
+}
+
+/// The largest cache file the server reads: 64 MiB. A refresh writes a
+/// few hundred KB; a larger file is refused (served as unreadable, 503)
+/// instead of being read into memory (a 122 MB file took the server to
+/// 800 MB of RSS).
+pub const MAX_CACHE_BYTES: u64 = 64 << 20;
+
+/// Reads a cache file (`Ok(None)` when there is none; the server's
+/// default [`crate::serve::CacheReader`]): opens without blocking (a FIFO at the path
+/// would otherwise wait for a writer forever), checks that what was opened
+/// is a regular file of at most [`MAX_CACHE_BYTES`], and reads it.
+pub fn read_cache_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    check_cache_file(path, &meta)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_CACHE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_CACHE_BYTES {
+        return Err(too_large(path));
+    }
+    Ok(Some(bytes))
+}
+
+fn too_large(path: &Path) -> String {
+    format!(
+        "{}: larger than the {} MiB a prediction cache may have",
+        path.display(),
+        MAX_CACHE_BYTES >> 20
+    )
+}
+
+/// A cache must be a regular file within [`MAX_CACHE_BYTES`].
+pub fn check_cache_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
+    if !meta.is_file() {
+        return Err(format!("{}: not a regular file", path.display()));
+    }
+    if meta.len() > MAX_CACHE_BYTES {
+        return Err(too_large(path));
+    }
+    Ok(())
 }
 
 /// Which model produced the predictions.
@@ -127,17 +187,17 @@ impl PredictionCache {
             .unwrap_or(DEFAULT_ALARM)
     }
 
-    /// Reads and checks a cache file.
+    /// Reads and checks a cache file. It is read as the server reads it: bounded, and a FIFO or a
+    /// device is refused instead of waited on (a refresh reads the previous
+    /// cache for its history).
     pub fn read(path: &Path) -> Result<PredictionCache, CacheError> {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(CacheError::Missing(path.to_owned()))
-            }
-            Err(source) => {
+        let bytes = match read_cache_file(path) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Err(CacheError::Missing(path.to_owned())),
+            Err(message) => {
                 return Err(CacheError::Io {
                     path: path.to_owned(),
-                    source,
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidInput, message),
                 })
             }
         };
@@ -159,12 +219,41 @@ impl PredictionCache {
         if cache.predictions.is_empty() {
             return Err("no predictions".into());
         }
+        // Bounds on what a server keeps in memory (a refresh of every
+        // probe of msm 1001 writes about 12 000 predictions of 8 inputs).
+        if cache.predictions.len() > MAX_PREDICTIONS {
+            return Err(format!(
+                "{} predictions (at most {MAX_PREDICTIONS})",
+                cache.predictions.len()
+            ));
+        }
+        let inputs: usize = cache.predictions.iter().map(|p| p.inputs.len()).sum();
+        if inputs > MAX_INPUTS {
+            return Err(format!("{inputs} prediction inputs (at most {MAX_INPUTS})"));
+        }
         if let Some(p) = cache
             .predictions
             .iter()
             .find(|p| !(0.0..=1.0).contains(&p.probability))
         {
             return Err(format!("probability {} out of [0, 1]", p.probability));
+        }
+        // Times outside 1970..=9999 are not times (and ages computed from
+        // them could overflow); they are refused like a torn file.
+        let times = std::iter::once(("generated_at", cache.generated_at))
+            .chain(cache.predictions.iter().map(|p| ("minute", p.minute)))
+            .chain(cache.history.iter().map(|h| ("history minute", h.minute)));
+        for (what, t) in times {
+            if !(0..=MAX_TIME).contains(&t) {
+                return Err(format!("{what} {t} is not a time in 1970..=9999"));
+            }
+        }
+        if let Some(h) = cache
+            .history
+            .iter()
+            .find(|h| !(0.0..=1.0).contains(&h.risk))
+        {
+            return Err(format!("history risk {} out of [0, 1]", h.risk));
         }
         Ok(cache)
     }
@@ -259,6 +348,13 @@ pub(crate) mod tests {
             PredictionCache::read(&path),
             Err(CacheError::Corrupt { .. })
         ));
+        for absurd in [i64::MAX, i64::MIN, -1, 253_402_300_800] {
+            let mut bad = c.clone();
+            bad.generated_at = absurd;
+            let text = serde_json::to_vec(&bad).unwrap();
+            let err = PredictionCache::from_slice(&text).unwrap_err();
+            assert!(err.contains("generated_at"), "{err}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -79,24 +79,24 @@ pub struct LabelArgs {
     pub target: Target,
     /// Minutes ahead the target looks (default 5 for original, 15 for
     /// sustained and onset).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::minutes)]
     pub horizon: Option<usize>,
     /// Sustained targets: minutes whose median is compared (default 15).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::minutes)]
     pub span: Option<usize>,
     /// Sustained targets: least rise over the rolling mean, ms (default
     /// 2).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::non_negative)]
     pub min_rise: Option<f64>,
     /// Standard deviations above the rolling mean that count as degraded.
-    #[arg(long, default_value_t = 2.5)]
+    #[arg(long, default_value_t = 2.5, value_parser = crate::flags::positive)]
     pub k: f64,
     /// Rolling window in minutes (features and threshold).
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = crate::flags::minutes)]
     pub window: usize,
     /// Most minutes without any observation that are forward filled; a
     /// longer gap starts a new segment.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = crate::flags::minutes_or_zero)]
     pub max_fill: usize,
 }
 

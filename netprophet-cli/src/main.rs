@@ -59,11 +59,7 @@ fn main() -> ExitCode {
         // choice, not a failure.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            // One line a person can act on, then the chain of causes.
-            eprintln!("netprophet: error: {err}");
-            for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
+            eprintln!("netprophet: error: {}", netprophet_cli::one_line(&err));
             ExitCode::from(1)
         }
     }

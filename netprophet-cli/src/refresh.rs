@@ -56,7 +56,7 @@ pub struct RefreshOutcome {
 /// Runs one cycle at Unix time `now`.
 pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutcome> {
     // Fail fast on an unreadable model file; parse it later (see below).
-    let bytes = std::fs::read(&cfg.model)
+    let bytes = netprophet_boost::formats::read_model_file(&cfg.model)
         .with_context(|| format!("reading the model {}", cfg.model.display()))?;
     // A model whose features look back a day needs a day of telemetry.
     let minutes = cfg.minutes.max(

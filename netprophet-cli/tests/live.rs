@@ -320,3 +320,138 @@ fn serve_refreshes_in_process() {
         "one retry after the 500, then no request until the next cycle"
     );
 }
+
+#[test]
+fn a_refresh_with_results_longer_than_a_read_block_completes() {
+    // Every result padded past the 256 KiB block a live body is read in:
+    // the reader used to spin on the first one forever.
+    let mut results = retimed(NOW - 3 * 3600, NOW, &[6001]);
+    for r in results.iter_mut().rev().take(20) {
+        r["pad"] = "p".repeat(300 << 10).into();
+    }
+    let mock = MockAtlas::start(results, Vec::new());
+    let cache = tmp("padded.json");
+    let started = std::time::Instant::now();
+    let out = refresh(&mock, &cache);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_serve_even_while_a_refresh_waits_on_the_network() {
+    // The API stalls longer than the test: the refresh cycle is stuck in
+    // its request when SIGTERM arrives.
+    let mock = MockAtlas::start(
+        retimed(NOW - 3 * 3600, NOW, &[6001]),
+        vec![Fault::Stall(Duration::from_secs(60))],
+    );
+    let cache = tmp("sigterm.json");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netprophet"))
+        .args([
+            "serve",
+            "--listen",
+            &addr,
+            "--cache",
+            s(&cache),
+            "--refresh-every",
+            "10m",
+            "--model",
+            &fixtures_model(),
+            "--base-url",
+            &mock.url,
+            "--timeout",
+            "120",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_for(&addr);
+    // Wait until the refresh is in its stalled request.
+    let mut running = false;
+    for _ in 0..100 {
+        if !mock.seen().is_empty() {
+            running = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    let (_, metrics) = http_get(&addr, "/metrics").expect("metrics");
+    assert!(
+        metrics.contains("netprophet_refresh_running_seconds ")
+            && !metrics.contains("netprophet_refresh_running_seconds 0\n"),
+        "{metrics}"
+    );
+    assert!(running, "the refresh never started");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let t = std::time::Instant::now();
+    loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            assert!(exit.success(), "{exit:?}");
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "serve did not stop on SIGTERM during a refresh"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_refresh_with_a_fifo_at_the_cache_path_fails_at_once() {
+    let cache = tmp("cache.fifo");
+    let _ = std::fs::remove_file(&cache);
+    let made = Command::new("mkfifo")
+        .arg(&cache)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        return;
+    }
+    let mock = MockAtlas::start(retimed(NOW - 3 * 3600, NOW, &[6001]), Vec::new());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netprophet"))
+        .args([
+            "refresh",
+            "--model",
+            &fixtures_model(),
+            "--cache",
+            s(&cache),
+            "--base-url",
+            &mock.url,
+            "--now",
+            &NOW.to_string(),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("refresh blocked on the FIFO");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("a FIFO"), "{err}");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&cache).unwrap().file_type().is_fifo());
+}

@@ -122,6 +122,23 @@ async fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
     .await
 }
 
+/// GETs `path` until `ok` holds, for at most 5 s: the server loads a new
+/// cache file off the request path, within milliseconds of a request.
+async fn until(
+    addr: SocketAddr,
+    path: &str,
+    ok: impl Fn(u16, &str) -> bool,
+) -> (u16, String, String) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = get(addr, path).await;
+        if ok(r.0, &r.2) || Instant::now() > deadline {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test]
 async fn no_cache_is_a_friendly_503() {
     let s = start("nocache", Duration::from_secs(5)).await;
@@ -139,7 +156,7 @@ async fn no_cache_is_a_friendly_503() {
 async fn banners_follow_cache_age_on_the_injected_clock() {
     let s = start("banners", Duration::from_secs(5)).await;
     cache_at(T0, 0.55).write(&s.cache).unwrap();
-    let (status, _, body) = get(s.addr, "/").await;
+    let (status, _, body) = until(s.addr, "/", |st, _| st == 200).await;
     assert_eq!(status, 200);
     assert!(body.contains("risk high") && !body.contains("id=\"stale\""));
     assert!(body.contains("content=\"60\""));
@@ -174,23 +191,30 @@ async fn banners_follow_cache_age_on_the_injected_clock() {
 async fn a_new_cache_is_picked_up_and_a_corrupt_one_is_503() {
     let s = start("corrupt", Duration::from_secs(5)).await;
     cache_at(T0, 0.10).write(&s.cache).unwrap();
-    assert!(get(s.addr, "/").await.2.contains("risk low"));
+    assert!(until(s.addr, "/", |_, b| b.contains("risk low"))
+        .await
+        .2
+        .contains("risk low"));
     cache_at(T0, 0.90).write(&s.cache).unwrap();
-    assert!(get(s.addr, "/").await.2.contains("90.0%"));
+    assert!(until(s.addr, "/", |_, b| b.contains("90.0%"))
+        .await
+        .2
+        .contains("90.0%"));
     std::fs::write(&s.cache, b"{\"version\":1,\"generated_").unwrap();
-    let (status, _, body) = get(s.addr, "/").await;
+    let (status, _, body) = until(s.addr, "/", |st, _| st == 503).await;
     assert_eq!(status, 503);
     assert!(body.contains("could not be read"));
     assert_eq!(get(s.addr, "/healthz").await.0, 503);
     // The server is still up and recovers with the next good cache.
     cache_at(T0, 0.20).write(&s.cache).unwrap();
-    assert_eq!(get(s.addr, "/").await.0, 200);
+    assert_eq!(until(s.addr, "/", |st, _| st == 200).await.0, 200);
 }
 
 #[tokio::test]
 async fn head_405_404_and_oversized_headers() {
     let s = start("methods", Duration::from_secs(5)).await;
     cache_at(T0, 0.3).write(&s.cache).unwrap();
+    until(s.addr, "/", |st, _| st == 200).await;
     let (status, head, body) = raw(
         s.addr,
         b"HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
@@ -224,6 +248,7 @@ async fn head_405_404_and_oversized_headers() {
 async fn a_slow_client_does_not_block_others_and_is_timed_out() {
     let s = start("slow", Duration::from_millis(800)).await;
     cache_at(T0, 0.3).write(&s.cache).unwrap();
+    until(s.addr, "/healthz", |st, _| st == 200).await;
     // Half a request line, then silence.
     let mut slow = TcpStream::connect(s.addr).await.unwrap();
     slow.write_all(b"GET / HTT").await.unwrap();

@@ -45,6 +45,14 @@ pub enum DatasetError {
         /// The columns that are there.
         available: String,
     },
+    /// Two columns have the same name, so which one is meant is unknown.
+    #[error("{}: column `{column}` appears more than once in the header", path.display())]
+    DuplicateColumn {
+        /// The file.
+        path: PathBuf,
+        /// The repeated name.
+        column: String,
+    },
     /// A feature name is not one this crate computes.
     #[error("unknown feature `{0}`")]
     UnknownFeature(String),
@@ -357,6 +365,20 @@ pub fn read_minutes_csv(path: &Path) -> Result<Vec<(FeatureFrame, Option<Labels>
     })?;
     let mut rdr = csv::Reader::from_reader(std::io::BufReader::new(file));
     let headers = rdr.headers().map_err(|e| csv_err(e.to_string()))?.clone();
+    // Columns are found by name, so a repeated name would silently pick
+    // one of the two.
+    let mut names: Vec<&str> = headers
+        .iter()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(DatasetError::DuplicateColumn {
+            path: path.to_path_buf(),
+            column: w[0].to_string(),
+        });
+    }
     let find = |name: &str| headers.iter().position(|h| h.trim() == name);
     let need = |name: &str| {
         find(name).ok_or_else(|| DatasetError::MissingColumn {
@@ -430,9 +452,24 @@ pub fn read_minutes_csv(path: &Path) -> Result<Vec<(FeatureFrame, Option<Labels>
             col.push(num(c)?);
         }
         if let Some((d, t)) = label_cols {
-            g.degraded.push(num(d)? == 1.0);
-            let t = num(t)?;
-            g.target.push((!t.is_nan()).then_some(t == 1.0));
+            // Labels are 0 or 1 (a target may be missing at the end of a
+            // series); anything else is a broken file, not a healthy row.
+            let label = |c: usize, missing_ok: bool| -> Result<Option<bool>, DatasetError> {
+                let v = num(c)?;
+                if v == 0.0 || v == 1.0 {
+                    Ok(Some(v == 1.0))
+                } else if v.is_nan() && missing_ok {
+                    Ok(None)
+                } else {
+                    Err(csv_err(format!(
+                        "line {line}, column `{}`: {v} is not a label (0 or 1{})",
+                        headers.get(c).unwrap_or("?").trim(),
+                        if missing_ok { ", or empty" } else { "" }
+                    )))
+                }
+            };
+            g.degraded.push(label(d, false)? == Some(true));
+            g.target.push(label(t, true)?);
         }
     }
     if groups.is_empty() {

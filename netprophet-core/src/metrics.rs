@@ -31,6 +31,9 @@ pub enum MetricError {
     /// The metric needs both classes.
     #[error("{0} is undefined when only one class is present")]
     OneClass(&'static str),
+    /// The decision threshold is NaN (no score would ever reach it).
+    #[error("decision threshold {0} is not a number")]
+    Threshold(f64),
 }
 
 /// As many scores (or predictions) as labels, and at least one.
@@ -128,6 +131,9 @@ impl ClassificationReport {
     /// Report of scores thresholded at `threshold` (positive when >=).
     pub fn at_threshold(y: &[u8], scores: &[f64], threshold: f64) -> Result<Self, MetricError> {
         check(y, scores)?;
+        if threshold.is_nan() {
+            return Err(MetricError::Threshold(threshold));
+        }
         let predicted: Vec<u8> = scores.iter().map(|&s| u8::from(s >= threshold)).collect();
         Self::new(y, &predicted)
     }

@@ -41,7 +41,7 @@ impl Default for Smote {
 #[non_exhaustive]
 pub enum SmoteError {
     /// The minority class is too small for `k` neighbours.
-    #[error("the minority class (label {label}) has {count} rows; SMOTE with k = {k} needs at least {}", k + 1)]
+    #[error("the minority class (label {label}) has {count} rows; SMOTE with k = {k} needs at least {}", k.saturating_add(1))]
     TooFewMinority {
         /// The minority label.
         label: u8,
@@ -77,6 +77,10 @@ pub enum SmoteError {
     /// The ratio is not in (0, 1].
     #[error("sampling ratio {0} is not in (0, 1]")]
     Ratio(f64),
+    /// `k_neighbors` is 0: a synthetic row needs a neighbour to move
+    /// towards.
+    #[error("SMOTE needs k >= 1 neighbours (k = 0 has none to interpolate towards)")]
+    NoNeighbours,
 }
 
 /// Rows after resampling.
@@ -132,6 +136,11 @@ impl Smote {
         if !(self.ratio > 0.0 && self.ratio <= 1.0) {
             return Err(SmoteError::Ratio(self.ratio));
         }
+        // Checked before anything else about the rows: with k = 0 the
+        // neighbour draw below has an empty range.
+        if self.k_neighbors == 0 {
+            return Err(SmoteError::NoNeighbours);
+        }
         if let Some((row, &label)) = y.iter().enumerate().find(|(_, &l)| l > 1) {
             return Err(SmoteError::Label { row, label });
         }
@@ -165,7 +174,7 @@ impl Smote {
             out.x = x.to_vec();
             return Ok(out);
         }
-        if n_min < self.k_neighbors + 1 {
+        if n_min <= self.k_neighbors {
             return Err(SmoteError::TooFewMinority {
                 label: minority,
                 count: n_min,
@@ -300,6 +309,24 @@ mod tests {
             Smote::default().resample(&[0.0; 2], 1, &[0, 2]),
             Err(SmoteError::Label { row: 1, label: 2 })
         ));
+    }
+
+    #[test]
+    fn k_zero_is_an_error_not_a_panic() {
+        let (x, y) = data(1000, 20);
+        let zero = Smote {
+            k_neighbors: 0,
+            ..Smote::default()
+        };
+        assert_eq!(
+            zero.resample(&x, 4, &y).unwrap_err(),
+            SmoteError::NoNeighbours
+        );
+        // Even when nothing would be synthesised.
+        assert_eq!(
+            zero.resample(&[0.0, 1.0], 1, &[0, 1]).unwrap_err(),
+            SmoteError::NoNeighbours
+        );
     }
 
     #[test]

@@ -155,3 +155,35 @@ fn a_window_is_fetched_in_parallel_chunks_and_resumes() {
         .unwrap_err();
     assert!(matches!(err, ClientError::EmptyWindow { .. }));
 }
+
+#[test]
+fn https_goes_through_rustls_and_a_bad_peer_is_an_error_not_a_panic() {
+    // Something on 127.0.0.1 that answers a TLS ClientHello with plain
+    // HTTP: the handshake (ring provider) must fail with a TLS error.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(2) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 512];
+            let _ = std::io::Read::read(&mut s, &mut buf);
+            let _ = std::io::Write::write_all(&mut s, b"HTTP/1.1 200 OK\r\n\r\n[]");
+        }
+    });
+    let client = AtlasClient::new(ClientConfig {
+        base_url: format!("https://127.0.0.1:{port}"),
+        attempts: 1,
+        timeout: Duration::from_secs(5),
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let err = client
+        .fetch_chunk(Chunk { start: 0, stop: 60 }, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("chunk"), "{err}");
+    assert!(
+        err.to_ascii_lowercase().contains("tls") || err.contains("corrupt"),
+        "a TLS failure: {err}"
+    );
+}

@@ -65,10 +65,7 @@ impl Forest {
     /// Errors name the file.
     pub fn load(path: impl AsRef<Path>) -> Result<Forest, ModelError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = read_model_file(path)?;
         Forest::from_slice(&bytes).map_err(|e| ModelError::File {
             path: path.to_owned(),
             source: Box::new(e),
@@ -109,4 +106,44 @@ impl Forest {
             source,
         })
     }
+}
+
+/// The largest model file read: 2 GiB, far above any tree model this crate
+/// scores, so that a path naming a device such as `/dev/zero` fails instead
+/// of reading until memory runs out.
+pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+
+/// Reads a model file's bytes: it must be a regular file of at most
+/// [`MAX_MODEL_BYTES`] (a FIFO or a device is refused before it is read,
+/// so reading never waits on a writer that does not come).
+pub fn read_model_file(path: &Path) -> Result<Vec<u8>, ModelError> {
+    use std::io::Read;
+    let io = |source: std::io::Error| ModelError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() || meta.len() > MAX_MODEL_BYTES {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            if meta.is_file() {
+                "larger than the 2 GiB a model file may have".to_string()
+            } else {
+                "not a regular file".to_string()
+            },
+        )));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_MODEL_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_MODEL_BYTES {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "larger than the 2 GiB a model file may have",
+        )));
+    }
+    Ok(bytes)
 }

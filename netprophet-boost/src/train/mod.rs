@@ -32,7 +32,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
-use crate::error::ModelError;
+use crate::error::{BadParam, ModelError};
 use crate::model::{Forest, Objective, Tree};
 use bins::Binned;
 
@@ -143,40 +143,102 @@ fn invalid(msg: String) -> ModelError {
     ModelError::Input(msg)
 }
 
+/// Most boosting rounds accepted: far beyond any useful model, and low
+/// enough that a mistyped count fails at once instead of exhausting memory.
+pub const MAX_ROUNDS: usize = 1_000_000;
+/// Most bins per feature: bins are stored as 16-bit slots.
+pub const MAX_BINS: usize = 65_535;
+
 impl TrainParams {
-    fn check(&self) -> Result<(), ModelError> {
-        let bad =
-            |name: &str, v: f64, what: &str| Err(invalid(format!("{name} = {v} must be {what}")));
-        if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
-            return bad("learning_rate", self.learning_rate, "> 0");
+    /// Checks every parameter against its range and reports all that are
+    /// out of it at once ([`ModelError::Params`]). A NaN or infinite rate,
+    /// weight or penalty is refused: it trains a model whose leaves are
+    /// NaN (saved as `null`), which no reader accepts.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let mut bad = Vec::new();
+        let mut check = |name: &'static str, value: String, ok: bool, expected: &'static str| {
+            if !ok {
+                bad.push(BadParam {
+                    name,
+                    value,
+                    expected,
+                });
+            }
+        };
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        let non_negative = |v: f64| v.is_finite() && v >= 0.0;
+        let fraction = |v: f64| v > 0.0 && v <= 1.0;
+        let p = self;
+        check(
+            "n_estimators",
+            p.n_estimators.to_string(),
+            p.n_estimators <= MAX_ROUNDS,
+            "at most 1000000",
+        );
+        check(
+            "max_depth",
+            p.max_depth.to_string(),
+            (1..=30).contains(&p.max_depth),
+            "in 1..=30",
+        );
+        check(
+            "learning_rate",
+            p.learning_rate.to_string(),
+            positive(p.learning_rate),
+            "a finite number > 0",
+        );
+        for (name, v) in [
+            ("min_child_weight", p.min_child_weight),
+            ("lambda", p.lambda),
+            ("gamma", p.gamma),
+        ] {
+            check(name, v.to_string(), non_negative(v), "a finite number >= 0");
         }
-        if !(self.subsample > 0.0 && self.subsample <= 1.0) {
-            return bad("subsample", self.subsample, "in (0, 1]");
+        check(
+            "subsample",
+            p.subsample.to_string(),
+            fraction(p.subsample),
+            "in (0, 1]",
+        );
+        check(
+            "colsample_bytree",
+            p.colsample_bytree.to_string(),
+            fraction(p.colsample_bytree),
+            "in (0, 1]",
+        );
+        check(
+            "max_bin",
+            p.max_bin.to_string(),
+            (2..=MAX_BINS).contains(&p.max_bin),
+            "in 2..=65535",
+        );
+        check(
+            "scale_pos_weight",
+            p.scale_pos_weight.to_string(),
+            positive(p.scale_pos_weight),
+            "a finite number > 0",
+        );
+        if let Some(b) = p.base_score {
+            match p.objective {
+                // XGBoost's rule (ProbToMargin of the logistic losses):
+                // the base score is a probability strictly inside (0, 1),
+                // or its logit is infinite.
+                TrainObjective::BinaryLogistic => check(
+                    "base_score",
+                    b.to_string(),
+                    b > 0.0 && b < 1.0,
+                    "in (0, 1) for binary:logistic",
+                ),
+                TrainObjective::SquaredError => {
+                    check("base_score", b.to_string(), b.is_finite(), "finite")
+                }
+            }
         }
-        if !(self.colsample_bytree > 0.0 && self.colsample_bytree <= 1.0) {
-            return bad("colsample_bytree", self.colsample_bytree, "in (0, 1]");
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(ModelError::Params(bad))
         }
-        if [self.lambda, self.gamma, self.min_child_weight]
-            .iter()
-            .any(|v| v.is_nan() || *v < 0.0)
-        {
-            return Err(invalid(
-                "lambda, gamma and min_child_weight must be >= 0".into(),
-            ));
-        }
-        if self.scale_pos_weight.is_nan() || self.scale_pos_weight <= 0.0 {
-            return bad("scale_pos_weight", self.scale_pos_weight, "> 0");
-        }
-        if self.max_depth == 0 || self.max_depth > 30 {
-            return Err(invalid(format!(
-                "max_depth = {} must be in 1..=30",
-                self.max_depth
-            )));
-        }
-        if self.max_bin < 2 {
-            return Err(invalid(format!("max_bin = {} must be >= 2", self.max_bin)));
-        }
-        Ok(())
     }
 }
 
@@ -211,6 +273,9 @@ fn check_data(d: &TrainData<'_>, objective: TrainObjective) -> Result<usize, Mod
         }
     }
     if let Some(names) = d.feature_names {
+        if let Some(name) = crate::model::first_duplicate(names) {
+            return Err(ModelError::DuplicateFeature(name.to_owned()));
+        }
         if names.len() != d.width {
             return Err(invalid(format!(
                 "{} feature names for {} features",
@@ -317,7 +382,7 @@ pub fn train_with_progress(
     params: &TrainParams,
     mut progress: impl FnMut(Round),
 ) -> Result<Forest, ModelError> {
-    params.check()?;
+    params.validate()?;
     let n = check_data(data, params.objective)?;
     let width = data.width;
     let binned = Binned::new(data.x, width, data.weight, params.max_bin);
@@ -388,7 +453,7 @@ pub fn train_with_progress(
     let mut margin = vec![base_margin; n];
     let mut grad = vec![Grad32::default(); n];
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
-    let mut trees = Vec::with_capacity(params.n_estimators);
+    let mut trees = Vec::with_capacity(params.n_estimators.min(4096));
     let all_features: Vec<usize> = (0..width).collect();
     let mut buffers = RowBuffers {
         idx: Vec::with_capacity(n),
@@ -1217,6 +1282,65 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("label 2"));
+    }
+
+    #[test]
+    fn every_bad_parameter_is_reported_at_once() {
+        let (x, y) = data(100);
+        let d = TrainData::new(&x, 3, &y);
+        let bad = TrainParams {
+            learning_rate: f64::INFINITY,
+            lambda: f64::NAN,
+            gamma: -1.0,
+            min_child_weight: f64::INFINITY,
+            subsample: 1.5,
+            colsample_bytree: f64::NAN,
+            max_depth: 0,
+            max_bin: 1,
+            scale_pos_weight: f64::INFINITY,
+            n_estimators: usize::MAX,
+            base_score: Some(1.0),
+            ..TrainParams::default()
+        };
+        let Err(ModelError::Params(list)) = train(&d, &bad) else {
+            panic!("expected a parameter error");
+        };
+        let names: Vec<&str> = list.iter().map(|b| b.name).collect();
+        assert_eq!(
+            names,
+            [
+                "n_estimators",
+                "max_depth",
+                "learning_rate",
+                "min_child_weight",
+                "lambda",
+                "gamma",
+                "subsample",
+                "colsample_bytree",
+                "max_bin",
+                "scale_pos_weight",
+                "base_score"
+            ]
+        );
+        assert_eq!(
+            list[2].to_string(),
+            "learning_rate = inf (must be a finite number > 0)"
+        );
+        // NaN and infinite rates used to train a model of NaN leaves.
+        for rate in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0] {
+            let p = TrainParams {
+                learning_rate: rate,
+                ..TrainParams::default()
+            };
+            assert!(matches!(p.validate(), Err(ModelError::Params(_))), "{rate}");
+        }
+        TrainParams::default().validate().unwrap();
+        let names = ["a".to_string(), "b".to_string(), "a".to_string()];
+        let err = train(&d.with_feature_names(&names), &TrainParams::default()).unwrap_err();
+        assert!(
+            matches!(err, ModelError::DuplicateFeature(ref n) if n == "a"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -28,8 +28,8 @@ pub struct Args {
     /// system's temporary directory).
     #[arg(long)]
     pub cache: Option<PathBuf>,
-    /// Real seconds per simulated minute.
-    #[arg(long, default_value_t = 1.0)]
+    /// Real seconds per simulated minute (0 to 3600).
+    #[arg(long, default_value_t = 1.0, value_parser = crate::flags::tick_seconds)]
     pub tick: f64,
     /// Recorded minute to start from (earlier minutes fill the chart).
     #[arg(long, default_value_t = 180)]

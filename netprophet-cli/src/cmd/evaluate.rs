@@ -69,16 +69,16 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_SETS.map(String::from))]
     feature_sets: Vec<String>,
     /// With --protocol: folds of the cross-probe protocol.
-    #[arg(long, default_value_t = 5)]
-    folds: usize,
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(2..=1000))]
+    folds: u16,
     /// With --protocol: fraction of each training probe's latest rows that
     /// calibrate the probabilities and choose the alarm threshold.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = crate::flags::fraction)]
     validation_fraction: f64,
     /// With --protocol: bootstrap replicates over probes for the 95 %
     /// intervals (0 for none).
-    #[arg(long, default_value_t = 1000)]
-    bootstrap: usize,
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    bootstrap: u32,
     /// With --protocol: write PR curves and reliability diagrams (SVG)
     /// into this directory.
     #[arg(long)]
@@ -478,10 +478,10 @@ fn pr_svg(title: &str, points: &[(f64, f64)], base_rate: f64) -> String {
 /// `evaluate --protocol`: every candidate under every protocol.
 fn run_protocols(args: &Args) -> anyhow::Result<()> {
     let settings = Settings {
-        folds: args.folds,
+        folds: usize::from(args.folds),
         test_fraction: args.test_fraction,
         validation_fraction: args.validation_fraction,
-        bootstrap: args.bootstrap,
+        bootstrap: args.bootstrap as usize,
         seed: args.recipe.seed,
     };
     let problems = settings.problems();

@@ -75,6 +75,12 @@ pub fn model_schema(forest: &Forest, given: Option<&[String]>) -> anyhow::Result
         (None, None) => Ok(FEATURE_COLUMNS.iter().map(|s| s.to_string()).collect()),
     }
     .and_then(|names: Vec<String>| {
+        let mut sorted: Vec<&String> = names.iter().collect();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            // Columns are matched by name: one column would feed both.
+            bail!("feature name `{}` appears more than once", w[0]);
+        }
         if names.len() != forest.num_feature {
             bail!(
                 "the model has {} features but the schema names {} ({})",

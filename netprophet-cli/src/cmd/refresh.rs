@@ -36,7 +36,11 @@ pub struct Args {
 impl Args {
     /// The refresh these flags describe.
     pub fn config(&self) -> anyhow::Result<RefreshConfig> {
-        anyhow::ensure!(self.minutes >= 6, "--minutes must be at least 6");
+        anyhow::ensure!(
+            (6..=10_080).contains(&self.minutes),
+            "--minutes {} is not in 6..=10080 (a week)",
+            self.minutes
+        );
         Ok(RefreshConfig {
             model: self.model.clone(),
             cache: self.cache.clone(),

@@ -20,12 +20,13 @@ pub struct Args {
     /// Time zone shown beside UTC (IANA name).
     #[arg(long, default_value = "America/Los_Angeles")]
     pub zone: String,
-    /// Most connections open at once; more are closed on arrival.
-    #[arg(long, default_value_t = 4096)]
-    pub max_connections: usize,
+    /// Most connections open at once (1 to 1000000); more are closed on
+    /// arrival.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
     /// Seconds a client has to send request headers; also the idle
-    /// keep-alive timeout.
-    #[arg(long, default_value_t = 10)]
+    /// keep-alive timeout (1 to 3600).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_timeout: u64,
     /// Refresh the cache in this process every so often (`10m`, `600s`,
     /// `1h`), so no cron job is needed. The model never runs inside a
@@ -62,6 +63,10 @@ pub fn parse_every(text: &str) -> Result<Duration, String> {
     if secs < 10.0 {
         return Err(format!("{text:?} is shorter than 10 s"));
     }
+    // Also keeps Duration::from_secs_f64 from overflowing.
+    if !secs.is_finite() || secs > 7.0 * 86_400.0 {
+        return Err(format!("{text:?} is longer than a week"));
+    }
     Ok(Duration::from_secs_f64(secs))
 }
 
@@ -72,7 +77,7 @@ impl Args {
             listen: self.listen,
             cache: self.cache.clone(),
             zone: self.zone.clone(),
-            max_connections: self.max_connections,
+            max_connections: self.max_connections as usize,
             header_timeout: Duration::from_secs(self.header_timeout),
             ..ServerConfig::default()
         }
@@ -112,11 +117,15 @@ async fn refresh_loop(
         let cfg = cfg.clone();
         let now = crate::cmd::refresh::now();
         state.refresh.last_attempt.store(now, Ordering::Relaxed);
+        state.refresh.running.store(true, Ordering::Relaxed);
         let result =
             tokio::task::spawn_blocking(move || crate::refresh::refresh_once(&cfg, now)).await;
+        state.refresh.running.store(false, Ordering::Relaxed);
         match result {
             Ok(Ok(out)) => {
                 state.refresh.last_ok.store(1, Ordering::Relaxed);
+                // Serve the new cache now, not at the loader's next poll.
+                state.reload();
                 tracing::info!(
                     "refresh: risk {:.1} % for probe {:?}",
                     out.probability * 100.0,
@@ -161,7 +170,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )),
         None => None,
     };
-    runtime()?.block_on(async move {
+    let runtime = runtime()?;
+    let served = runtime.block_on(async move {
         let listener = serve::bind(config.listen).await?;
         if let Some((every, cfg)) = refresher {
             tokio::spawn(refresh_loop(every, cfg, state.clone()));
@@ -172,5 +182,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             listener.local_addr()?
         );
         serve::serve(listener, config, state, serve::shutdown_signal()).await
-    })
+    });
+    // A refresh cycle may be in the middle of a download with retries;
+    // dropping the runtime would wait for it, so SIGTERM would not stop the
+    // process. The cycle writes the cache atomically, so abandoning it
+    // leaves the last good cache in place.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
 }

@@ -28,15 +28,15 @@ pub struct Args {
     /// How to hold out test rows.
     #[arg(long, value_enum, default_value_t = SplitKind::Chrono)]
     split: SplitKind,
-    /// Fraction of rows held out for testing.
-    #[arg(long, default_value_t = 0.2)]
+    /// Fraction of rows held out for testing, in (0, 1).
+    #[arg(long, default_value_t = 0.2, value_parser = crate::flags::fraction)]
     test_fraction: f64,
     /// Train on every row (no test report), e.g. for the production model
     /// once a recipe has been evaluated.
     #[arg(long)]
     all_rows: bool,
-    /// Decision threshold for the test report.
-    #[arg(long, default_value_t = 0.5)]
+    /// Decision threshold for the test report, in [0, 1].
+    #[arg(long, default_value_t = 0.5, value_parser = crate::flags::probability)]
     threshold: f64,
     /// Print the summary as JSON.
     #[arg(long)]

@@ -16,6 +16,14 @@ pub const STALE_WARN: i64 = 15 * 60;
 /// Cache age (seconds) from which the page warns in red.
 pub const STALE_CRITICAL: i64 = 30 * 60;
 
+/// Most probes listed in the page's table; the JSON API has them all.
+pub const MAX_TABLE_ROWS: usize = 500;
+
+/// How far ahead of the server's clock a cache's `generated_at` may be
+/// (clock skew between the refresher and the server) and still count as
+/// written now.
+pub const MAX_CLOCK_SKEW: i64 = 5 * 60;
+
 /// How fresh the cache is, from the page's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Freshness {
@@ -25,9 +33,32 @@ pub enum Freshness {
     Stale,
     /// Older than 30 minutes: red banner.
     Critical,
+    /// Written more than [`MAX_CLOCK_SKEW`] in the future: a clock is
+    /// wrong, so the cache's age is unknown; red banner, never fresh.
+    Future,
+}
+
+/// The age of a cache written at `generated_at`, as shown and exported:
+/// 0 for a time within the clock skew ahead of `now`, negative (the true
+/// difference) for one further ahead.
+pub fn cache_age(now: i64, generated_at: i64) -> i64 {
+    let age = now.saturating_sub(generated_at);
+    if (-MAX_CLOCK_SKEW..0).contains(&age) {
+        0
+    } else {
+        age
+    }
 }
 
 impl Freshness {
+    /// Classifies a cache written at `generated_at`, seen at `now`.
+    pub fn of(now: i64, generated_at: i64) -> Freshness {
+        match cache_age(now, generated_at) {
+            age if age < 0 => Freshness::Future,
+            age => Freshness::of_age(age),
+        }
+    }
+
     /// Classifies a cache age in seconds.
     pub fn of_age(age: i64) -> Freshness {
         if age >= STALE_CRITICAL {
@@ -86,8 +117,8 @@ td,th{text-align:left;padding:4px 8px;border-bottom:1px solid #334155;font-size:
 
 /// Renders the dashboard for `cache` as seen at `now` (Unix seconds).
 pub fn render(cache: &PredictionCache, now: i64, tz: &TimeZone, zone_name: &str) -> String {
-    let age = (now - cache.generated_at).max(0);
-    let fresh = Freshness::of_age(age);
+    let age = cache_age(now, cache.generated_at);
+    let fresh = Freshness::of(now, cache.generated_at);
     let refresh = if fresh == Freshness::Fresh { 60 } else { 30 };
     let head = cache.headline();
     let p = head.probability;
@@ -128,6 +159,14 @@ pub fn render(cache: &PredictionCache, now: i64, tz: &TimeZone, zone_name: &str)
                 age / 60
             );
         }
+        Freshness::Future => {
+            let _ = write!(
+                html,
+                "<div class=\"banner crit\" id=\"stale\">The data claims to be from {} minutes in \
+                 the future: a clock is wrong, so how old this prediction is cannot be told.</div>",
+                age.unsigned_abs() / 60
+            );
+        }
     }
     let _ = write!(
         html,
@@ -151,7 +190,7 @@ pub fn render(cache: &PredictionCache, now: i64, tz: &TimeZone, zone_name: &str)
     html.push_str("</div>");
     if cache.predictions.len() > 1 {
         html.push_str("<table><tr><th>Probe</th><th>Risk</th><th>Latency</th><th>Jitter</th></tr>");
-        for pr in &cache.predictions {
+        for pr in cache.predictions.iter().take(MAX_TABLE_ROWS) {
             let _ = write!(
                 html,
                 "<tr><td>{}</td><td>{:.1}%</td><td>{}</td><td>{}</td></tr>",
@@ -159,6 +198,13 @@ pub fn render(cache: &PredictionCache, now: i64, tz: &TimeZone, zone_name: &str)
                 pr.probability * 100.0,
                 ms(pr.input("avg_latency")),
                 ms(pr.input("jitter"))
+            );
+        }
+        if cache.predictions.len() > MAX_TABLE_ROWS {
+            let _ = write!(
+                html,
+                "<tr><td colspan=\"4\">and {} more probes: see /api/prediction</td></tr>",
+                cache.predictions.len() - MAX_TABLE_ROWS
             );
         }
         html.push_str("</table>");

@@ -24,7 +24,8 @@ pub mod dashboard;
 mod routes;
 mod state;
 
-pub use state::{Clock, RefreshStatus, ServerState};
+pub use crate::cache::{read_cache_file, MAX_CACHE_BYTES};
+pub use state::{CacheReader, Clock, RefreshStatus, ServerState};
 
 /// Server settings. Defaults suit a 1 GiB, 2 vCPU VM.
 #[derive(Debug, Clone)]
@@ -80,13 +81,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let limit = Arc::new(Semaphore::new(config.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_timeout)
-        .max_buf_size(config.max_header_bytes.max(8192))
-        .keep_alive(true);
+    let builder = connection_builder(&config);
     tokio::pin!(shutdown);
+    state.first_load(Duration::from_secs(1)).await;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -143,6 +140,39 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// How every connection is served: header size and time limits, and
+/// half-closed clients kept until they are answered.
+fn connection_builder(config: &ServerConfig) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .max_buf_size(config.max_header_bytes.max(8192))
+        // A client may send its request and shut down its write side
+        // while it waits for the answer; without this, hyper took the
+        // EOF as a reason to drop the connection, often before the
+        // response was written.
+        .half_close(true)
+        .keep_alive(true);
+    builder
+}
+
+/// Serves one connection on any byte stream with the settings and routes
+/// of [`serve`] (which adds the connection limit and graceful shutdown);
+/// the HTTP fuzz target feeds it generated requests in memory.
+pub async fn serve_connection<IO>(io: IO, config: &ServerConfig, state: Arc<ServerState>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, std::convert::Infallible>(routes::handle(&state, req)) }
+    });
+    let _ = connection_builder(config)
+        .serve_connection(TokioIo::new(io), service)
+        .await;
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -2,13 +2,14 @@
 //! clock, nothing else.
 
 use std::fmt::Write;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, HOST, RETRY_AFTER};
+use hyper::{Method, Request, Response, StatusCode, Version};
 
-use super::dashboard::{self, Freshness};
+use super::dashboard::{self, cache_age, Freshness};
 use super::state::{CacheView, Rendered, ServerState};
 
 type Body = Full<Bytes>;
@@ -79,7 +80,18 @@ pub fn handle<B>(state: &ServerState, req: Request<B>) -> Response<Body> {
         "/metrics" => "/metrics",
         _ => "other",
     };
-    let resp = if req.method() != Method::GET && req.method() != Method::HEAD {
+    let hosts = req.headers().get_all(HOST).iter().count();
+    let resp = if req.version() == Version::HTTP_11 && hosts != 1 {
+        // RFC 9112 section 3.2: an HTTP/1.1 request without exactly one
+        // Host header gets 400.
+        response(
+            StatusCode::BAD_REQUEST,
+            TEXT,
+            "an HTTP/1.1 request needs exactly one Host header\n",
+        )
+    } else if hosts > 1 {
+        response(StatusCode::BAD_REQUEST, TEXT, "more than one Host header\n")
+    } else if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = response(StatusCode::METHOD_NOT_ALLOWED, TEXT, "only GET and HEAD\n");
         r.headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
@@ -102,11 +114,11 @@ fn dashboard_page(state: &ServerState) -> Response<Body> {
     match state.cache() {
         CacheView::Ready(c) => {
             let now = state.clock.now();
-            let age = (now - c.generated_at).max(0);
+            let age = cache_age(now, c.generated_at);
             // The page changes with the cache, and with its age only once
             // a banner shows it (in whole minutes).
-            let time = match Freshness::of_age(age) {
-                Freshness::Fresh => -1,
+            let time = match Freshness::of(now, c.generated_at) {
+                Freshness::Fresh => i64::MIN,
                 _ => age / 60,
             };
             let body = state.rendered(Rendered::Dashboard, &c, time, || {
@@ -122,42 +134,85 @@ fn prediction(state: &ServerState) -> Response<Body> {
     match state.cache() {
         CacheView::Ready(c) => {
             let now = state.clock.now();
-            let age = (now - c.generated_at).max(0);
             // `age_seconds` changes every second; so may the body.
-            let body = state.rendered(Rendered::Prediction, &c, now, || prediction_json(&c, age));
+            let body = state.rendered(Rendered::Prediction, &c, now, || prediction_json(&c, now));
             response(StatusCode::OK, JSON, body)
         }
         other => unavailable("/api/prediction", &other, true).0,
     }
 }
 
-fn prediction_json(c: &crate::cache::PredictionCache, age: i64) -> String {
+/// The prediction JSON's shape, borrowing from the cache: serialising it
+/// costs the output string only (a `serde_json::json!` value copied every
+/// prediction first).
+#[derive(serde::Serialize)]
+struct PredictionBody<'a> {
+    probability: f64,
+    risk_level: &'static str,
+    alarm_threshold: f64,
+    probe_id: Option<u64>,
+    minute: i64,
+    inputs: Inputs<'a>,
+    generated_at: i64,
+    age_seconds: i64,
+    stale: bool,
+    model: &'a crate::cache::ModelIdentity,
+    source: &'a str,
+    predictions: &'a [crate::cache::ProbePrediction],
+}
+
+/// A prediction's inputs as a JSON object, name to value.
+struct Inputs<'a>(&'a [(String, Option<f64>)]);
+
+impl serde::Serialize for Inputs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+fn prediction_json(c: &crate::cache::PredictionCache, now: i64) -> String {
     let head = c.headline();
-    let body = serde_json::json!({
-        "probability": head.probability,
-        "risk_level": if head.probability >= c.alarm_threshold() { "high" } else { "low" },
-        "alarm_threshold": c.alarm_threshold(),
-        "probe_id": head.probe_id,
-        "minute": head.minute,
-        "inputs": head.inputs.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
-        "generated_at": c.generated_at,
-        "age_seconds": age,
-        "stale": Freshness::of_age(age) != Freshness::Fresh,
-        "model": c.model,
-        "source": c.source,
-        "predictions": c.predictions,
-    });
-    body.to_string()
+    let body = PredictionBody {
+        probability: head.probability,
+        risk_level: if head.probability >= c.alarm_threshold() {
+            "high"
+        } else {
+            "low"
+        },
+        alarm_threshold: c.alarm_threshold(),
+        probe_id: head.probe_id,
+        minute: head.minute,
+        inputs: Inputs(&head.inputs),
+        generated_at: c.generated_at,
+        age_seconds: cache_age(now, c.generated_at),
+        stale: Freshness::of(now, c.generated_at) != Freshness::Fresh,
+        model: &c.model,
+        source: &c.source,
+        predictions: &c.predictions,
+    };
+    serde_json::to_string(&body).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+#[derive(serde::Serialize)]
+struct HistoryBody<'a> {
+    probe_id: Option<u64>,
+    history: &'a [crate::cache::HistoryPoint],
 }
 
 fn history(state: &ServerState) -> Response<Body> {
     match state.cache() {
-        CacheView::Ready(c) => response(
-            StatusCode::OK,
-            JSON,
-            serde_json::json!({ "probe_id": c.headline().probe_id, "history": c.history })
-                .to_string(),
-        ),
+        CacheView::Ready(c) => {
+            // Rendered once per cache: a large history is not re-encoded
+            // for every request.
+            let body = state.rendered(Rendered::History, &c, 0, || {
+                let body = HistoryBody {
+                    probe_id: c.headline().probe_id,
+                    history: &c.history,
+                };
+                serde_json::to_string(&body).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+            });
+            response(StatusCode::OK, JSON, body)
+        }
         other => unavailable("/api/history", &other, true).0,
     }
 }
@@ -167,7 +222,7 @@ fn healthz(state: &ServerState) -> Response<Body> {
     // the refresher's problem, not the server's.
     match state.cache() {
         CacheView::Ready(c) => {
-            let age = (state.clock.now() - c.generated_at).max(0);
+            let age = cache_age(state.clock.now(), c.generated_at);
             response(
                 StatusCode::OK,
                 JSON,
@@ -190,12 +245,12 @@ fn healthz(state: &ServerState) -> Response<Body> {
 fn metrics(state: &ServerState) -> Response<Body> {
     let mut out = String::with_capacity(2048);
     let (age, valid) = match state.cache() {
-        CacheView::Ready(c) => ((state.clock.now() - c.generated_at).max(0), 1),
+        CacheView::Ready(c) => (cache_age(state.clock.now(), c.generated_at), 1),
         _ => (-1, 0),
     };
     let _ = writeln!(
         out,
-        "# HELP netprophet_cache_age_seconds Age of the prediction cache (-1: none)."
+        "# HELP netprophet_cache_age_seconds Age of the prediction cache (-1: none; below -300: it claims a future time, a clock is wrong)."
     );
     let _ = writeln!(out, "# TYPE netprophet_cache_age_seconds gauge");
     let _ = writeln!(out, "netprophet_cache_age_seconds {age}");
@@ -205,10 +260,7 @@ fn metrics(state: &ServerState) -> Response<Body> {
     );
     let _ = writeln!(out, "# TYPE netprophet_cache_valid gauge");
     let _ = writeln!(out, "netprophet_cache_valid {valid}");
-    let last_ok = state
-        .refresh
-        .last_ok
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let last_ok = state.refresh.last_ok.load(Ordering::Relaxed);
     // Without an in-process refresher (cron mode), a valid cache is the
     // evidence that the last refresh succeeded.
     let last_ok = if last_ok < 0 { valid } else { last_ok };
@@ -226,10 +278,26 @@ fn metrics(state: &ServerState) -> Response<Body> {
     let _ = writeln!(
         out,
         "netprophet_refresh_failures_total {}",
-        state
-            .refresh
-            .failures
-            .load(std::sync::atomic::Ordering::Relaxed)
+        state.refresh.failures.load(Ordering::Relaxed)
+    );
+    let running = state.refresh.running.load(Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "# HELP netprophet_refresh_running_seconds How long the in-process refresh cycle now running has run (0: none running)."
+    );
+    let _ = writeln!(out, "# TYPE netprophet_refresh_running_seconds gauge");
+    let _ = writeln!(
+        out,
+        "netprophet_refresh_running_seconds {}",
+        if running {
+            state
+                .clock
+                .now()
+                .saturating_sub(state.refresh.last_attempt.load(Ordering::Relaxed))
+                .max(0)
+        } else {
+            0
+        }
     );
     let _ = writeln!(
         out,

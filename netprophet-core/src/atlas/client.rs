@@ -9,8 +9,8 @@
 //! complete JSON array (a connection cut mid-transfer) is retried too. A
 //! chunk that still fails fails the fetch with an error naming the chunk.
 //!
-//! TLS is rustls with the pure-Rust RustCrypto provider, so no C library
-//! is involved.
+//! TLS is rustls with the ring crypto provider (audited and widely
+//! deployed) and Mozilla's root certificates.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -158,7 +158,7 @@ impl AtlasClient {
             )));
         }
         let tls = ureq::tls::TlsConfig::builder()
-            .unversioned_rustls_crypto_provider(Arc::new(rustls_rustcrypto::provider()))
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .build();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(config.timeout))

@@ -6,6 +6,12 @@
 use std::io::{self, BufRead};
 use std::ops::Range;
 
+/// The largest single result the readers accept: an NDJSON line or a
+/// JSON-array element of more than 16 MiB is refused. An Atlas ping result
+/// is well under 10 KiB, so anything this long is not one; without a bound,
+/// one endless line would be buffered until memory ran out.
+pub const MAX_ELEMENT_BYTES: usize = 16 << 20;
+
 /// A malformed array: where, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ArrayError {
@@ -29,6 +35,9 @@ impl std::fmt::Display for ArrayError {
 
 impl std::error::Error for ArrayError {}
 
+/// The message of an element over [`MAX_ELEMENT_BYTES`].
+const TOO_LONG: &str = "an element is longer than the 16 MiB limit on one result";
+
 /// Finds the elements of a top-level JSON array in a buffer that grows at
 /// its end and is drained at its front.
 #[derive(Debug, Clone, Copy)]
@@ -41,10 +50,19 @@ pub(crate) struct ArrayCutter {
     done: bool,
     line: usize,
     column: usize,
+    /// The longest element accepted.
+    max: usize,
 }
 
 impl Default for ArrayCutter {
     fn default() -> Self {
+        Self::with_max(MAX_ELEMENT_BYTES)
+    }
+}
+
+impl ArrayCutter {
+    /// A cutter that refuses elements longer than `max` bytes.
+    pub(crate) fn with_max(max: usize) -> Self {
         ArrayCutter {
             scan: 0,
             start: None,
@@ -54,11 +72,10 @@ impl Default for ArrayCutter {
             done: false,
             line: 1,
             column: 0,
+            max,
         }
     }
-}
 
-impl ArrayCutter {
     fn error(&self, message: &'static str) -> ArrayError {
         ArrayError {
             line: self.line,
@@ -77,7 +94,16 @@ impl ArrayCutter {
         // Every byte of the input passes here: the state is worked on as a
         // local copy, which stays in registers, and stored back once.
         let mut st = *self;
-        let result = st.scan_to(buf, out);
+        let before = out.len();
+        let mut result = st.scan_to(buf, out);
+        // Checked once per block, not per byte: an element that ended in
+        // this block, or one still open, may not exceed the bound (the
+        // caller keeps an open element's bytes, so this bounds its memory).
+        let longest = out[before..].iter().map(|r| r.len()).max().unwrap_or(0);
+        let open = st.start.map_or(0, |s| st.scan - s);
+        if result.is_ok() && longest.max(open) > st.max {
+            result = Err(st.error(TOO_LONG));
+        }
         *self = st;
         result
     }
@@ -173,14 +199,23 @@ impl ArrayCutter {
     }
 }
 
-/// Appends input to `block` until it holds `size` bytes or the input
-/// ends; returns whether it ended.
+/// Appends input to `block` until it holds `size` bytes, or `size` more
+/// bytes when it already held that many (a line or element longer than a
+/// block is still being read), or the input ends; returns whether it
+/// ended. Every call thus reads something or reports the end: callers
+/// that carry an unfinished line over to the next block never wait on a
+/// fill that reads nothing.
 pub(crate) fn fill_block(
     input: &mut dyn BufRead,
     block: &mut Vec<u8>,
     size: usize,
 ) -> io::Result<bool> {
-    while block.len() < size {
+    let target = if block.len() >= size {
+        block.len() + size
+    } else {
+        size
+    };
+    while block.len() < target {
         let chunk = input.fill_buf()?;
         if chunk.is_empty() {
             return Ok(true);
@@ -194,7 +229,8 @@ pub(crate) fn fill_block(
 
 /// Calls `each` with every element of the JSON array read from `input`
 /// (its bytes, trimmed of white space), in order, as the input arrives;
-/// returns how many there were. A malformed or truncated array is an
+/// returns how many there were. A malformed or truncated array, or an
+/// element longer than [`MAX_ELEMENT_BYTES`], is an
 /// [`io::ErrorKind::InvalidData`] error saying where.
 pub fn for_each_element(
     input: &mut dyn BufRead,

@@ -7,9 +7,9 @@ pub mod reader;
 pub mod result;
 mod scan;
 
-pub use elements::for_each_element;
+pub use elements::{for_each_element, MAX_ELEMENT_BYTES};
 pub use reader::{read_stream, summary, ArchiveReader, ReadError};
 pub use result::{
     parse_result, Malformed, Packet, ParseOutcome, ParseStats, PingResult, ResultError, Sample,
-    SampleFilter, SkipReason,
+    SampleFilter, SkipReason, MAX_RTT_MS,
 };

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde_json::value::RawValue;
 
-use super::elements::{fill_block, ArrayCutter, ArrayError};
+use super::elements::{fill_block, ArrayCutter, ArrayError, MAX_ELEMENT_BYTES};
 use super::result::{
     parse_result, ParseOutcome, ParseStats, PingResult, Sample, SampleFilter, SkipReason,
 };
@@ -59,7 +59,8 @@ pub enum ReadError {
         path: PathBuf,
         /// How many results were seen.
         results: u64,
-        /// Skip counts, e.g. `malformed 3, ipv6 10`.
+        /// Skip counts, e.g. `malformed 3, ipv6 10`, and where the first
+        /// malformed record is.
         summary: String,
     },
 }
@@ -76,6 +77,19 @@ impl<R: Read> Read for Counting<R> {
         let n = self.inner.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
+    }
+}
+
+/// A source whose first read failed (while peeking for gzip): it reports
+/// that error once, then the end.
+struct Failing(Option<io::Error>);
+
+impl Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match self.0.take() {
+            Some(e) => Err(e),
+            None => Ok(0),
+        }
     }
 }
 
@@ -99,6 +113,8 @@ pub struct ArchiveReader {
     gzip: bool,
     bytes: Arc<AtomicU64>,
     total: Option<u64>,
+    block: usize,
+    max_element: usize,
 }
 
 impl ArchiveReader {
@@ -111,15 +127,23 @@ impl ArchiveReader {
         };
         let file = File::open(&path).map_err(io_err)?;
         let total = file.metadata().ok().map(|m| m.len());
+        let mut reader = Self::detect(path.clone(), file).map_err(io_err)?;
+        reader.total = total;
+        Ok(reader)
+    }
+
+    /// Wraps `source`, decompressing it when it starts with gzip's magic
+    /// bytes.
+    fn detect(path: PathBuf, source: impl Read + Send + 'static) -> io::Result<Self> {
         let bytes = Arc::new(AtomicU64::new(0));
         let mut raw = BufReader::with_capacity(
             1 << 16,
             Counting {
-                inner: file,
+                inner: source,
                 count: bytes.clone(),
             },
         );
-        let gzip = raw.fill_buf().map_err(io_err)?.starts_with(&[0x1f, 0x8b]);
+        let gzip = raw.fill_buf()?.starts_with(&[0x1f, 0x8b]);
         let input: Box<dyn BufRead + Send> = if gzip {
             Box::new(BufReader::with_capacity(
                 1 << 16,
@@ -133,24 +157,35 @@ impl ArchiveReader {
             input,
             gzip,
             bytes,
-            total,
+            total: None,
+            block: FILE_BLOCK,
+            max_element: MAX_ELEMENT_BYTES,
         })
     }
 
-    /// Reads from any byte source (uncompressed NDJSON or a JSON array);
-    /// `name` is used in messages.
+    /// Reads from any byte source (NDJSON or a JSON array, gzip-compressed
+    /// or not); `name` is used in messages. A source that fails on its
+    /// first read is reported by the first call that reads results.
     pub fn from_reader(name: &str, reader: impl Read + Send + 'static) -> Self {
-        let bytes = Arc::new(AtomicU64::new(0));
-        ArchiveReader {
+        Self::detect(PathBuf::from(name), reader).unwrap_or_else(|e| ArchiveReader {
             path: PathBuf::from(name),
-            input: Box::new(BufReader::new(Counting {
-                inner: reader,
-                count: bytes.clone(),
-            })),
+            input: Box::new(BufReader::new(Failing(Some(e)))),
             gzip: false,
-            bytes,
+            bytes: Arc::new(AtomicU64::new(0)),
             total: None,
-        }
+            block: FILE_BLOCK,
+            max_element: MAX_ELEMENT_BYTES,
+        })
+    }
+
+    /// The same reader with a smaller read block and bound on one result,
+    /// so tests can put block boundaries and over-long results anywhere
+    /// in a small input. Production code uses the defaults.
+    #[doc(hidden)]
+    pub fn with_limits(mut self, block: usize, max_element: usize) -> Self {
+        self.block = block.max(1);
+        self.max_element = max_element.max(1);
+        self
     }
 
     /// A counter of input bytes consumed so far (compressed bytes for gzip),
@@ -180,7 +215,8 @@ impl ArchiveReader {
             path: self.path.clone(),
             input: &mut *self.input,
             gzip: self.gzip,
-            block: FILE_BLOCK,
+            block: self.block,
+            max_element: self.max_element,
         }
         .for_each_result(f)
     }
@@ -203,10 +239,16 @@ impl ArchiveReader {
         let mut stats = read;
         stats.merge(&kept);
         if stats.samples == 0 {
+            let mut summary = summary(&stats);
+            if let Some(m) = stats.malformed.first() {
+                // Say what the first bad record is, so the one error line
+                // is enough to act on.
+                summary.push_str(&format!("; line {}: {}", m.line, m.message));
+            }
             return Err(ReadError::NoSamples {
                 path: self.path.clone(),
                 results: stats.results,
-                summary: summary(&stats),
+                summary,
             });
         }
         Ok(stats)
@@ -220,7 +262,12 @@ struct Stream<'a> {
     gzip: bool,
     /// Bytes cut into lines or elements and parsed in parallel at a time.
     block: usize,
+    /// The longest line or element accepted.
+    max_element: usize,
 }
+
+/// The UTF-8 byte order mark.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Block size for files: large enough that parallel parsing amortises its
 /// hand-offs.
@@ -257,6 +304,17 @@ impl Stream<'_> {
     ) -> Result<ParseStats, ReadError> {
         let mut stats = ParseStats::default();
         let io_error = self.io_error();
+        // A UTF-8 byte order mark (editors and Windows tools write one) is
+        // not part of the first result; left in, it made that line
+        // malformed.
+        if self
+            .input
+            .fill_buf()
+            .map_err(&io_error)?
+            .starts_with(UTF8_BOM)
+        {
+            self.input.consume(UTF8_BOM.len());
+        }
         let first = loop {
             let buf = self.input.fill_buf().map_err(&io_error)?;
             match buf.iter().position(|b| !b.is_ascii_whitespace()) {
@@ -289,17 +347,50 @@ impl Stream<'_> {
         let mut block: Vec<u8> = Vec::with_capacity(block_size + (64 << 10));
         let mut number = 0u64;
         let mut pending: Option<Vec<Parsed>> = None;
+        // How much of `block` is known to hold no newline: a line longer
+        // than a block is searched only where it grew.
+        let mut searched = 0;
+        // Set while the rest of an over-long line is read and dropped.
+        let mut discarding = false;
         loop {
             let eof = fill_block(&mut *self.input, &mut block, block_size).map_err(&io_error)?;
-            let cut = if eof {
-                block.len()
-            } else {
-                match block.iter().rposition(|&b| b == b'\n') {
-                    Some(i) => i + 1,
-                    // One line longer than a block: keep reading.
-                    None => continue,
+            if discarding {
+                match memchr::memchr(b'\n', &block) {
+                    Some(i) => {
+                        block.drain(..=i);
+                        discarding = false;
+                    }
+                    None => block.clear(),
+                }
+                if discarding && !eof {
+                    continue;
+                }
+            }
+            let cut = match memchr::memrchr(b'\n', &block[searched..]) {
+                _ if eof => block.len(),
+                Some(i) => searched + i + 1,
+                None if block.len() > self.max_element => {
+                    // One line longer than any result: counted as malformed
+                    // (after the lines before it, to keep the order) and
+                    // dropped up to its newline without being held.
+                    number += 1;
+                    for p in pending.take().into_iter().flatten() {
+                        p.deliver(stats, f);
+                    }
+                    stats.malformed(number, too_long(self.max_element));
+                    block.clear();
+                    block.shrink_to(block_size + (64 << 10));
+                    searched = 0;
+                    discarding = true;
+                    continue;
+                }
+                None => {
+                    // One line longer than a block: read on.
+                    searched = block.len();
+                    continue;
                 }
             };
+            searched = 0;
             let mut lines: Vec<(u64, &[u8])> = Vec::with_capacity(cut / 256);
             let mut start = 0;
             for end in memchr::memchr_iter(b'\n', &block[..cut])
@@ -315,14 +406,19 @@ impl Stream<'_> {
             number += lines.len() as u64;
             // Parse this block while the previous one is handed on, so the
             // caller's work overlaps the parsing.
+            let max = self.max_element;
             pending = Some(parse_while_delivering(
                 &lines,
-                |(n, l)| parse_line(l, *n),
+                |(n, l)| parse_line(l, *n, max),
                 pending.take(),
                 stats,
                 f,
             ));
             block.drain(..cut);
+            if block.capacity() > 2 * block_size + (64 << 10) {
+                // A long line grew the block; give the memory back.
+                block.shrink_to(block_size + (64 << 10));
+            }
             if eof {
                 for p in pending.into_iter().flatten() {
                     p.deliver(stats, f);
@@ -351,7 +447,7 @@ impl Stream<'_> {
             message: e.message.to_string(),
         };
         let mut buf: Vec<u8> = Vec::with_capacity(block_size + (64 << 10));
-        let mut cutter = ArrayCutter::default();
+        let mut cutter = ArrayCutter::with_max(self.max_element);
         let mut index = 0u64;
         let mut pending: Option<Vec<Parsed>> = None;
         loop {
@@ -372,6 +468,10 @@ impl Stream<'_> {
             let keep = cutter.keep_from();
             buf.drain(..keep);
             cutter.drained(keep);
+            if buf.capacity() > 2 * block_size + (64 << 10) && buf.len() <= block_size {
+                // A long element grew the buffer; give the memory back.
+                buf.shrink_to(block_size + (64 << 10));
+            }
             if eof {
                 for p in pending.into_iter().flatten() {
                     p.deliver(stats, f);
@@ -395,6 +495,7 @@ pub fn read_stream(
         input,
         gzip: false,
         block: STREAM_BLOCK,
+        max_element: MAX_ELEMENT_BYTES,
     }
     .for_each_result(f)
 }
@@ -479,7 +580,24 @@ fn parse_one(json: &[u8], line: u64) -> Parsed {
     }
 }
 
-fn parse_line(line: &[u8], number: u64) -> Parsed {
+/// The message for a line over the bound (normally [`MAX_ELEMENT_BYTES`]).
+fn too_long(max: usize) -> String {
+    if max >= 1 << 20 {
+        format!(
+            "the line is longer than the {} MiB limit on one result",
+            max >> 20
+        )
+    } else {
+        format!("the line is longer than the {max}-byte limit on one result")
+    }
+}
+
+fn parse_line(line: &[u8], number: u64, max: usize) -> Parsed {
+    // The bound is on the line as stored (without its newline), as when a
+    // line is dropped before its end has been read.
+    if line.strip_suffix(b"\n").unwrap_or(line).len() > max {
+        return Parsed::Malformed(number, too_long(max));
+    }
     let text = line.trim_ascii();
     if text.is_empty() {
         return Parsed::Empty;

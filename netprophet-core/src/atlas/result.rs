@@ -94,9 +94,16 @@ pub enum SkipReason {
     Duplicate,
     /// A late reply.
     Late,
-    /// A reply whose rtt is negative, not finite, or not a number.
+    /// A reply whose rtt is negative, not finite, not a number, or longer
+    /// than [`MAX_RTT_MS`].
     BadRtt,
 }
+
+/// The longest round-trip time taken as a measurement: 10 minutes, in ms.
+/// An Atlas ping gives up on a reply after seconds; a larger rtt is a
+/// corrupt value, and one near `f64::MAX` would overflow a minute's sums
+/// (its mean came out below its minimum).
+pub const MAX_RTT_MS: f64 = 600_000.0;
 
 impl SkipReason {
     /// Every reason, in report order.
@@ -530,7 +537,7 @@ impl SampleFilter {
         let mut replies = 0u64;
         for p in &r.packets {
             let rtt = match *p {
-                Packet::Reply(rtt) if rtt.is_finite() && rtt >= 0.0 => {
+                Packet::Reply(rtt) if (0.0..=MAX_RTT_MS).contains(&rtt) => {
                     replies += 1;
                     Some(rtt)
                 }

@@ -26,6 +26,8 @@ pub enum Fault {
     Truncated,
     /// A 200 with an empty list.
     Empty,
+    /// The connection is closed without an answer once the request is in.
+    Reset,
 }
 
 /// One request the mock saw.
@@ -182,6 +184,7 @@ fn serve(
             std::thread::sleep(d);
             respond(&mut stream, 200, "", &matching());
         }
+        Fault::Reset => {}
         Fault::Truncated => {
             let body = matching();
             let head = format!(

@@ -1,0 +1,331 @@
+//! Generated-input properties for the Atlas readers (NDJSON, gzip, JSON
+//! arrays, block boundaries, over-long results), the result parser and
+//! the feature-CSV reader. None may panic, run longer than the watchdog's
+//! limit or take the process past its memory limit; reading with any
+//! block size (and compressed or not) must give what the default gives.
+//!
+//! `cargo test` runs a few hundred cases per property; CI runs them in
+//! release with `NETPROPHET_FUZZ_SCALE` raised (see `.ci/run`).
+
+#[path = "support/watchdog.rs"]
+mod watchdog;
+
+use std::io::Write;
+
+use netprophet_core::atlas::{parse_result, ArchiveReader, ParseStats, PingResult, ReadError};
+use proptest::prelude::*;
+use watchdog::{case, run};
+
+const REAL: &str = include_str!("../../fixtures/data/ping-firmware-variants.ndjson");
+
+fn real_lines() -> Vec<&'static str> {
+    REAL.lines().collect()
+}
+
+/// One record of a generated archive.
+fn record() -> impl Strategy<Value = Vec<u8>> {
+    let lines = real_lines();
+    let n = lines.len();
+    let real = (0..n).prop_map(move |i| real_lines()[i].as_bytes().to_vec());
+    let mutated = (
+        0..n,
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(move |(i, edits, cut)| {
+            let mut b = real_lines()[i].as_bytes().to_vec();
+            for (at, v) in edits {
+                let k = at.index(b.len());
+                b[k] = v;
+            }
+            let keep = cut.index(b.len() + 1);
+            b.truncate(keep);
+            b
+        });
+    let padded = (0..n, 0usize..3000).prop_map(|(i, pad)| {
+        let line = real_lines()[i];
+        // An unused field of any length: a valid result of any size.
+        format!("{{\"pad\":\"{}\",{}", "p".repeat(pad), &line[1..]).into_bytes()
+    });
+    let _ = lines;
+    prop_oneof![
+        4 => real,
+        3 => mutated,
+        2 => padded,
+        1 => prop::collection::vec(any::<u8>(), 0..200),
+        1 => Just(Vec::new()),
+        1 => Just(b"   \t ".to_vec()),
+        1 => Just(b"[1, {\"prb_id\": 3}]".to_vec()),
+    ]
+}
+
+/// Probe, timestamp and packets of every result, and the stats.
+type Outcome = Result<(Vec<(u64, i64, usize)>, ParseStats), String>;
+
+fn read(bytes: Vec<u8>, limits: Option<(usize, usize)>) -> Outcome {
+    let mut reader = ArchiveReader::from_reader("fuzz", std::io::Cursor::new(bytes));
+    if let Some((block, max)) = limits {
+        reader = reader.with_limits(block, max);
+    }
+    let mut got = Vec::new();
+    reader
+        .for_each_result(|r: PingResult| got.push((r.probe_id, r.timestamp, r.packets.len())))
+        .map(|stats| (got, stats))
+        .map_err(|e: ReadError| match e {
+            // Where a structural error is noticed depends on the block.
+            ReadError::Array { message, .. } => format!("array: {message}"),
+            other => other.to_string(),
+        })
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn ndjson_reads_the_same_whatever_the_block_and_compression() {
+    let strategy = (
+        prop::collection::vec(record(), 0..12),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        1usize..700,
+    );
+    run(
+        "ndjson",
+        400,
+        strategy,
+        |(records, crlf, bom, compress, block)| {
+            let mut bytes = Vec::new();
+            if bom {
+                bytes.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            for r in &records {
+                bytes.extend_from_slice(r);
+                bytes.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+            }
+            // A bound that some padded records pass and most do not.
+            let max = 2500;
+            let input = if compress {
+                gzip(&bytes)
+            } else {
+                bytes.clone()
+            };
+            let (small, whole) = case("ndjson", &bytes, || {
+                (
+                    read(input, Some((block, max))),
+                    read(bytes.clone(), Some((1 << 20, max))),
+                )
+            });
+            prop_assert_eq!(small, whole);
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn arrays_read_the_same_whatever_the_block_and_as_ndjson() {
+    let strategy = (
+        prop::collection::vec(record(), 0..10),
+        prop::sample::select(vec!["", " ", "\n", "\r\n  "]),
+        1usize..500,
+        any::<bool>(),
+    );
+    run("array", 300, strategy, |(records, ws, block, compress)| {
+        // Only records that are JSON values can be array elements; an
+        // array as a line is a whole API page, as an element one result.
+        let elements: Vec<&Vec<u8>> = records
+            .iter()
+            .filter(|r| serde_json::from_slice::<serde_json::Value>(r).is_ok_and(|v| !v.is_array()))
+            .collect();
+        let mut array = b"[".to_vec();
+        let mut ndjson = Vec::new();
+        for (i, e) in elements.iter().enumerate() {
+            if i > 0 {
+                array.push(b',');
+            }
+            array.extend_from_slice(ws.as_bytes());
+            array.extend_from_slice(e);
+            ndjson.extend_from_slice(e);
+            ndjson.push(b'\n');
+        }
+        array.extend_from_slice(ws.as_bytes());
+        array.push(b']');
+        let max = 2500;
+        let input = if compress {
+            gzip(&array)
+        } else {
+            array.clone()
+        };
+        let (small, whole, lines) = case("array", &array, || {
+            (
+                read(input, Some((block, max))),
+                read(array.clone(), Some((1 << 20, max))),
+                read(ndjson.clone(), Some((1 << 20, max))),
+            )
+        });
+        prop_assert_eq!(&small, &whole);
+        // A result is the same whether it came as an element or a line
+        // (an over-long one fails the array but is skipped as a line).
+        if let (Ok((a, sa)), Ok((b, sb))) = (&whole, &lines) {
+            prop_assert_eq!(a, b);
+            prop_assert_eq!(sa.results, sb.results);
+            prop_assert_eq!(sa.samples, sb.samples);
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn mutated_and_cut_arrays_never_panic_or_hang() {
+    let strategy = (
+        prop::collection::vec(record(), 1..6),
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..6),
+        any::<prop::sample::Index>(),
+        1usize..300,
+    );
+    run(
+        "array-mutated",
+        300,
+        strategy,
+        |(records, edits, cut, block)| {
+            let mut array = b"[".to_vec();
+            for (i, r) in records.iter().enumerate() {
+                if i > 0 {
+                    array.push(b',');
+                }
+                array.extend_from_slice(r);
+            }
+            array.push(b']');
+            for (at, v) in edits {
+                let k = at.index(array.len());
+                array[k] = v;
+            }
+            array.truncate(cut.index(array.len() + 1).max(1));
+            case("array-mutated", &array, || {
+                let _ = read(array.clone(), Some((block, 1000)));
+            });
+            Ok(())
+        },
+    );
+}
+
+#[test]
+fn arbitrary_bytes_and_gzip_never_panic() {
+    let strategy = (
+        prop::collection::vec(any::<u8>(), 0..600),
+        any::<bool>(),
+        1usize..64,
+    );
+    run("bytes", 300, strategy, |(bytes, compress, block)| {
+        let input = if compress {
+            gzip(&bytes)
+        } else {
+            bytes.clone()
+        };
+        case("bytes", &bytes, || {
+            let _ = parse_result(&bytes);
+            let _ = read(input, Some((block, 100)));
+        });
+        Ok(())
+    });
+}
+
+#[test]
+fn truncated_gzip_is_an_error_not_a_panic() {
+    let strategy = (
+        prop::collection::vec(record(), 1..6),
+        any::<prop::sample::Index>(),
+    );
+    run("gzip-cut", 200, strategy, |(records, cut)| {
+        let text: Vec<u8> = records.join(&b'\n');
+        let z = gzip(&text);
+        let k = cut.index(z.len());
+        case("gzip-cut", &z[..k], || {
+            let _ = read(z[..k].to_vec(), Some((64, 4096)));
+        });
+        Ok(())
+    });
+}
+
+#[test]
+fn parse_result_agrees_with_itself_on_mutations() {
+    let strategy = record();
+    run("parse", 400, strategy, |bytes| {
+        let a = case("parse", &bytes, || parse_result(&bytes));
+        // Parsing is a pure function of the bytes.
+        prop_assert_eq!(a, parse_result(&bytes));
+        Ok(())
+    });
+}
+
+/// The first lines of the real training CSV, as a base for mutations.
+fn csv_base() -> Vec<u8> {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/data/training_data.csv"
+    ))
+    .unwrap();
+    text.lines()
+        .take(25)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .into_bytes()
+}
+
+#[test]
+fn the_feature_csv_reader_never_panics() {
+    let base = csv_base();
+    let dir = std::env::temp_dir().join(format!("np-fuzz-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rows.csv");
+    let cells = prop::sample::select(vec![
+        "",
+        "nan",
+        "NA",
+        "0",
+        "1",
+        "2",
+        "-1",
+        "1e308",
+        "-inf",
+        "x",
+        "2026-02-09 07:21:00",
+        ",",
+        "\"",
+        "\n",
+    ]);
+    let strategy = (
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..5),
+        prop::collection::vec((any::<prop::sample::Index>(), cells), 0..4),
+        any::<prop::sample::Index>(),
+    );
+    run("csv", 150, strategy, |(edits, inserts, cut)| {
+        let mut bytes = base.clone();
+        for (at, s) in inserts {
+            let k = at.index(bytes.len());
+            bytes.splice(k..k, s.bytes());
+        }
+        for (at, v) in edits {
+            let k = at.index(bytes.len());
+            bytes[k] = v;
+        }
+        bytes.truncate(cut.index(bytes.len() + 1));
+        std::fs::write(&path, &bytes).unwrap();
+        case("csv", &bytes, || {
+            if let Ok(frames) = netprophet_core::dataset::read_minutes_csv(&path) {
+                for (frame, labels) in frames {
+                    let _ = frame.len();
+                    if let Some(l) = labels {
+                        prop_assert_eq!(l.is_degraded.len(), frame.len());
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok(())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
