@@ -14,7 +14,7 @@ use netprophet_boost::{Forest, Predictor};
 use netprophet_core::atlas::client::{AtlasClient, ClientConfig};
 use netprophet_core::atlas::{read_stream, summary, ParseStats, SampleFilter};
 use netprophet_core::features::{
-    bin_of, row_major, FeatureConfig, FeatureFrame, ProbeCollector, StreamingFeatures, BIN_SECONDS,
+    bin_of, row_major, FeatureFrame, ProbeCollector, StreamingFeatures, BIN_SECONDS,
 };
 
 use crate::cache::{
@@ -152,7 +152,7 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
             .probe(id)
             .expect("selected from the collector")
             .bins();
-        let mut live = StreamingFeatures::new(FeatureConfig::default());
+        let mut live = StreamingFeatures::new(card.features);
         let mut rows = Vec::new();
         for (minute, bin) in bins {
             // Replaying bins minute by minute: the streaming builder gets the
@@ -170,7 +170,7 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
         if rows.is_empty() {
             continue;
         }
-        let frame = FeatureFrame::from_rows(Some(id), &rows, FeatureConfig::default());
+        let frame = FeatureFrame::from_rows(Some(id), &rows, card.features);
         let columns = frame
             .columns(&names)
             .context("the model needs a feature netprophet does not compute")?;

@@ -63,10 +63,16 @@ pub fn input_kind(path: &Path, columns: &TraceColumns) -> anyhow::Result<InputKi
         return Ok(InputKind::Archive);
     }
     let header = first_line(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(if is_trace_header(&header, columns) {
-        InputKind::Trace
-    } else {
+    // A feature CSV names its per-minute columns; any other CSV is read as
+    // a trace, whose reader says which columns it lacks.
+    let features = header
+        .trim_start_matches('\u{feff}')
+        .split([',', ';', '\t'])
+        .any(|h| h.trim() == "avg_latency");
+    Ok(if features && !is_trace_header(&header, columns) {
         InputKind::FeatureCsv
+    } else {
+        InputKind::Trace
     })
 }
 
