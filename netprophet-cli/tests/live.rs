@@ -455,3 +455,92 @@ fn a_refresh_with_a_fifo_at_the_cache_path_fails_at_once() {
     use std::os::unix::fs::FileTypeExt;
     assert!(std::fs::metadata(&cache).unwrap().file_type().is_fifo());
 }
+
+/// A model whose features look back a day (the shipped sustained-episode
+/// model) makes the live cycle fetch that day, and the risks it caches
+/// are the ones the batch path (fetch, features, predict) computes from
+/// the same results.
+#[test]
+fn a_history_model_fetches_its_look_back_and_scores_as_the_batch_path() {
+    let mock = MockAtlas::start(retimed(NOW - 30 * 3600, NOW, &[6001]), vec![]);
+    let model = common::fixtures().join("sustained_model.json");
+    let cache = tmp("history-model.json");
+    let out = netprophet(&[
+        "refresh",
+        "--model",
+        s(&model),
+        "--cache",
+        s(&cache),
+        "--base-url",
+        &mock.url,
+        "--now",
+        &NOW.to_string(),
+        "--probe",
+        "6001",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A day and an hour either side of yesterday's minute, the fill limit
+    // and 5 minutes of slack.
+    let minutes: i64 = 1500 + 30 + 5;
+    let first = mock
+        .seen()
+        .iter()
+        .filter_map(|r| r.param("start").and_then(|v| v.parse::<i64>().ok()))
+        .min()
+        .unwrap();
+    assert_eq!(first, NOW - minutes * 60);
+    let c = netprophet_cli::cache::PredictionCache::read(&cache).unwrap();
+    assert!(c.model.calibrated);
+    assert!(c.model.alarm_threshold.is_some());
+    assert!(c.model.predicts.as_deref().unwrap().contains("sustained"));
+
+    // The batch path on the same results.
+    let archive = tmp("history-window.ndjson");
+    let out = netprophet(&[
+        "fetch",
+        "--start",
+        &(NOW - minutes * 60).to_string(),
+        "--stop",
+        &NOW.to_string(),
+        "--probe",
+        "6001",
+        "--base-url",
+        &mock.url,
+        "--out",
+        s(&archive),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = tmp("history-window.csv");
+    let out = netprophet(&["features", "--input", s(&archive), "--output", s(&csv)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = netprophet(&["predict", "--model", s(&model), "--input", s(&csv)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let risks: Vec<f64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let minutes_of: Vec<i64> = text
+        .lines()
+        .skip(1)
+        .map(|l| netprophet_core::time::parse_utc(l.split(',').next().unwrap()).unwrap())
+        .collect();
+    assert_eq!(risks.len(), minutes_of.len());
+    let batch: std::collections::HashMap<i64, f64> =
+        minutes_of.into_iter().zip(risks).collect();
+    let mut compared = 0;
+    for h in &c.history {
+        if let Some(&b) = batch.get(&h.minute) {
+            assert!(
+                (b - h.risk).abs() < 1e-6,
+                "minute {}: live {} batch {b}",
+                h.minute,
+                h.risk
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 700, "{compared} minutes compared");
+}
