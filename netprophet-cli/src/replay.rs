@@ -4,8 +4,11 @@
 //!
 //! The recording bundled in the binary is the original system's 952 real
 //! minutes of RIPE Atlas msm 1001 features (`fixtures/data/training_data.csv`).
-//! The raw pings behind those minutes were not kept, so the replay starts
-//! from the per-minute features rather than from Atlas result lines.
+//! The raw pings behind those minutes were not kept, so that replay starts
+//! from the per-minute features rather than from Atlas result lines. Any
+//! other recording (an Atlas archive, an RTT trace, a feature CSV) is
+//! replayed from its frames ([`Replay::from_frames`]) with any model,
+//! calibrated as the model says.
 
 use anyhow::{bail, Context};
 use netprophet_boost::{ColumnMap, Forest, Predictor};
@@ -32,8 +35,13 @@ pub struct ScoredMinute {
     pub minute: i64,
     /// Model inputs in model order.
     pub inputs: Vec<f32>,
-    /// Predicted degradation probability.
+    /// Predicted degradation probability (calibrated when the model
+    /// carries a calibration).
     pub risk: f64,
+    /// Mean RTT of the minute, for the chart (whatever the model's inputs).
+    pub latency: Option<f64>,
+    /// RTT standard deviation of the minute.
+    pub jitter: Option<f64>,
 }
 
 /// A scored recording, ready to be replayed.
@@ -93,11 +101,20 @@ impl Replay {
             let mut inputs = Vec::with_capacity(features.len());
             map.gather(&record, &mut inputs)?;
             let risk = f64::from(predictor.predict_row(&inputs)?);
+            let column = |name: &str| {
+                header
+                    .iter()
+                    .position(|h| *h == name)
+                    .map(|c| f64::from(record[c]))
+                    .filter(|v| !v.is_nan())
+            };
             minutes.push(ScoredMinute {
                 minute: parse_minute(cells[ts_col])
                     .with_context(|| format!("recording line {}", i + 2))?,
                 inputs,
                 risk,
+                latency: column("avg_latency"),
+                jitter: column("jitter"),
             });
         }
         if minutes.is_empty() {
@@ -131,6 +148,45 @@ impl Replay {
         )
     }
 
+    /// Scores a probe's frames (its segments, in time order) with `forest`
+    /// on feature `names`, calibrated as `card` says.
+    pub fn from_frames(
+        frames: &[netprophet_core::features::FeatureFrame],
+        forest: &Forest,
+        names: &[String],
+        card: &ModelCard,
+        model: ModelIdentity,
+        source: &str,
+    ) -> anyhow::Result<Replay> {
+        let predictor = Predictor::new(forest);
+        let mut minutes = Vec::new();
+        for frame in frames {
+            let x = frame
+                .matrix(names)
+                .context("the model needs a feature netprophet does not compute")?;
+            let risks = predictor.predict(&x, names.len())?;
+            for (i, (row, risk)) in x.chunks(names.len().max(1)).zip(risks).enumerate() {
+                let ok = |v: f64| (!v.is_nan()).then_some(v);
+                minutes.push(ScoredMinute {
+                    minute: frame.timestamp[i],
+                    inputs: row.to_vec(),
+                    risk: card.probability(f64::from(risk)),
+                    latency: ok(frame.avg_latency[i]),
+                    jitter: ok(frame.jitter[i]),
+                });
+            }
+        }
+        if minutes.is_empty() {
+            bail!("the recording has no minute to replay");
+        }
+        Ok(Replay {
+            minutes,
+            features: names.to_vec(),
+            model,
+            source: source.to_owned(),
+        })
+    }
+
     fn input(&self, m: &ScoredMinute, name: &str) -> Option<f64> {
         let i = self.features.iter().position(|f| f == name)?;
         let v = m.inputs[i];
@@ -146,8 +202,8 @@ impl Replay {
             .filter(|m| m.minute > now.minute - HISTORY_SECONDS)
             .map(|m| HistoryPoint {
                 minute: m.minute,
-                latency_ms: self.input(m, "avg_latency"),
-                jitter_ms: self.input(m, "jitter"),
+                latency_ms: m.latency,
+                jitter_ms: m.jitter,
                 risk: m.risk,
             })
             .collect();

@@ -528,8 +528,7 @@ fn a_history_model_fetches_its_look_back_and_scores_as_the_batch_path() {
         .map(|l| netprophet_core::time::parse_utc(l.split(',').next().unwrap()).unwrap())
         .collect();
     assert_eq!(risks.len(), minutes_of.len());
-    let batch: std::collections::HashMap<i64, f64> =
-        minutes_of.into_iter().zip(risks).collect();
+    let batch: std::collections::HashMap<i64, f64> = minutes_of.into_iter().zip(risks).collect();
     let mut compared = 0;
     for h in &c.history {
         if let Some(&b) = batch.get(&h.minute) {

@@ -280,3 +280,34 @@ fn a_calibrated_model_carries_its_card_and_predict_applies_it() {
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
     assert!(pairs.windows(2).all(|w| w[0].1 <= w[1].1 + 1e-6));
 }
+
+#[test]
+fn the_demo_replays_a_trace_with_the_shipped_sustained_model() {
+    let cache = tmp("demo-trace.json");
+    let out = netprophet(&[
+        "demo",
+        "--input",
+        &trace(11323),
+        "--model",
+        s(&fixtures().join("sustained_model.json")),
+        "--no-serve",
+        "--start",
+        "2000",
+        "--ticks",
+        "30",
+        "--cache",
+        s(&cache),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("predicts a sustained degradation in the next 15 minutes"),
+        "{}",
+        stderr(&out)
+    );
+    let c = netprophet_cli::cache::PredictionCache::read(&cache).unwrap();
+    assert!(c.model.calibrated);
+    assert!(c.source.contains("11323.csv, probe 11323"), "{}", c.source);
+    // The chart has latency even though the model's inputs are relative.
+    assert!(c.history.iter().all(|h| h.latency_ms.is_some()));
+    assert!((0.0..=1.0).contains(&c.headline().probability));
+}

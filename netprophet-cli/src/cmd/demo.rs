@@ -15,8 +15,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::replay::Replay;
+use netprophet_boost::Forest;
+use netprophet_core::dataset::read_minutes_csv;
+
+use crate::cmd::predict::model_schema;
+use crate::model_card::ModelCard;
+use crate::replay::{Replay, BUNDLED_MODEL, RECORDED_MINUTES};
 use crate::serve::{self, Clock, ServerConfig, ServerState};
+use crate::telemetry::{input_kind, load_probes, InputKind, Selection, TraceArgs};
 
 /// Arguments of `netprophet demo`.
 #[derive(clap::Args)]
@@ -44,26 +50,112 @@ pub struct Args {
     /// Time zone shown beside UTC.
     #[arg(long, default_value = "America/Los_Angeles")]
     pub zone: String,
+    /// Replay this recording instead of the bundled one: an Atlas
+    /// archive, an RTT trace (such as fixtures/data/rtt-traces/11323.csv)
+    /// or a feature CSV; one probe (--probe, or the most active).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// With --input: the probe to replay.
+    #[arg(long)]
+    pub probe: Option<u64>,
+    /// Score with this model instead of the bundled one (for example
+    /// fixtures/sustained_model.json, calibrated, which warns of sustained
+    /// episodes).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub traces: TraceArgs,
+}
+
+/// The replay the flags ask for.
+fn replay(args: &Args) -> anyhow::Result<Replay> {
+    if args.input.is_none() && args.model.is_none() {
+        return Replay::bundled();
+    }
+    let (bytes, file) = match &args.model {
+        Some(path) => (
+            netprophet_boost::formats::read_model_file(path)
+                .with_context(|| format!("reading the model {}", path.display()))?,
+            path.clone(),
+        ),
+        None => (
+            BUNDLED_MODEL.to_vec(),
+            PathBuf::from("tournament_model.json"),
+        ),
+    };
+    let forest = Forest::from_slice(&bytes)
+        .with_context(|| format!("loading the model {}", file.display()))?;
+    let names = model_schema(&forest, None)?;
+    let card = ModelCard::read(&forest, &names)?;
+    let identity = card.identity(&file, &bytes, &forest, &names);
+    let (frames, source) = match &args.input {
+        None => {
+            let dir = std::env::temp_dir().join(format!("netprophet-demo-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let path = dir.join("recorded_minutes.csv");
+            std::fs::write(&path, RECORDED_MINUTES)?;
+            let frames = read_minutes_csv(&path)?.into_iter().map(|f| f.0).collect();
+            let _ = std::fs::remove_dir_all(&dir);
+            (
+                frames,
+                "replay of 952 recorded real minutes, RIPE Atlas msm 1001 (2026-02-09)".to_string(),
+            )
+        }
+        Some(path) => {
+            let columns = args.traces.columns();
+            let frames: Vec<_> = match input_kind(path, &columns)? {
+                InputKind::FeatureCsv => read_minutes_csv(path)?.into_iter().map(|f| f.0).collect(),
+                InputKind::Archive | InputKind::Trace => {
+                    let selection = Selection::from_flags(args.probe.as_slice(), false);
+                    let loaded = load_probes(std::slice::from_ref(path), &columns, &selection)?;
+                    eprintln!("{}", loaded.report(std::slice::from_ref(path)));
+                    let id = loaded.probes.probe_ids()[0];
+                    loaded.probes.probe_frames(id, card.features)
+                }
+            };
+            let probe = frames.first().and_then(|f| f.probe_id);
+            (
+                frames,
+                format!(
+                    "replay of {}{}",
+                    path.file_name().map_or_else(
+                        || path.display().to_string(),
+                        |n| n.to_string_lossy().into_owned()
+                    ),
+                    probe.map_or(String::new(), |p| format!(", probe {p}"))
+                ),
+            )
+        }
+    };
+    Replay::from_frames(&frames, &forest, &names, &card, identity, &source)
 }
 
 /// Runs `netprophet demo`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     super::serve::init_logging();
-    let replay = Arc::new(Replay::bundled()?);
+    let replay = Arc::new(replay(&args)?);
     let cache = args.cache.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("netprophet-demo-{}.json", std::process::id()))
     });
     let total = replay.minutes.len();
     let start = args.start.min(total - 1);
-    let high = replay
-        .minutes
-        .iter()
-        .filter(|m| m.risk >= serve::dashboard::HIGH_RISK)
-        .count();
+    let alarm = replay
+        .model
+        .alarm_threshold
+        .unwrap_or(serve::dashboard::HIGH_RISK);
+    let high = replay.minutes.iter().filter(|m| m.risk >= alarm).count();
     eprintln!(
-        "netprophet demo: {total} recorded real minutes (RIPE Atlas msm 1001), model {} ({} trees); \
-         {high} minutes score >= 40 % risk",
-        replay.model.file, replay.model.trees
+        "netprophet demo: {total} recorded real minutes ({}), model {} ({} trees, predicts {}); \
+         {high} minutes score >= {:.0} % risk",
+        replay.source,
+        replay.model.file,
+        replay.model.trees,
+        replay
+            .model
+            .predicts
+            .as_deref()
+            .unwrap_or("a degraded minute 5 minutes ahead"),
+        alarm * 100.0
     );
     // The simulated clock: the end of the latest replayed minute, then one
     // simulated minute per tick after the recording runs out.
