@@ -455,10 +455,14 @@ pub fn evaluate(
             .map(|&i| rows.y[i as usize])
             .collect();
         let (cal, threshold) = fit_calibration(&val_raw, &val_y)?;
-        // "Always healthy" never alarms (its best F1 would come from
-        // alarming on every minute).
+        // A score that does not vary on the validation rows (always
+        // healthy; persistence where no row is degraded now, as for the
+        // onset target) ranks nothing: it never alarms, rather than
+        // alarming on every minute, which is its best F1.
+        let constant = val_raw.windows(2).all(|w| w[0] == w[1]);
         let threshold = match candidate.scorer {
             Scorer::Healthy => f64::INFINITY,
+            _ if constant => f64::INFINITY,
             _ => threshold,
         };
         let test_raw = raw_scores(rows, &fold.test, &candidate.scorer, forest.as_ref(), &cols)?;
