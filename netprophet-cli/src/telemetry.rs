@@ -208,14 +208,14 @@ pub fn load_probes(
 
 impl LoadedProbes {
     /// One line saying what was read and skipped (see [`report`]), and how
-    /// many samples were too far in time from their probe's first one to
-    /// be kept.
+    /// many samples lay decades from the rest of their probe (kept, in
+    /// segments of their own).
     pub fn report(&self, inputs: &[PathBuf]) -> String {
         let mut line = report(inputs, &self.stats);
         let far = self.probes.out_of_range();
         if far > 0 {
             line.push_str(&format!(
-                "; {far} sample(s) more than 68 years from their probe's first one ignored"
+                "; {far} sample(s) more than 68 years from the rest of their probe (kept, each in a segment of its own)"
             ));
         }
         line

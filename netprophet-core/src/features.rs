@@ -116,8 +116,11 @@ pub struct ProbeBins {
     /// as the samples.
     stored: Vec<(u32, u32)>,
     exact: Vec<(u32, f64)>,
+    /// Samples more than 68 years from the first one (a corrupt record at
+    /// time 0, or one far in the future placed first), kept in full: rare,
+    /// and dropping them, or the samples they crowd out, would lose data.
+    far: Vec<(i64, Option<f64>)>,
     samples: u64,
-    out_of_range: u64,
     sorted: bool,
 }
 
@@ -126,14 +129,27 @@ const ASIDE: u32 = u32::MAX - 1;
 
 impl ProbeBins {
     /// Adds one sample. A timestamp more than 68 years away from the
-    /// probe's first one is not stored (see [`ProbeBins::out_of_range`]).
+    /// probe's first one is kept aside in full (see
+    /// [`ProbeBins::out_of_range`]); it lands in its own segment.
     pub fn push(&mut self, timestamp: i64, rtt: Option<f64>) {
-        if self.stored.is_empty() {
-            self.base = timestamp - (1 << 31);
+        if self.stored.is_empty() && self.far.is_empty() {
+            self.base = timestamp.saturating_sub(1 << 31);
             self.sorted = true;
         }
-        let Ok(offset) = u32::try_from(timestamp - self.base) else {
-            self.out_of_range += 1;
+        if rtt.is_some() {
+            self.samples += 1;
+        }
+        self.store(timestamp, rtt);
+        if self.far.len() > 16 && self.far.len() > self.stored.len() {
+            self.rebase();
+        }
+    }
+
+    /// Stores a sample against the current base (aside when it does not
+    /// fit); counts nothing.
+    fn store(&mut self, timestamp: i64, rtt: Option<f64>) {
+        let Ok(offset) = u32::try_from(timestamp.saturating_sub(self.base)) else {
+            self.far.push((timestamp, rtt));
             return;
         };
         if self.sorted && self.stored.last().is_some_and(|&(o, _)| o > offset) {
@@ -142,7 +158,6 @@ impl ProbeBins {
         let code = match rtt {
             None => LOST,
             Some(v) => {
-                self.samples += 1;
                 let micros = (v * 1000.0).round();
                 if v.is_sign_positive()
                     && (0.0..ASIDE as f64).contains(&micros)
@@ -158,14 +173,33 @@ impl ProbeBins {
         self.stored.push((offset, code));
     }
 
+    /// Re-stores every sample around the ones kept aside once they
+    /// outnumber the rest (the first sample was the odd one out), so the
+    /// bulk of a probe keeps its 8-byte form. Arrival order is kept within
+    /// each group, and the groups are decades apart, so bins are unchanged.
+    fn rebase(&mut self) {
+        let far = std::mem::take(&mut self.far);
+        let stored: Vec<(i64, Option<f64>)> = (0..self.stored.len())
+            .map(|i| (self.base + i64::from(self.stored[i].0), self.rtt(i)))
+            .collect();
+        self.base = far[0].0.saturating_sub(1 << 31);
+        self.stored.clear();
+        self.exact.clear();
+        self.sorted = true;
+        for (timestamp, rtt) in far.into_iter().chain(stored) {
+            self.store(timestamp, rtt);
+        }
+    }
+
     /// Number of latency samples (replies) added.
     pub fn samples(&self) -> u64 {
         self.samples
     }
 
-    /// Samples not stored because their time was too far from the first.
+    /// Samples kept aside because their time was more than 68 years from
+    /// the first one's (they are still binned, in their own segments).
     pub fn out_of_range(&self) -> u64 {
-        self.out_of_range
+        self.far.len() as u64
     }
 
     fn rtt(&self, i: usize) -> Option<f64> {
@@ -185,11 +219,17 @@ impl ProbeBins {
         if !self.sorted {
             order.sort_by_key(|&i| self.stored[i as usize].0);
         }
-        let mut bins: Vec<(i64, Bin)> = Vec::new();
-        for i in order {
+        let mut far = self.far.clone();
+        far.sort_by_key(|f| f.0);
+        // Samples kept aside lie wholly before or after the stored ones.
+        let (before, after): (Vec<_>, Vec<_>) = far.into_iter().partition(|f| f.0 < self.base);
+        let stored = order.into_iter().map(|i| {
             let i = i as usize;
-            let minute = bin_of(self.base + i64::from(self.stored[i].0));
-            let rtt = self.rtt(i);
+            (self.base + i64::from(self.stored[i].0), self.rtt(i))
+        });
+        let mut bins: Vec<(i64, Bin)> = Vec::new();
+        for (timestamp, rtt) in before.into_iter().chain(stored).chain(after) {
+            let minute = bin_of(timestamp);
             match bins.last_mut() {
                 Some((m, bin)) if *m == minute => bin.push(rtt),
                 _ => {
@@ -253,6 +293,9 @@ impl ProbeCollector {
                     for i in 0..bins.stored.len() {
                         mine.push(bins.base + i64::from(bins.stored[i].0), bins.rtt(i));
                     }
+                    for (timestamp, rtt) in bins.far {
+                        mine.push(timestamp, rtt);
+                    }
                 }
             }
         }
@@ -305,9 +348,8 @@ impl ProbeCollector {
         per_probe.into_iter().flatten().collect()
     }
 
-    /// Samples not stored because their time was too far from the first
-    /// one of their probe (see [`ProbeBins::out_of_range`]), over all
-    /// probes.
+    /// Samples kept aside because their time was far from the first one
+    /// of their probe (see [`ProbeBins::out_of_range`]), over all probes.
     pub fn out_of_range(&self) -> u64 {
         self.probes.values().map(ProbeBins::out_of_range).sum()
     }
@@ -981,6 +1023,20 @@ mod tests {
     }
 
     #[test]
+    fn a_far_future_record_first_does_not_crowd_out_the_rest() {
+        let mut p = ProbeBins::default();
+        p.push(253_402_300_000, Some(9.0)); // year 9999, placed first
+        for i in 0..30 {
+            p.push(1_770_621_662 + i * 240, Some(7.7));
+        }
+        assert_eq!(p.samples(), 31);
+        let frames = FeatureFrame::from_bins(Some(1), &p.bins(), FeatureConfig::default());
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].packet_count.iter().sum::<u32>(), 30);
+        assert_eq!(frames[1].len(), 1);
+    }
+
+    #[test]
     fn a_record_at_time_zero_does_not_fill_decades() {
         let mut p = ProbeBins::default();
         p.push(0, Some(1.0));
@@ -1012,7 +1068,8 @@ mod tests {
         p.push(1 << 40, Some(1.0));
         assert_eq!(p.out_of_range(), 1);
         let got: Vec<f64> = p.bins().iter().map(|(_, b)| b.rtt.mean()).collect();
-        assert_eq!(got, values);
+        assert_eq!(got[..values.len()], values);
+        assert_eq!(got[values.len()], 1.0, "a far sample is kept, last");
     }
 
     #[test]
