@@ -35,7 +35,7 @@ pub fn pr_curves_svg(title: &str, outcomes: &[&Outcome]) -> String {
         let _ = write!(
             body,
             r#"<text x="{:.1}" y="{:.1}" fill="{color}">{} (PR-AUC {})</text>"#,
-            w - m - 250.0,
+            w / 2.0 - 60.0,
             m + 14.0 + 15.0 * k as f64,
             esc(&o.candidate),
             o.pr_auc.map_or("-".into(), |v| format!("{v:.3}"))
@@ -110,7 +110,7 @@ pub fn reliability_svg(title: &str, outcomes: &[&Outcome]) -> String {
         let v = top * f64::from(k) / 4.0;
         let _ = write!(
             ticks,
-            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#444">{v:.2}</text><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#444">{v:.2}</text>"##,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#444">{v:.3}</text><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#444">{v:.3}</text>"##,
             x(v),
             h - m + 16.0,
             m - 6.0,

@@ -329,3 +329,91 @@ fn the_feature_csv_reader_never_panics() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The first lines of two real RTT traces (both date forms, CRLF), as
+/// bases for mutations.
+fn trace_bases() -> Vec<Vec<u8>> {
+    ["17783.csv", "11323.csv"]
+        .iter()
+        .map(|name| {
+            let bytes = std::fs::read(format!(
+                "{}/../fixtures/data/rtt-traces/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap();
+            bytes[..bytes.len().min(2000)].to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn the_rtt_trace_reader_never_panics_and_names_the_line() {
+    use netprophet_core::atlas::SampleFilter;
+    use netprophet_core::traces::{TraceColumns, TraceReader};
+    let bases = trace_bases();
+    let pieces = prop::sample::select(vec![
+        "",
+        ";",
+        ",",
+        "\t",
+        "\r\n",
+        "\n",
+        "-3",
+        "1e308",
+        "nan",
+        "inf",
+        "\u{feff}",
+        "\"",
+        "31/02/2016 00:00",
+        "2016-13-01 00:00:00",
+        "99999999999999",
+        "epoch;rtt",
+    ]);
+    let strategy = (
+        0usize..2,
+        prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..5),
+        prop::collection::vec((any::<prop::sample::Index>(), pieces), 0..4),
+        any::<prop::sample::Index>(),
+        any::<bool>(),
+    );
+    run(
+        "trace",
+        200,
+        strategy,
+        |(which, edits, inserts, cut, compress)| {
+            let mut bytes = bases[which].clone();
+            for (at, s) in inserts {
+                let k = at.index(bytes.len());
+                bytes.splice(k..k, s.bytes());
+            }
+            for (at, b) in edits {
+                let k = at.index(bytes.len());
+                bytes[k] = b;
+            }
+            bytes.truncate(cut.index(bytes.len() + 1));
+            let input = if compress {
+                gzip(&bytes)
+            } else {
+                bytes.clone()
+            };
+            let result = case("trace", &bytes, || {
+                let reader = TraceReader::new("6001.csv", TraceColumns::default());
+                if compress {
+                    reader.read(
+                        flate2::read::MultiGzDecoder::new(&input[..]),
+                        &SampleFilter::default(),
+                        |_| {},
+                    )
+                } else {
+                    reader.read(&input[..], &SampleFilter::default(), |_| {})
+                }
+            });
+            if let Err(e) = result {
+                // Every error names the input; a line error names the line.
+                let text = e.to_string();
+                prop_assert!(text.starts_with("6001.csv: "), "{}", text);
+            }
+            Ok(())
+        },
+    );
+}
