@@ -5,25 +5,58 @@ use std::fmt::Write as _;
 
 use crate::protocol::Outcome;
 
+/// One precision-recall curve to draw.
+pub struct PrCurve<'a> {
+    /// Legend text.
+    pub label: &'a str,
+    /// (recall, precision) points, highest threshold first.
+    pub points: &'a [(f64, f64)],
+    /// Its average precision, for the legend.
+    pub pr_auc: Option<f64>,
+    /// Drawn dashed (baselines).
+    pub dashed: bool,
+}
+
 /// PR curves of every candidate of one protocol, as one SVG.
 pub fn pr_curves_svg(title: &str, outcomes: &[&Outcome]) -> String {
+    let curves: Vec<PrCurve<'_>> = outcomes
+        .iter()
+        .map(|o| PrCurve {
+            label: &o.candidate,
+            points: &o.curve,
+            pr_auc: o.pr_auc,
+            dashed: o.baseline,
+        })
+        .collect();
+    let base_rate = outcomes.first().map_or(0.0, |o| o.base_rate);
+    pr_svg(title, &curves, base_rate)
+}
+
+/// Precision-recall curves as step lines (as average precision integrates
+/// them), with the base rate (the curve of a model that knows nothing)
+/// dashed.
+pub fn pr_svg(title: &str, curves: &[PrCurve<'_>], base_rate: f64) -> String {
     let (w, h, m) = (640.0, 440.0, 56.0);
     let x = |r: f64| m + r * (w - 2.0 * m);
     let y = |p: f64| h - m - p * (h - 2.0 * m);
     let mut body = String::new();
-    for (k, o) in outcomes.iter().enumerate() {
+    for (k, c) in curves.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
         let mut path = String::new();
-        for (j, &(r, p)) in o.curve.iter().enumerate() {
+        let mut last = c.points.first().map_or(1.0, |p| p.1);
+        let _ = write!(path, "M{:.1},{:.1}", x(0.0), y(last));
+        for &(r, p) in c.points {
             let _ = write!(
                 path,
-                "{}{:.1},{:.1} ",
-                if j == 0 { "M" } else { "L" },
+                " L{:.1},{:.1} L{:.1},{:.1}",
+                x(r),
+                y(last),
                 x(r),
                 y(p)
             );
+            last = p;
         }
-        let dash = if o.baseline {
+        let dash = if c.dashed {
             " stroke-dasharray=\"5 3\""
         } else {
             ""
@@ -34,23 +67,21 @@ pub fn pr_curves_svg(title: &str, outcomes: &[&Outcome]) -> String {
         );
         let _ = write!(
             body,
-            r#"<text x="{:.1}" y="{:.1}" fill="{color}">{} (PR-AUC {})</text>"#,
+            r#"<text x="{:.1}" y="{:.1}" fill="{color}">{}{}</text>"#,
             w / 2.0 - 60.0,
             m + 14.0 + 15.0 * k as f64,
-            esc(&o.candidate),
-            o.pr_auc.map_or("-".into(), |v| format!("{v:.3}"))
+            esc(c.label),
+            c.pr_auc
+                .map_or(String::new(), |v| format!(" (PR-AUC {v:.3})"))
         );
     }
-    if let Some(o) = outcomes.first() {
-        let _ = write!(
-            body,
-            r##"<line x1="{m}" y1="{b:.1}" x2="{r}" y2="{b:.1}" stroke="#999" stroke-dasharray="2 4"/><text x="{m}" y="{bt:.1}" fill="#666">base rate {:.4}</text>"##,
-            o.base_rate,
-            b = y(o.base_rate),
-            bt = y(o.base_rate) - 4.0,
-            r = w - m
-        );
-    }
+    let _ = write!(
+        body,
+        r##"<line x1="{m}" y1="{b:.1}" x2="{r}" y2="{b:.1}" stroke="#999" stroke-dasharray="2 4"/><text x="{m}" y="{bt:.1}" fill="#666">base rate {base_rate:.4}</text>"##,
+        b = y(base_rate),
+        bt = y(base_rate) - 4.0,
+        r = w - m
+    );
     frame_svg(title, "recall", "precision", w, h, m, &body)
 }
 

@@ -47,22 +47,30 @@ pub const LEVEL: [&str; 2] = ["level_vs_day", "rolling_std_vs_day"];
 
 /// Every history feature, in a fixed order: [`RECENT`], [`DAILY`],
 /// [`LEVEL`].
-pub const ALL: [&str; 14] = [
-    "zscore_lagged",
-    "rise_over_floor",
-    "elevated_15m",
-    "measured_15m",
-    "spikes_60m",
-    "spikes_240m",
-    "spikes_1440m",
-    "minutes_since_spike",
-    "rise_lagged_ms",
-    "hour_of_day",
-    "spikes_yesterday",
-    "zscore_yesterday",
-    "level_vs_day",
-    "rolling_std_vs_day",
-];
+pub const ALL: [&str; RECENT.len() + DAILY.len() + LEVEL.len()] = concat(RECENT, DAILY, LEVEL);
+
+/// Three name lists joined, at compile time.
+const fn concat<const A: usize, const B: usize, const C: usize, const N: usize>(
+    a: [&'static str; A],
+    b: [&'static str; B],
+    c: [&'static str; C],
+) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < A + B {
+        out[i] = b[i - A];
+        i += 1;
+    }
+    while i < N {
+        out[i] = c[i - A - B];
+        i += 1;
+    }
+    out
+}
 
 /// Smallest rise (ms) over the rolling mean that counts as a spike or an
 /// elevated minute.

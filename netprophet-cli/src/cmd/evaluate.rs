@@ -349,7 +349,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(plot) = &args.plot {
         if let Some((title, points, base_rate)) = &out.curve {
-            let svg = pr_svg(title, points, *base_rate);
+            let svg = plots::pr_svg(
+                &format!("Precision-recall: {title}"),
+                &[plots::PrCurve {
+                    label: title,
+                    points,
+                    pr_auc: None,
+                    dashed: false,
+                }],
+                *base_rate,
+            );
             netprophet_boost::atomic_file::write(plot, svg.as_bytes())
                 .with_context(|| format!("writing {}", plot.display()))?;
         }
@@ -414,65 +423,6 @@ fn table(out: &Output) -> String {
         );
     }
     s
-}
-
-/// A small self-contained SVG of a precision-recall curve with the base
-/// rate (the curve of a model that knows nothing) drawn dashed.
-fn pr_svg(title: &str, points: &[(f64, f64)], base_rate: f64) -> String {
-    let (w, h, m) = (560.0, 380.0, 52.0);
-    let x = |r: f64| m + r * (w - 2.0 * m);
-    let y = |p: f64| h - m - p * (h - 2.0 * m);
-    let mut path = String::new();
-    let mut last_precision = points.first().map_or(1.0, |p| p.1);
-    let _ = write!(path, "M{:.1},{:.1}", x(0.0), y(last_precision));
-    for &(r, p) in points {
-        // A step curve, as average precision integrates it.
-        let _ = write!(
-            path,
-            " L{:.1},{:.1} L{:.1},{:.1}",
-            x(r),
-            y(last_precision),
-            x(r),
-            y(p)
-        );
-        last_precision = p;
-    }
-    let esc = title.replace('&', "&amp;").replace('<', "&lt;");
-    let mut ticks = String::new();
-    for k in 0..=4 {
-        let v = f64::from(k) / 4.0;
-        let _ = write!(
-            ticks,
-            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#444">{v}</text><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#444">{v}</text>"##,
-            x(v),
-            h - m + 16.0,
-            m - 6.0,
-            y(v) + 4.0
-        );
-    }
-    format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">
-<rect width="100%" height="100%" fill="#fff"/>
-<text x="{m}" y="24" font-size="13">Precision-recall: {esc}</text>
-{ticks}
-<line x1="{m}" y1="{b}" x2="{r}" y2="{b}" stroke="#333"/>
-<line x1="{m}" y1="{t}" x2="{m}" y2="{b}" stroke="#333"/>
-<text x="{cx}" y="{xl}" text-anchor="middle">recall</text>
-<text x="14" y="{cy}" transform="rotate(-90 14 {cy})" text-anchor="middle">precision</text>
-<line x1="{m}" y1="{by}" x2="{r}" y2="{by}" stroke="#999" stroke-dasharray="4 4"/>
-<text x="{r}" y="{byt}" text-anchor="end" fill="#666">base rate {base_rate:.3}</text>
-<path d="{path}" fill="none" stroke="#c0392b" stroke-width="2"/>
-</svg>
-"##,
-        b = h - m,
-        r = w - m,
-        t = m,
-        cx = w / 2.0,
-        cy = h / 2.0,
-        xl = h - 8.0,
-        by = y(base_rate),
-        byt = y(base_rate) - 4.0,
-    )
 }
 
 /// `evaluate --protocol`: every candidate under every protocol.
