@@ -54,8 +54,8 @@ pub enum DatasetError {
         column: String,
     },
     /// A feature name is not one this crate computes.
-    #[error("unknown feature `{0}`")]
-    UnknownFeature(String),
+    #[error(transparent)]
+    UnknownFeature(#[from] crate::schema::UnknownFeature),
     /// No row survived (all had a missing feature or target).
     #[error("{0}: no complete labelled row")]
     Empty(String),

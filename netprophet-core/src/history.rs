@@ -19,7 +19,7 @@
 
 use std::collections::VecDeque;
 
-use crate::features::{FeatureRow, BIN_SECONDS};
+use crate::minute::{FeatureRow, BIN_SECONDS};
 use crate::rolling::Rolling;
 
 /// Recent history: the latency against the hour before the last 15

@@ -38,6 +38,7 @@ pub mod history;
 pub mod kdtree;
 pub mod labels;
 pub mod metrics;
+pub mod minute;
 pub mod rolling;
 pub mod schema;
 pub mod smote;

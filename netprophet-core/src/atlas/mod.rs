@@ -1,8 +1,10 @@
 //! RIPE Atlas ping results: the result model, its parser and archive
 //! readers.
 
+#[cfg(feature = "client")]
 pub mod client;
 mod elements;
+mod packet;
 pub mod reader;
 pub mod result;
 mod scan;

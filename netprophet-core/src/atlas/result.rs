@@ -13,20 +13,8 @@ use std::fmt;
 use serde::de::{self, IgnoredAny, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// One packet of a ping result, as far as latency is concerned.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Packet {
-    /// A reply with its round-trip time in milliseconds.
-    Reply(f64),
-    /// No reply (`{"x": "*"}`): sent but not received.
-    Timeout,
-    /// The probe reported an error for this packet (`{"error": ...}`).
-    Error,
-    /// A duplicate reply (`"dup"` on the packet); not a new measurement.
-    Duplicate,
-    /// A reply that arrived after the probe moved on (`"late"`).
-    Late,
-}
+pub use super::packet::Packet;
+use super::packet::{packet, Fields};
 
 /// A parsed ping result: who measured, when, and what came back.
 #[derive(Clone, Debug, PartialEq)]
@@ -397,39 +385,6 @@ pub fn parse_with_serde(json: &[u8]) -> Result<PingResult, ParseOutcome> {
             .collect(),
     }
     .finish()
-}
-
-/// What one packet entry means, from the keys it has.
-pub(crate) fn packet(rtt: Option<f64>, x: bool, error: bool, dup: bool, late: bool) -> Packet {
-    if error {
-        Packet::Error
-    } else if x && rtt.is_none() {
-        Packet::Timeout
-    } else if dup {
-        Packet::Duplicate
-    } else if late {
-        Packet::Late
-    } else {
-        match rtt {
-            Some(r) => Packet::Reply(r),
-            None => Packet::Error,
-        }
-    }
-}
-
-/// The fields of a result that matter, however they were read.
-#[derive(Default)]
-pub(crate) struct Fields {
-    pub not_ping: bool,
-    pub prb_id: Option<f64>,
-    pub timestamp: Option<f64>,
-    pub msm_id: Option<f64>,
-    pub af: Option<f64>,
-    pub fw: Option<f64>,
-    pub sent: Option<f64>,
-    pub rcvd: Option<f64>,
-    pub dst_v6: bool,
-    pub packets: Vec<Packet>,
 }
 
 impl Fields {

@@ -9,7 +9,7 @@
 //! then uses serde, which decides and explains. A property test checks that
 //! whenever this path answers, serde gives the same answer.
 
-use super::result::{packet, Fields, Packet};
+use super::packet::{packet, Fields, Packet};
 
 /// Nesting deeper than this is left to serde (which has its own limit).
 const MAX_DEPTH: usize = 64;
