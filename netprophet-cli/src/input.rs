@@ -113,14 +113,12 @@ impl LabelArgs {
     /// The labeller's configuration, every bad value reported at once.
     pub fn label_config(&self) -> anyhow::Result<LabelConfig> {
         let defaults = LabelConfig::for_target(self.target);
-        let config = LabelConfig {
-            target: self.target,
-            k: self.k,
-            window: self.window,
-            horizon: self.horizon.unwrap_or(defaults.horizon),
-            span: self.span.unwrap_or(defaults.span),
-            min_rise: self.min_rise.unwrap_or(defaults.min_rise),
-        };
+        let config = LabelConfig::for_target(self.target)
+            .k(self.k)
+            .window(self.window)
+            .horizon(self.horizon.unwrap_or(defaults.horizon))
+            .span(self.span.unwrap_or(defaults.span))
+            .min_rise(self.min_rise.unwrap_or(defaults.min_rise));
         let problems = config.problems();
         if !problems.is_empty() {
             bail!("bad target parameters: {}", problems.join("; "));
@@ -130,11 +128,9 @@ impl LabelArgs {
 
     /// How minutes are formed.
     pub fn feature_config(&self) -> FeatureConfig {
-        FeatureConfig {
-            window: self.window.max(1),
-            max_fill: self.max_fill,
-            ..FeatureConfig::default()
-        }
+        FeatureConfig::default()
+            .window(self.window)
+            .max_fill(self.max_fill)
     }
 
     /// Whether these are the original system's labels (so a feature CSV's

@@ -69,10 +69,11 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
         Selection::Probes(p) => p.clone(),
         _ => Vec::new(),
     };
-    let filter = SampleFilter {
-        probes: (!explicit.is_empty()).then(|| explicit.clone()),
-        window: Some((start, now)),
-        ..SampleFilter::default()
+    let filter = SampleFilter::new().window(start, now);
+    let filter = if explicit.is_empty() {
+        filter
+    } else {
+        filter.probes(explicit.iter().copied())
     };
     // Bodies are parsed as they arrive (a window of every probe is tens of
     // MB); each attempt collects into its own collector so a failed one
@@ -174,7 +175,7 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
         let columns = frame
             .columns(&names)
             .context("the model needs a feature netprophet does not compute")?;
-        let x = row_major(&columns);
+        let x = row_major(&columns)?;
         let risks: Vec<f64> = predictor
             .predict(&x, names.len())?
             .into_iter()

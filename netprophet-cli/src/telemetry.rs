@@ -31,11 +31,17 @@ pub struct TraceArgs {
 impl TraceArgs {
     /// The column names for the trace reader.
     pub fn columns(&self) -> TraceColumns {
-        TraceColumns {
-            time: self.time_column.clone(),
-            rtt: self.rtt_column.clone(),
-            probe: self.probe_column.clone(),
+        let mut c = TraceColumns::default();
+        if let Some(n) = &self.time_column {
+            c = c.time(n.as_str());
         }
+        if let Some(n) = &self.rtt_column {
+            c = c.rtt(n.as_str());
+        }
+        if let Some(n) = &self.probe_column {
+            c = c.probe(n.as_str());
+        }
+        c
     }
 }
 
@@ -178,7 +184,7 @@ pub fn load_probes(
     }
     let mut filter = SampleFilter::default();
     if let Selection::Probes(p) = selection {
-        filter.probes = Some(p.clone());
+        filter = filter.probes(p.iter().copied());
     }
     let mut probes = ProbeCollector::new();
     let stats = read_samples(inputs, traces, &filter, "reading", |s| probes.extend(s))?;

@@ -63,9 +63,18 @@ impl std::fmt::Display for Target {
     }
 }
 
-/// Parameters of the labeller.
+/// Parameters of the labeller; [`LabelConfig::problems`] says which
+/// values cannot work.
+///
+/// ```
+/// use netprophet_core::labels::{LabelConfig, Target};
+/// let config = LabelConfig::sustained().min_rise(5.0).span(10);
+/// assert_eq!((config.target, config.horizon, config.span), (Target::Sustained, 15, 10));
+/// assert!(config.problems().is_empty());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct LabelConfig {
     /// What is predicted (default: the original target).
     pub target: Target,
@@ -126,6 +135,42 @@ impl LabelConfig {
             Target::Sustained => LabelConfig::sustained(),
             Target::Onset => LabelConfig::onset(),
         }
+    }
+
+    /// With the target set to `target` (its other parameters unchanged).
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// With `k` standard deviations above the rolling mean.
+    pub fn k(mut self, k: f64) -> Self {
+        self.k = k;
+        self
+    }
+
+    /// With a trailing window of `minutes`.
+    pub fn window(mut self, minutes: usize) -> Self {
+        self.window = minutes;
+        self
+    }
+
+    /// With the target looking `minutes` ahead.
+    pub fn horizon(mut self, minutes: usize) -> Self {
+        self.horizon = minutes;
+        self
+    }
+
+    /// With a median window of `minutes` (sustained targets).
+    pub fn span(mut self, minutes: usize) -> Self {
+        self.span = minutes;
+        self
+    }
+
+    /// With a least rise of `ms` over the rolling mean (sustained targets).
+    pub fn min_rise(mut self, ms: f64) -> Self {
+        self.min_rise = ms;
+        self
     }
 
     /// Every parameter that cannot work, each with the reason; empty when

@@ -59,7 +59,14 @@ pub const PROBE_COLUMNS: [&str; 4] = ["probe_id", "prb_id", "probe", "probe_ids"
 /// Which columns hold the time, the RTT and (optionally) the probe.
 /// `None` looks for the usual names ([`TIME_COLUMNS`], [`RTT_COLUMNS`],
 /// [`PROBE_COLUMNS`]), case-insensitively.
+///
+/// ```
+/// use netprophet_core::traces::TraceColumns;
+/// let columns = TraceColumns::default().rtt("latency_ms").probe("node");
+/// assert_eq!(columns.time, None);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TraceColumns {
     /// Name of the time column.
     pub time: Option<String>,
@@ -68,6 +75,26 @@ pub struct TraceColumns {
     /// Name of the probe column; without one the probe id is taken from
     /// the file name.
     pub probe: Option<String>,
+}
+
+impl TraceColumns {
+    /// The time column is `name`.
+    pub fn time(mut self, name: impl Into<String>) -> Self {
+        self.time = Some(name.into());
+        self
+    }
+
+    /// The RTT column is `name`.
+    pub fn rtt(mut self, name: impl Into<String>) -> Self {
+        self.rtt = Some(name.into());
+        self
+    }
+
+    /// The probe column is `name`.
+    pub fn probe(mut self, name: impl Into<String>) -> Self {
+        self.probe = Some(name.into());
+        self
+    }
 }
 
 /// Reading a trace failed.
@@ -188,17 +215,13 @@ impl TraceReader {
             let Some(sample) = self.parse_line(lay, text, line_no)? else {
                 continue;
             };
-            if let Some(probes) = &filter.probes {
-                if probes.binary_search(&sample.probe_id).is_err() {
-                    stats.add(SkipReason::OtherProbe, 1);
-                    continue;
-                }
+            if !filter.keeps_probe(sample.probe_id) {
+                stats.add(SkipReason::OtherProbe, 1);
+                continue;
             }
-            if let Some((start, stop)) = filter.window {
-                if sample.timestamp < start || sample.timestamp >= stop {
-                    stats.add(SkipReason::OutsideWindow, 1);
-                    continue;
-                }
+            if !filter.keeps_time(sample.timestamp) {
+                stats.add(SkipReason::OutsideWindow, 1);
+                continue;
             }
             stats.used_results += 1;
             match sample.rtt {
@@ -568,10 +591,7 @@ mod tests {
 
     #[test]
     fn filter_and_counts() {
-        let filter = SampleFilter {
-            probes: Some(vec![2]),
-            ..SampleFilter::default()
-        };
+        let filter = SampleFilter::new().probes([2]);
         let mut n = 0;
         let stats = TraceReader::new("t.csv", TraceColumns::default())
             .read(

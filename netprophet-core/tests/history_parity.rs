@@ -96,10 +96,7 @@ fn batch_streaming_and_feature_csv_agree_bit_for_bit() {
 fn segments_restart_the_history_in_batch_and_streaming_alike() {
     // With a 10-minute fill limit the 24-minute gap of 11323 ends a
     // segment: both paths start every history feature afresh after it.
-    let config = FeatureConfig {
-        max_fill: 10,
-        ..FeatureConfig::default()
-    };
+    let config = FeatureConfig::default().max_fill(10);
     let samples = trace("11323.csv");
     let mut probes = ProbeCollector::new();
     probes.extend(&samples);

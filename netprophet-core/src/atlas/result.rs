@@ -95,7 +95,7 @@ pub const MAX_RTT_MS: f64 = 600_000.0;
 
 impl SkipReason {
     /// Every reason, in report order.
-    pub const ALL: [SkipReason; 12] = [
+    pub const ALL: &'static [SkipReason] = &[
         SkipReason::Malformed,
         SkipReason::NotPing,
         SkipReason::Ipv6,
@@ -157,6 +157,10 @@ pub struct Malformed {
     pub message: String,
 }
 
+/// Number of [`SkipReason`]s (private, so a new reason changes no public
+/// type).
+const SKIP_REASONS: usize = SkipReason::ALL.len();
+
 /// Counts of what a reader saw: results used, samples produced, and every
 /// skip by reason.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -167,7 +171,7 @@ pub struct ParseStats {
     pub used_results: u64,
     /// Latency samples (usable replies).
     pub samples: u64,
-    counts: [u64; SkipReason::ALL.len()],
+    counts: [u64; SKIP_REASONS],
     /// The first malformed inputs (at most [`ParseStats::MAX_MALFORMED_KEPT`]),
     /// so a report can show where they are without holding all of them.
     pub malformed: Vec<Malformed>,
@@ -450,14 +454,65 @@ pub struct Sample {
 }
 
 /// Which results are kept, and how they become samples.
+///
+/// ```
+/// use netprophet_core::atlas::SampleFilter;
+///
+/// let filter = SampleFilter::new().probes([6002, 6001]).window(1_770_000_000, 1_770_003_600);
+/// assert_eq!(filter.probe_ids(), Some(&[6001, 6002][..])); // kept sorted
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct SampleFilter {
-    /// Keep only these probes (sorted); `None` keeps all.
-    pub probes: Option<Vec<u64>>,
-    /// Keep IPv6 results too (default: IPv4 only, like msm 1001).
-    pub keep_ipv6: bool,
-    /// Keep only `start <= timestamp < stop`.
-    pub window: Option<(i64, i64)>,
+    /// Only these probes, sorted and without repeats; `None` keeps all.
+    probes: Option<Vec<u64>>,
+    keep_ipv6: bool,
+    window: Option<(i64, i64)>,
+}
+
+impl SampleFilter {
+    /// Keeps every IPv4 result (as msm 1001 measures).
+    pub fn new() -> Self {
+        SampleFilter::default()
+    }
+
+    /// Keeps only these probes (in any order; stored sorted).
+    pub fn probes(mut self, ids: impl IntoIterator<Item = u64>) -> Self {
+        let mut ids: Vec<u64> = ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.probes = Some(ids);
+        self
+    }
+
+    /// Keeps only results with `start <= timestamp < stop`.
+    pub fn window(mut self, start: i64, stop: i64) -> Self {
+        self.window = Some((start, stop));
+        self
+    }
+
+    /// Keeps IPv6 results too (default: IPv4 only, like msm 1001).
+    pub fn keep_ipv6(mut self, keep: bool) -> Self {
+        self.keep_ipv6 = keep;
+        self
+    }
+
+    /// The probes kept, sorted; `None` when all are.
+    pub fn probe_ids(&self) -> Option<&[u64]> {
+        self.probes.as_deref()
+    }
+
+    /// Whether samples of `probe` are kept.
+    pub fn keeps_probe(&self, probe: u64) -> bool {
+        self.probes
+            .as_ref()
+            .is_none_or(|p| p.binary_search(&probe).is_ok())
+    }
+
+    /// Whether a result at `timestamp` is inside the window.
+    pub fn keeps_time(&self, timestamp: i64) -> bool {
+        self.window
+            .is_none_or(|(start, stop)| (start..stop).contains(&timestamp))
+    }
 }
 
 impl SampleFilter {
@@ -465,17 +520,13 @@ impl SampleFilter {
     /// Returns `false` when the whole result was skipped.
     /// `stats.results` is left to the reader, which sees every result.
     pub fn samples(&self, r: &PingResult, stats: &mut ParseStats, out: &mut Vec<Sample>) -> bool {
-        if let Some(probes) = &self.probes {
-            if probes.binary_search(&r.probe_id).is_err() {
-                stats.add(SkipReason::OtherProbe, 1);
-                return false;
-            }
+        if !self.keeps_probe(r.probe_id) {
+            stats.add(SkipReason::OtherProbe, 1);
+            return false;
         }
-        if let Some((start, stop)) = self.window {
-            if r.timestamp < start || r.timestamp >= stop {
-                stats.add(SkipReason::OutsideWindow, 1);
-                return false;
-            }
+        if !self.keeps_time(r.timestamp) {
+            stats.add(SkipReason::OutsideWindow, 1);
+            return false;
         }
         if r.af == 6 && !self.keep_ipv6 {
             stats.add(SkipReason::Ipv6, 1);

@@ -7,13 +7,38 @@ use crate::minute::{FeatureRow, BIN_SECONDS};
 use crate::rolling::{diff, ffill};
 use crate::schema::{Feature, UnknownFeature};
 
+/// Columns of different lengths cannot be read as rows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("column {column} has {len} values but column 0 has {rows}")]
+pub struct RaggedColumns {
+    /// The first column of another length.
+    pub column: usize,
+    /// Its length.
+    pub len: usize,
+    /// The length of the first column.
+    pub rows: usize,
+}
+
 /// Equal-length columns as row-major `f32` rows (one value per column per
 /// row), the layout a predictor scores.
-pub fn row_major(columns: &[Vec<f64>]) -> Vec<f32> {
+///
+/// ```
+/// use netprophet_core::features::row_major;
+/// assert_eq!(row_major(&[vec![1.0, 2.0], vec![3.0, 4.0]]).unwrap(), [1.0, 3.0, 2.0, 4.0]);
+/// assert!(row_major(&[vec![1.0, 2.0], vec![3.0]]).is_err());
+/// ```
+pub fn row_major(columns: &[Vec<f64>]) -> Result<Vec<f32>, RaggedColumns> {
     let rows = columns.first().map_or(0, Vec::len);
-    (0..rows)
+    if let Some((column, c)) = columns.iter().enumerate().find(|(_, c)| c.len() != rows) {
+        return Err(RaggedColumns {
+            column,
+            len: c.len(),
+            rows,
+        });
+    }
+    Ok((0..rows)
         .flat_map(|i| columns.iter().map(move |c| c[i] as f32))
-        .collect()
+        .collect())
 }
 
 /// One probe's features, one row per minute from its first to its last
@@ -187,7 +212,11 @@ impl FeatureFrame {
     /// The named columns as row-major `f32` rows: what a predictor
     /// scores.
     pub fn matrix<S: AsRef<str>>(&self, names: &[S]) -> Result<Vec<f32>, UnknownFeature> {
-        Ok(row_major(&self.columns(names)?))
+        let columns = self.columns(names)?;
+        // A frame's columns all have one value per minute.
+        Ok((0..self.len())
+            .flat_map(|i| columns.iter().map(move |c| c[i] as f32))
+            .collect())
     }
 
     /// A named column ([`Feature`] lists them), or `None` for a name this

@@ -22,12 +22,19 @@ mod streaming;
 
 pub use crate::minute::{bin_of, FeatureRow, BIN_SECONDS};
 pub use bins::{Bin, ProbeBins, ProbeCollector};
-pub use frame::{row_major, FeatureFrame};
+pub use frame::{row_major, FeatureFrame, RaggedColumns};
 pub use streaming::{StreamError, StreamingFeatures};
 
 /// Parameters of the derived features.
+///
+/// ```
+/// use netprophet_core::features::FeatureConfig;
+/// let config = FeatureConfig::default().window(30).max_fill(10);
+/// assert_eq!((config.window, config.change_lag, config.max_fill), (30, 5, 10));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct FeatureConfig {
     /// Trailing window of the rolling statistics, in bins (default 60).
     pub window: usize,
@@ -38,6 +45,26 @@ pub struct FeatureConfig {
     /// this spans several lost results but not an outage). A longer gap
     /// ends the segment.
     pub max_fill: usize,
+}
+
+impl FeatureConfig {
+    /// With a rolling window of `minutes` (at least 1).
+    pub fn window(mut self, minutes: usize) -> Self {
+        self.window = minutes.max(1);
+        self
+    }
+
+    /// With the lag of `latency_change_5m` set to `minutes`.
+    pub fn change_lag(mut self, minutes: usize) -> Self {
+        self.change_lag = minutes;
+        self
+    }
+
+    /// With at most `minutes` forward-filled minutes before a segment ends.
+    pub fn max_fill(mut self, minutes: usize) -> Self {
+        self.max_fill = minutes;
+        self
+    }
 }
 
 impl Default for FeatureConfig {
@@ -132,10 +159,7 @@ mod tests {
 
     #[test]
     fn a_gap_longer_than_max_fill_ends_the_segment() {
-        let config = FeatureConfig {
-            max_fill: 3,
-            ..FeatureConfig::default()
-        };
+        let config = FeatureConfig::default().max_fill(3);
         let mut p = ProbeBins::default();
         p.push(0, Some(10.0));
         p.push(4 * 60, Some(11.0)); // 3 empty minutes: filled
@@ -161,10 +185,7 @@ mod tests {
 
     #[test]
     fn filling_towards_now_stops_at_max_fill() {
-        let config = FeatureConfig {
-            max_fill: 2,
-            ..FeatureConfig::default()
-        };
+        let config = FeatureConfig::default().max_fill(2);
         let mut live = StreamingFeatures::new(config);
         let mut rows = vec![];
         live.push(0, Some(5.0), &mut rows).unwrap();
