@@ -25,8 +25,15 @@ pub enum ModelError {
         message: String,
     },
     /// The bytes are not valid JSON.
-    #[error("not valid JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    #[error("not valid JSON at line {line}, column {column}: {message}")]
+    Json {
+        /// 1-based line of the error (0 when not known).
+        line: usize,
+        /// 1-based column of the error (0 when not known).
+        column: usize,
+        /// What the JSON parser found.
+        message: String,
+    },
     /// The bytes are not valid UBJSON.
     #[error("not valid UBJSON at byte {offset}: {message}")]
     Ubjson {
@@ -101,4 +108,14 @@ fn list(bad: &[BadParam]) -> String {
         .map(BadParam::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// A JSON parse error as a [`ModelError`]: where and what, not the
+/// parser's own type, which would make it part of this crate's public API.
+pub(crate) fn json_error(e: serde_json::Error) -> ModelError {
+    ModelError::Json {
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    }
 }

@@ -48,3 +48,9 @@ pub use error::{BadParam, ModelError};
 pub use formats::{DumpOptions, ModelFormat};
 pub use model::{Forest, Importance, Objective, Tree};
 pub use predict::Predictor;
+
+/// The crate README's examples, compiled and run as doctests so they stay
+/// true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

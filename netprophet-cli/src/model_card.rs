@@ -6,6 +6,7 @@
 //! still load: they predict the original target, uncalibrated.
 
 use anyhow::{bail, Context};
+use netprophet_core::schema::FEATURE_COLUMNS;
 use netprophet_boost::calibration::{self, Calibration};
 use netprophet_boost::Forest;
 use netprophet_core::features::FeatureConfig;
@@ -25,6 +26,39 @@ pub const THRESHOLD: &str = "netprophet_threshold";
 pub const RECIPE: &str = "netprophet_recipe";
 /// Attribute: what the model was trained on (text, for people).
 pub const TRAINED_ON: &str = "netprophet_trained_on";
+
+/// The feature names a model is scored with: its own, or the caller's
+/// schema for a nameless model. A caller schema that contradicts the names
+/// the model carries is refused rather than silently preferred.
+pub fn model_schema(forest: &Forest, given: Option<&[String]>) -> anyhow::Result<Vec<String>> {
+    match (&forest.feature_names, given) {
+        (Some(own), Some(given)) if own.as_slice() != given => bail!(
+            "--features {} contradicts the model's own feature names {}",
+            given.join(","),
+            own.join(",")
+        ),
+        (Some(own), _) => Ok(own.clone()),
+        (None, Some(given)) => Ok(given.to_vec()),
+        (None, None) => Ok(FEATURE_COLUMNS.iter().map(|s| s.to_string()).collect()),
+    }
+    .and_then(|names: Vec<String>| {
+        let mut sorted: Vec<&String> = names.iter().collect();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            // Columns are matched by name: one column would feed both.
+            bail!("feature name `{}` appears more than once", w[0]);
+        }
+        if names.len() != forest.num_feature {
+            bail!(
+                "the model has {} features but the schema names {} ({})",
+                forest.num_feature,
+                names.len(),
+                names.join(",")
+            );
+        }
+        Ok(names)
+    })
+}
 
 /// A model's self-description.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -20,8 +20,7 @@ use netprophet_core::features::{
 use crate::cache::{
     HistoryPoint, PredictionCache, ProbePrediction, CACHE_VERSION, HISTORY_SECONDS,
 };
-use crate::cmd::predict::model_schema;
-use crate::model_card::{fetch_minutes_of, ModelCard};
+use crate::model_card::{fetch_minutes_of, model_schema, ModelCard};
 use crate::telemetry::Selection;
 
 /// What a refresh needs.

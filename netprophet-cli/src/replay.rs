@@ -17,8 +17,7 @@ use netprophet_core::time::parse_utc;
 use crate::cache::{
     HistoryPoint, ModelIdentity, PredictionCache, ProbePrediction, CACHE_VERSION, HISTORY_SECONDS,
 };
-use crate::cmd::predict::model_schema;
-use crate::model_card::ModelCard;
+use crate::model_card::{model_schema, ModelCard};
 
 /// The bundled recording.
 pub const RECORDED_MINUTES: &str = include_str!("../../fixtures/data/training_data.csv");

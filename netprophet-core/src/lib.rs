@@ -46,3 +46,9 @@ pub mod split;
 pub mod time;
 pub mod traces;
 pub mod warnings;
+
+/// The crate README's examples, compiled and run as doctests so they stay
+/// true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -148,7 +148,7 @@ impl Builder<'_> {
 /// (`dump_model`) or an array of strings each holding one tree
 /// (`get_dump`).
 pub(crate) fn forest_from_dump(bytes: &[u8], opts: &DumpOptions) -> Result<Forest, ModelError> {
-    let doc: Value = serde_json::from_slice(bytes)?;
+    let doc: Value = serde_json::from_slice(bytes).map_err(crate::error::json_error)?;
     let items = doc
         .as_array()
         .ok_or_else(|| err("$", "a tree dump is a JSON array of trees"))?;

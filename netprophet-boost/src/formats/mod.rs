@@ -38,7 +38,8 @@ impl ModelFormat {
 impl Forest {
     /// Reads an XGBoost `save_model` JSON document (XGBoost 1.x to 3.x).
     pub fn from_json_slice(bytes: &[u8]) -> Result<Forest, ModelError> {
-        let doc: serde_json::Value = serde_json::from_slice(bytes)?;
+        let doc: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(crate::error::json_error)?;
         xgboost_json::forest_from_value(&doc)
     }
 

@@ -18,8 +18,7 @@ use anyhow::Context;
 use netprophet_boost::Forest;
 use netprophet_core::dataset::read_minutes_csv;
 
-use crate::cmd::predict::model_schema;
-use crate::model_card::ModelCard;
+use crate::model_card::{model_schema, ModelCard};
 use crate::replay::{Replay, BUNDLED_MODEL, RECORDED_MINUTES};
 use crate::serve::{self, Clock, ServerConfig, ServerState};
 use crate::telemetry::{input_kind, load_probes, InputKind, Selection, TraceArgs};

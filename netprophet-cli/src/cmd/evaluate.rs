@@ -21,8 +21,8 @@ use netprophet_core::metrics::{best_f1_threshold, pr_curve};
 use netprophet_core::split;
 use serde::Serialize;
 
-use crate::cmd::predict::model_schema;
 use crate::input::feature_set;
+use crate::model_card::model_schema;
 use crate::plots;
 use crate::protocol::{self, evaluate, Candidate, Outcome, Protocol, Scorer, Settings};
 use crate::recipe::{score, split_rows, InputArgs, Recipe, RecipeArgs, SplitKind};

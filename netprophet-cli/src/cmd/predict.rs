@@ -16,13 +16,12 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use netprophet_boost::{ColumnMap, Forest, Predictor};
 use netprophet_core::dataset::{parse_cell, read_minutes_csv};
 use netprophet_core::features::FeatureFrame;
-use netprophet_core::schema::FEATURE_COLUMNS;
 
-use crate::model_card::ModelCard;
+use crate::model_card::{model_schema, ModelCard};
 
 /// Output format of `netprophet predict`.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -58,39 +57,6 @@ pub struct Args {
     /// avg_latency,jitter,rtt_min,rtt_max,packet_count,latency_change_5m,rolling_mean,rolling_std.
     #[arg(long, value_delimiter = ',')]
     features: Option<Vec<String>>,
-}
-
-/// The feature names a model is scored with: its own, or the caller's
-/// schema for a nameless model. A caller schema that contradicts the names
-/// the model carries is refused rather than silently preferred.
-pub fn model_schema(forest: &Forest, given: Option<&[String]>) -> anyhow::Result<Vec<String>> {
-    match (&forest.feature_names, given) {
-        (Some(own), Some(given)) if own.as_slice() != given => bail!(
-            "--features {} contradicts the model's own feature names {}",
-            given.join(","),
-            own.join(",")
-        ),
-        (Some(own), _) => Ok(own.clone()),
-        (None, Some(given)) => Ok(given.to_vec()),
-        (None, None) => Ok(FEATURE_COLUMNS.iter().map(|s| s.to_string()).collect()),
-    }
-    .and_then(|names: Vec<String>| {
-        let mut sorted: Vec<&String> = names.iter().collect();
-        sorted.sort_unstable();
-        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-            // Columns are matched by name: one column would feed both.
-            bail!("feature name `{}` appears more than once", w[0]);
-        }
-        if names.len() != forest.num_feature {
-            bail!(
-                "the model has {} features but the schema names {} ({})",
-                forest.num_feature,
-                names.len(),
-                names.join(",")
-            );
-        }
-        Ok(names)
-    })
 }
 
 /// Parses one CSV cell (see [`parse_cell`] for what is missing).
