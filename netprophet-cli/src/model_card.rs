@@ -6,12 +6,12 @@
 //! still load: they predict the original target, uncalibrated.
 
 use anyhow::{bail, Context};
-use netprophet_core::schema::FEATURE_COLUMNS;
 use netprophet_boost::calibration::{self, Calibration};
 use netprophet_boost::Forest;
 use netprophet_core::features::FeatureConfig;
 use netprophet_core::history::lookback_minutes;
 use netprophet_core::labels::{LabelConfig, Target};
+use netprophet_core::schema::FEATURE_COLUMNS;
 use serde::Serialize;
 
 use crate::cache::{digest, ModelIdentity};
