@@ -265,7 +265,16 @@ impl PredictionCache {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        netprophet_boost::atomic_file::write(path, &bytes).map_err(|source| CacheError::Io {
+        netprophet_boost::atomic_file::write_with(path, |f| {
+            use std::io::Write;
+            let half = bytes.len() / 2;
+            f.write_all(&bytes[..half])?;
+            // A fault point for the tests that kill a refresh half-way
+            // through this write (see `fault_pause`).
+            fault_pause("cache-write");
+            f.write_all(&bytes[half..])
+        })
+        .map_err(|source| CacheError::Io {
             path: path.to_owned(),
             source,
         })
@@ -274,6 +283,22 @@ impl PredictionCache {
     /// The headline prediction.
     pub fn headline(&self) -> &ProbePrediction {
         &self.predictions[0]
+    }
+}
+
+/// Sleeps when `NETPROPHET_FAULT_PAUSE` names this point
+/// (`cache-write:5000` pauses 5 s at `cache-write`): how the tests hold a
+/// process in the middle of a write, to kill it there. Unset, it costs one
+/// environment lookup per cache write.
+pub(crate) fn fault_pause(point: &str) {
+    let Ok(spec) = std::env::var("NETPROPHET_FAULT_PAUSE") else {
+        return;
+    };
+    if let Some((name, ms)) = spec.split_once(':') {
+        if name == point {
+            let ms = ms.parse::<u64>().unwrap_or(0).min(60_000);
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
     }
 }
 

@@ -132,10 +132,19 @@ fn a_refresh_killed_mid_cycle_never_tears_the_cache() {
     let good = MockAtlas::start(retimed(NOW - 3 * 3600, NOW, &[6001]), Vec::new());
     assert!(refresh(&good, &cache).status.success());
     let before = std::fs::read(&cache).unwrap();
-    let slow = MockAtlas::start(
-        retimed(NOW - 3 * 3600, NOW, &[6001]),
-        vec![Fault::Stall(Duration::from_secs(5))],
-    );
+    // A later refresh is held half-way through writing the new cache (half
+    // its bytes written), then killed there.
+    let dir = cache.parent().unwrap().to_path_buf();
+    let temps = || {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with(".killed.json.") && n.ends_with(".tmp")
+            })
+            .count()
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_netprophet"))
         .args([
             "refresh",
@@ -144,17 +153,25 @@ fn a_refresh_killed_mid_cycle_never_tears_the_cache() {
             "--cache",
             s(&cache),
             "--base-url",
-            &slow.url,
+            &good.url,
             "--now",
-            &NOW.to_string(),
+            &(NOW + 600).to_string(),
         ])
+        .env("NETPROPHET_FAULT_PAUSE", "cache-write:30000")
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    // Wait until the new cache is being written (its temporary file
+    // exists), so the kill lands inside the write.
+    let mut waited = 0;
+    while temps() == 0 {
+        assert!(waited < 300, "the refresh never started writing its cache");
+        std::thread::sleep(Duration::from_millis(50));
+        waited += 1;
+    }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(std::fs::read(&cache).unwrap(), before);
+    assert_eq!(std::fs::read(&cache).unwrap(), before, "the cache was torn");
     assert!(netprophet_cli::cache::PredictionCache::read(&cache).is_ok());
 }
 
