@@ -37,16 +37,14 @@ impl AtlasArgs {
         anyhow::ensure!(self.timeout > 0.0, "--timeout must be > 0");
         anyhow::ensure!(self.backoff >= 0.0, "--backoff must be >= 0");
         anyhow::ensure!(self.chunk_hours > 0.0, "--chunk-hours must be > 0");
-        Ok(ClientConfig {
-            base_url: self.base_url.clone(),
-            measurement: self.msm,
-            timeout: Duration::from_secs_f64(self.timeout),
-            attempts: self.attempts.max(1),
-            backoff: Duration::from_secs_f64(self.backoff),
-            chunk_seconds: (self.chunk_hours * 3600.0).round().max(60.0) as i64,
-            parallel: usize::from(self.parallel.max(1)),
-            ..ClientConfig::default()
-        })
+        Ok(ClientConfig::default()
+            .base_url(self.base_url.as_str())
+            .measurement(self.msm)
+            .timeout(Duration::from_secs_f64(self.timeout))
+            .attempts(self.attempts.max(1))
+            .backoff(Duration::from_secs_f64(self.backoff))
+            .chunk_seconds((self.chunk_hours * 3600.0).round().max(60.0) as i64)
+            .parallel(usize::from(self.parallel.max(1))))
     }
 }
 

@@ -252,10 +252,7 @@ impl InputArgs {
         }
         let mut rows = Rows {
             names,
-            out: Dataset {
-                feature_names: names.to_vec(),
-                ..Dataset::default()
-            },
+            out: Dataset::new(names),
             hint: 0,
         };
         self.for_each_probe(&mut rows)?;

@@ -655,18 +655,12 @@ mod tests {
 
     fn rows() -> Dataset {
         // 6 probes x 100 minutes; the single feature predicts the label.
-        let mut d = Dataset {
-            feature_names: vec!["f".into()],
-            ..Dataset::default()
-        };
+        let mut d = Dataset::new(&["f"]);
         for p in 0..6u64 {
             for t in 0..100i64 {
-                let y = u8::from((t + p as i64) % 10 == 0);
-                d.x.push(f32::from(y) + (t % 7) as f32 * 0.01);
-                d.y.push(y);
-                d.timestamps.push(t * 60);
-                d.probe_ids.push(p);
-                d.degraded_now.push(0);
+                let y = (t + p as i64) % 10 == 0;
+                let x = f32::from(u8::from(y)) + (t % 7) as f32 * 0.01;
+                d.push_row(&[x], y, t * 60, p, false).unwrap();
             }
         }
         d

@@ -68,6 +68,7 @@ pub enum DatasetError {
 /// predictor without a copy. A missing value is NaN: trees route it down
 /// the branch learnt for missing values.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Dataset {
     /// Feature names, in column order.
     pub feature_names: Vec<String>,
@@ -86,6 +87,44 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// No rows yet, with these feature columns.
+    pub fn new<S: AsRef<str>>(feature_names: &[S]) -> Dataset {
+        Dataset {
+            feature_names: feature_names
+                .iter()
+                .map(|n| n.as_ref().to_string())
+                .collect(),
+            ..Dataset::default()
+        }
+    }
+
+    /// Appends one row: its features (in column order), target, minute,
+    /// probe, and whether its minute is degraded now.
+    ///
+    /// # Errors
+    /// When `x` does not have one value per feature column.
+    pub fn push_row(
+        &mut self,
+        x: &[f32],
+        y: bool,
+        timestamp: i64,
+        probe: u64,
+        degraded_now: bool,
+    ) -> Result<(), DatasetError> {
+        if x.len() != self.width() {
+            return Err(DatasetError::Csv {
+                path: PathBuf::from("(row)"),
+                message: format!("{} values for {} features", x.len(), self.width()),
+            });
+        }
+        self.x.extend_from_slice(x);
+        self.y.push(u8::from(y));
+        self.timestamps.push(timestamp);
+        self.probe_ids.push(probe);
+        self.degraded_now.push(u8::from(degraded_now));
+        Ok(())
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.y.len()

@@ -206,6 +206,7 @@ impl LabelConfig {
 
 /// Labels of a frame, one entry per row.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Labels {
     /// rolling_mean + k x rolling_std (NaN while the std is undefined).
     pub threshold: Vec<f64>,

@@ -15,6 +15,7 @@ pub fn bin_of(timestamp: i64) -> i64 {
 
 /// One row of features for one minute.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct FeatureRow {
     /// Start of the minute, Unix seconds (UTC).
     pub timestamp: i64,

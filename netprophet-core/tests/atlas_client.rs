@@ -11,13 +11,13 @@ use support::mock_atlas::{retimed, Fault, MockAtlas};
 const T0: i64 = 1_787_529_600; // 2026-08-24 00:00 UTC
 
 fn client(url: &str) -> AtlasClient {
-    AtlasClient::new(ClientConfig {
-        base_url: url.to_string(),
-        timeout: Duration::from_millis(800),
-        backoff: Duration::from_millis(100),
-        chunk_seconds: 3600,
-        ..ClientConfig::default()
-    })
+    AtlasClient::new(
+        ClientConfig::default()
+            .base_url(url)
+            .timeout(Duration::from_millis(800))
+            .backoff(Duration::from_millis(100))
+            .chunk_seconds(3600),
+    )
     .unwrap()
 }
 
@@ -170,12 +170,12 @@ fn https_goes_through_rustls_and_a_bad_peer_is_an_error_not_a_panic() {
             let _ = std::io::Write::write_all(&mut s, b"HTTP/1.1 200 OK\r\n\r\n[]");
         }
     });
-    let client = AtlasClient::new(ClientConfig {
-        base_url: format!("https://127.0.0.1:{port}"),
-        attempts: 1,
-        timeout: Duration::from_secs(5),
-        ..ClientConfig::default()
-    })
+    let client = AtlasClient::new(
+        ClientConfig::default()
+            .base_url(format!("https://127.0.0.1:{port}"))
+            .attempts(1)
+            .timeout(Duration::from_secs(5)),
+    )
     .unwrap();
     let err = client
         .fetch_chunk(Chunk { start: 0, stop: 60 }, &[])

@@ -18,8 +18,22 @@ use std::time::Duration;
 
 use serde_json::value::RawValue;
 
-/// Settings of the client; the defaults are the ones the SPEC names.
+/// Settings of the client, with defaults suited to RIPE Atlas' public API
+/// (msm 1001, 4-hour chunks, 4 in parallel, 80 s per request, 4 attempts
+/// with a backoff growing from 1 s by 1.5x).
+///
+/// ```
+/// use std::time::Duration;
+/// use netprophet_core::atlas::client::ClientConfig;
+///
+/// let config = ClientConfig::default()
+///     .base_url("http://127.0.0.1:8000")
+///     .timeout(Duration::from_secs(5))
+///     .attempts(2);
+/// assert_eq!(config.measurement, 1001);
+/// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// Scheme, host and port of the API (default `https://atlas.ripe.net`);
     /// tests point it at a server on 127.0.0.1.
@@ -42,6 +56,68 @@ pub struct ClientConfig {
     pub parallel: usize,
     /// Largest response body accepted (default 2 GiB).
     pub max_body: u64,
+}
+
+impl ClientConfig {
+    /// With: Scheme, host and port of the API.
+    pub fn base_url(mut self, value: impl Into<String>) -> Self {
+        self.base_url = value.into();
+        self
+    }
+
+    /// With: Measurement id.
+    pub fn measurement(mut self, value: u64) -> Self {
+        self.measurement = value;
+        self
+    }
+
+    /// With: Per-request timeout, connect to last byte.
+    pub fn timeout(mut self, value: Duration) -> Self {
+        self.timeout = value;
+        self
+    }
+
+    /// With: Attempts per chunk.
+    pub fn attempts(mut self, value: u32) -> Self {
+        self.attempts = value;
+        self
+    }
+
+    /// With: Wait before the second attempt.
+    pub fn backoff(mut self, value: Duration) -> Self {
+        self.backoff = value;
+        self
+    }
+
+    /// With: Growth of the wait per attempt.
+    pub fn backoff_factor(mut self, value: f64) -> Self {
+        self.backoff_factor = value;
+        self
+    }
+
+    /// With: Longest `Retry-After` honoured.
+    pub fn max_retry_after(mut self, value: Duration) -> Self {
+        self.max_retry_after = value;
+        self
+    }
+
+    /// With: Length of a chunk in seconds.
+    pub fn chunk_seconds(mut self, value: i64) -> Self {
+        self.chunk_seconds = value;
+        self
+    }
+
+    /// With: Chunks fetched at once.
+    pub fn parallel(mut self, value: usize) -> Self {
+        self.parallel = value;
+        self
+    }
+
+    /// With: Largest response body accepted, bytes.
+    pub fn max_body(mut self, value: u64) -> Self {
+        self.max_body = value;
+        self
+    }
 }
 
 impl Default for ClientConfig {

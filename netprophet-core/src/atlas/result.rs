@@ -18,6 +18,7 @@ use super::packet::{packet, Fields};
 
 /// A parsed ping result: who measured, when, and what came back.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct PingResult {
     /// Atlas probe id (`prb_id`).
     pub probe_id: u64,
@@ -444,6 +445,7 @@ pub enum ParseOutcome {
 /// One latency observation: a reply's rtt, or `None` for a packet sent
 /// without a usable reply (packet loss).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Sample {
     /// Unix time in seconds.
     pub timestamp: i64,

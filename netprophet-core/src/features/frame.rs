@@ -44,6 +44,7 @@ pub fn row_major(columns: &[Vec<f64>]) -> Result<Vec<f32>, RaggedColumns> {
 /// One probe's features, one row per minute from its first to its last
 /// observed minute, without gaps. Columns are stored separately.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct FeatureFrame {
     /// The probe, when the frame is per probe.
     pub probe_id: Option<u64>,
