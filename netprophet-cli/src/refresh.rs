@@ -62,7 +62,87 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
         fetch_minutes_of(&bytes)
             .with_context(|| format!("loading the model {}", cfg.model.display()))?,
     );
-    let start = now - minutes * 60;
+    let (mut probes, stats) = fetch_probes(cfg, now - minutes * 60, now)?;
+    if stats.samples == 0 {
+        bail!(
+            "no usable ping sample in the last {} minutes ({} results; {})",
+            minutes,
+            stats.results,
+            summary(&stats)
+        );
+    }
+    let ids = selected(&cfg.selection, &probes);
+    if ids.is_empty() {
+        bail!("none of the requested probes reported in the last {minutes} minutes");
+    }
+    // Only the selected probes are needed from here on; the model's JSON
+    // parse (the largest transient allocation) then reuses what the others
+    // held, which keeps a many-probe refresh within 20 MB.
+    probes.retain(&ids);
+    let forest = Forest::from_slice(&bytes)
+        .with_context(|| format!("loading the model {}", cfg.model.display()))?;
+    let names = model_schema(&forest, None)?;
+    let card = ModelCard::read(&forest, &names)
+        .with_context(|| format!("loading the model {}", cfg.model.display()))?;
+    let model = LiveModel {
+        predictor: Predictor::new(&forest),
+        names: &names,
+        card: &card,
+    };
+    // The last complete minute: the current one is still filling.
+    let last_minute = bin_of(now) - BIN_SECONDS;
+    let mut predictions = Vec::new();
+    let mut headline_history = Vec::new();
+    for &id in &ids {
+        let bins = probes.probe(id).map(|p| p.bins()).unwrap_or_default();
+        let Some((prediction, history)) = model.score(id, bins, last_minute)? else {
+            continue;
+        };
+        if headline_history.is_empty() {
+            headline_history = history;
+        }
+        predictions.push(prediction);
+    }
+    if predictions.is_empty() {
+        bail!("no complete minute to predict from yet");
+    }
+    let history = merge_history(
+        previous_history(&cfg.cache, predictions[0].probe_id),
+        headline_history,
+        now,
+    );
+    let cache = PredictionCache {
+        version: CACHE_VERSION,
+        generated_at: now,
+        source: format!(
+            "RIPE Atlas msm {}, probe {}, last {} minutes from {}",
+            cfg.atlas.measurement,
+            predictions[0].probe_id.unwrap_or(0),
+            minutes,
+            cfg.atlas.base_url
+        ),
+        model: card.identity(&cfg.model, &bytes, &forest, &names),
+        predictions,
+        history,
+    };
+    cache.write(&cfg.cache)?;
+    Ok(RefreshOutcome {
+        probes: ids,
+        probability: cache.predictions[0].probability,
+        minute: cache.predictions[0].minute,
+        stats,
+    })
+}
+
+/// Fetches `[start, now)` and collects the selected probes' samples.
+/// Bodies are parsed as they arrive (a window of every probe is tens of
+/// MB); each attempt collects into its own collector so a failed one
+/// leaves nothing behind.
+fn fetch_probes(
+    cfg: &RefreshConfig,
+    start: i64,
+    now: i64,
+) -> anyhow::Result<(ProbeCollector, ParseStats)> {
     let client = AtlasClient::new(cfg.atlas.clone())?;
     let explicit: Vec<u64> = match &cfg.selection {
         Selection::Probes(p) => p.clone(),
@@ -74,9 +154,6 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
     } else {
         filter.probes(explicit.iter().copied())
     };
-    // Bodies are parsed as they arrive (a window of every probe is tens of
-    // MB); each attempt collects into its own collector so a failed one
-    // leaves nothing behind.
     let gathered: Mutex<Vec<(ProbeCollector, ParseStats)>> = Mutex::new(Vec::new());
     client.fetch_window(
         start,
@@ -110,15 +187,12 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
         probes.merge(p);
         stats.merge(&st);
     }
-    if stats.samples == 0 {
-        bail!(
-            "no usable ping sample in the last {} minutes ({} results; {})",
-            minutes,
-            stats.results,
-            summary(&stats)
-        );
-    }
-    let ids: Vec<u64> = match &cfg.selection {
+    Ok((probes, stats))
+}
+
+/// The probes to predict for, among those that reported.
+fn selected(selection: &Selection, probes: &ProbeCollector) -> Vec<u64> {
+    match selection {
         Selection::Probes(p) => p
             .iter()
             .copied()
@@ -126,33 +200,26 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
             .collect(),
         Selection::MostActive => probes.most_active().into_iter().collect(),
         Selection::All => probes.probe_ids(),
-    };
-    if ids.is_empty() {
-        bail!(
-            "none of the requested probes reported in the last {} minutes",
-            minutes
-        );
     }
-    // Only the selected probes are needed from here on; the model's JSON
-    // parse (the largest transient allocation) then reuses what the others
-    // held, which keeps a many-probe refresh within 20 MB.
-    probes.retain(&ids);
-    let forest = Forest::from_slice(&bytes)
-        .with_context(|| format!("loading the model {}", cfg.model.display()))?;
-    let names = model_schema(&forest, None)?;
-    let card = ModelCard::read(&forest, &names)
-        .with_context(|| format!("loading the model {}", cfg.model.display()))?;
-    let predictor = Predictor::new(&forest);
-    // The last complete minute: the current one is still filling.
-    let last_minute = bin_of(now) - BIN_SECONDS;
-    let mut predictions = Vec::new();
-    let mut headline_history = Vec::new();
-    for &id in &ids {
-        let bins = probes
-            .probe(id)
-            .expect("selected from the collector")
-            .bins();
-        let mut live = StreamingFeatures::new(card.features);
+}
+
+/// The loaded model, ready to score probes' live minutes.
+struct LiveModel<'a> {
+    predictor: Predictor,
+    names: &'a [String],
+    card: &'a ModelCard,
+}
+
+impl LiveModel<'_> {
+    /// One probe's prediction for its latest minute and the risk of each
+    /// minute of its latest segment; `None` without a complete minute.
+    fn score(
+        &self,
+        id: u64,
+        bins: Vec<(i64, netprophet_core::features::Bin)>,
+        last_minute: i64,
+    ) -> anyhow::Result<Option<(ProbePrediction, Vec<HistoryPoint>)>> {
+        let mut live = StreamingFeatures::new(self.card.features);
         let mut rows = Vec::new();
         for (minute, bin) in bins {
             // Replaying bins minute by minute: the streaming builder gets the
@@ -167,72 +234,43 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
             .rposition(|w| w[1].timestamp - w[0].timestamp != BIN_SECONDS)
             .map_or(0, |i| i + 1);
         rows.drain(..start);
-        if rows.is_empty() {
-            continue;
-        }
-        let frame = FeatureFrame::from_rows(Some(id), &rows, card.features);
+        let Some(last) = rows.len().checked_sub(1) else {
+            return Ok(None);
+        };
+        let frame = FeatureFrame::from_rows(Some(id), &rows, self.card.features);
         let columns = frame
-            .columns(&names)
+            .columns(self.names)
             .context("the model needs a feature netprophet does not compute")?;
         let x = row_major(&columns)?;
-        let risks: Vec<f64> = predictor
-            .predict(&x, names.len())?
+        let risks: Vec<f64> = self
+            .predictor
+            .predict(&x, self.names.len())?
             .into_iter()
-            .map(|p| card.probability(f64::from(p)))
+            .map(|p| self.card.probability(f64::from(p)))
             .collect();
-        let last = rows.len() - 1;
-        predictions.push(ProbePrediction {
+        let prediction = ProbePrediction {
             probe_id: Some(id),
             minute: rows[last].timestamp,
             probability: risks[last],
-            inputs: names
+            inputs: self
+                .names
                 .iter()
                 .zip(&columns)
                 .map(|(n, c)| (n.clone(), Some(c[last]).filter(|v| !v.is_nan())))
                 .collect(),
-        });
-        if headline_history.is_empty() {
-            headline_history = rows
-                .iter()
-                .zip(&risks)
-                .map(|(r, risk)| HistoryPoint {
-                    minute: r.timestamp,
-                    latency_ms: Some(r.avg_latency).filter(|v| !v.is_nan()),
-                    jitter_ms: Some(r.jitter).filter(|v| !v.is_nan()),
-                    risk: *risk,
-                })
-                .collect();
-        }
+        };
+        let history = rows
+            .iter()
+            .zip(&risks)
+            .map(|(r, risk)| HistoryPoint {
+                minute: r.timestamp,
+                latency_ms: Some(r.avg_latency).filter(|v| !v.is_nan()),
+                jitter_ms: Some(r.jitter).filter(|v| !v.is_nan()),
+                risk: *risk,
+            })
+            .collect();
+        Ok(Some((prediction, history)))
     }
-    if predictions.is_empty() {
-        bail!("no complete minute to predict from yet");
-    }
-    let history = merge_history(
-        previous_history(&cfg.cache, predictions[0].probe_id),
-        headline_history,
-        now,
-    );
-    let cache = PredictionCache {
-        version: CACHE_VERSION,
-        generated_at: now,
-        source: format!(
-            "RIPE Atlas msm {}, probe {}, last {} minutes from {}",
-            cfg.atlas.measurement,
-            predictions[0].probe_id.unwrap_or(0),
-            minutes,
-            cfg.atlas.base_url
-        ),
-        model: card.identity(&cfg.model, &bytes, &forest, &names),
-        predictions,
-        history,
-    };
-    cache.write(&cfg.cache)?;
-    Ok(RefreshOutcome {
-        probes: ids,
-        probability: cache.predictions[0].probability,
-        minute: cache.predictions[0].minute,
-        stats,
-    })
 }
 
 /// The previous cache's history, when it is readable and for the same
