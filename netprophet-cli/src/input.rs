@@ -75,8 +75,10 @@ pub struct LabelArgs {
     /// of the --span minutes ending --horizon ahead is above the current
     /// threshold by at least --min-rise ms) or `onset` (a sustained
     /// episode ahead while none is under way).
-    #[arg(long, default_value = "original", value_parser = parse_target)]
-    pub target: Target,
+    /// (Default: original; for `evaluate --model`, the target the model
+    /// says it predicts.)
+    #[arg(long, value_parser = parse_target)]
+    pub target: Option<Target>,
     /// Minutes ahead the target looks (default 5 for original, 15 for
     /// sustained and onset).
     #[arg(long, value_parser = crate::flags::minutes)]
@@ -98,6 +100,10 @@ pub struct LabelArgs {
     /// longer gap starts a new segment.
     #[arg(long, default_value_t = 30, value_parser = crate::flags::minutes_or_zero)]
     pub max_fill: usize,
+    /// The target of the model being evaluated, used when `--target` is
+    /// not given.
+    #[arg(skip)]
+    pub model_target: Option<LabelConfig>,
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
@@ -112,8 +118,12 @@ fn parse_target(s: &str) -> Result<Target, String> {
 impl LabelArgs {
     /// The labeller's configuration, every bad value reported at once.
     pub fn label_config(&self) -> anyhow::Result<LabelConfig> {
-        let defaults = LabelConfig::for_target(self.target);
-        let config = LabelConfig::for_target(self.target)
+        if let (None, Some(model)) = (self.target, self.model_target) {
+            return Ok(model);
+        }
+        let target = self.target.unwrap_or_default();
+        let defaults = LabelConfig::for_target(target);
+        let config = LabelConfig::for_target(target)
             .k(self.k)
             .window(self.window)
             .horizon(self.horizon.unwrap_or(defaults.horizon))

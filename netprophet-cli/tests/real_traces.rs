@@ -311,3 +311,43 @@ fn the_demo_replays_a_trace_with_the_shipped_sustained_model() {
     assert!(c.history.iter().all(|h| h.latency_ms.is_some()));
     assert!((0.0..=1.0).contains(&c.headline().probability));
 }
+
+#[test]
+fn evaluating_a_model_uses_its_own_target_calibration_and_threshold() {
+    let model = fixtures().join("sustained_model.json");
+    let out = netprophet(&[
+        "evaluate",
+        "--model",
+        s(&model),
+        "--input",
+        &trace(13746),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &report["rows"][0];
+    let base_rate = first["eval"]["base_rate"].as_f64().unwrap();
+    assert!(base_rate > 0.0, "{base_rate}");
+    let threshold = first["eval"]["threshold"].as_f64().unwrap();
+    assert!(
+        (threshold - 0.183).abs() < 0.01,
+        "the model's own threshold: {threshold}"
+    );
+    // The original target labels other minutes, when asked for.
+    let out = netprophet(&[
+        "evaluate",
+        "--model",
+        s(&model),
+        "--input",
+        &trace(13746),
+        "--target",
+        "original",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(
+        report["rows"][0]["eval"]["base_rate"].as_f64().unwrap(),
+        base_rate
+    );
+}
