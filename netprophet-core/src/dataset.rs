@@ -394,6 +394,15 @@ pub fn parse_cell(text: &str) -> Option<f64> {
 /// ([`crate::features::FeatureConfig::max_fill`]), which starts a new
 /// frame (segment).
 pub fn read_minutes_csv(path: &Path) -> Result<Vec<(FeatureFrame, Option<Labels>)>, DatasetError> {
+    read_minutes_csv_with(path, crate::features::FeatureConfig::default())
+}
+
+/// [`read_minutes_csv`] with `config`'s rolling window and forward-fill
+/// limit (a model's own, say).
+pub fn read_minutes_csv_with(
+    path: &Path,
+    config: crate::features::FeatureConfig,
+) -> Result<Vec<(FeatureFrame, Option<Labels>)>, DatasetError> {
     let csv_err = |message: String| DatasetError::Csv {
         path: path.to_path_buf(),
         message,
@@ -404,142 +413,183 @@ pub fn read_minutes_csv(path: &Path) -> Result<Vec<(FeatureFrame, Option<Labels>
     })?;
     let mut rdr = csv::Reader::from_reader(std::io::BufReader::new(file));
     let headers = rdr.headers().map_err(|e| csv_err(e.to_string()))?.clone();
-    // Columns are found by name, so a repeated name would silently pick
-    // one of the two.
-    let mut names: Vec<&str> = headers
-        .iter()
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .collect();
-    names.sort_unstable();
-    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        return Err(DatasetError::DuplicateColumn {
-            path: path.to_path_buf(),
-            column: w[0].to_string(),
-        });
-    }
-    let find = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let need = |name: &str| {
-        find(name).ok_or_else(|| DatasetError::MissingColumn {
-            path: path.to_path_buf(),
-            column: name.to_string(),
-            available: headers.iter().collect::<Vec<_>>().join(","),
-        })
-    };
-    let cols = [
-        need("timestamp")?,
-        need("avg_latency")?,
-        need("jitter")?,
-        need("rtt_min")?,
-        need("rtt_max")?,
-        need("packet_count")?,
-    ];
-    let probe_col = find("probe_id");
-    let label_cols = find("is_degraded").zip(find(TARGET_COLUMN));
-    struct Acc {
-        probe: u64,
-        cols: [Vec<f64>; 6],
-        degraded: Vec<bool>,
-        target: Vec<Option<bool>>,
-    }
-    let mut groups: Vec<Acc> = Vec::new();
+    let cols = MinuteColumns::find(path, &headers)?;
+    let mut segments: Vec<Segment> = Vec::new();
     for (i, record) in rdr.records().enumerate() {
         let line = i + 2;
         let record = record.map_err(|e| csv_err(e.to_string()))?;
         let num = |c: usize| number(&record, c, line, &headers).map_err(csv_err);
-        let ts_text = record.get(cols[0]).unwrap_or("");
+        let ts_text = record.get(cols.minute[0]).unwrap_or("");
         let ts = parse_utc(ts_text).ok_or_else(|| {
             csv_err(format!(
                 "line {line}: timestamp {ts_text:?} is not a UTC time"
             ))
         })?;
-        let probe = match probe_col {
+        let probe = match cols.probe {
             Some(c) => num(c)? as u64,
             None => 0,
         };
         // A new probe, or the same probe after a gap longer than the
         // forward-fill limit (a new segment, as `netprophet features`
         // writes them), starts a new frame.
-        let max_fill = crate::features::FeatureConfig::default().max_fill as f64;
-        let new_segment = groups.last().is_none_or(|g| {
+        let max_fill = config.max_fill as f64;
+        let new_segment = segments.last().is_none_or(|g| {
             g.probe != probe
                 || g.cols[0]
                     .last()
                     .is_some_and(|&last| ts as f64 - last > (max_fill + 1.0) * 60.0)
         });
         if new_segment {
-            groups.push(Acc {
-                probe,
-                cols: Default::default(),
-                degraded: Vec::new(),
-                target: Vec::new(),
-            });
+            segments.push(Segment::new(probe));
         }
-        let g = groups.last_mut().expect("just pushed");
-        if let Some(&last) = g.cols[0].last() {
-            if ts as f64 - last != 60.0 {
-                return Err(csv_err(format!(
-                    "line {line}: {ts_text} does not follow the previous row by one minute \
-                     (rows of a probe are consecutive minutes; a gap longer than {} minutes \
-                     starts a new segment)",
-                    max_fill
-                )));
-            }
+        let g = segments.last_mut().expect("just pushed");
+        if g.cols[0]
+            .last()
+            .is_some_and(|&last| ts as f64 - last != 60.0)
+        {
+            return Err(csv_err(format!(
+                "line {line}: {ts_text} does not follow the previous row by one minute \
+                 (rows of a probe are consecutive minutes; a gap longer than {} minutes \
+                 starts a new segment)",
+                config.max_fill
+            )));
         }
         g.cols[0].push(ts as f64);
-        for (col, &c) in g.cols.iter_mut().zip(&cols).skip(1) {
+        for (col, &c) in g.cols.iter_mut().zip(&cols.minute).skip(1) {
             col.push(num(c)?);
         }
-        if let Some((d, t)) = label_cols {
-            // Labels are 0 or 1 (a target may be missing at the end of a
-            // series); anything else is a broken file, not a healthy row.
-            let label = |c: usize, missing_ok: bool| -> Result<Option<bool>, DatasetError> {
-                let v = num(c)?;
-                if v == 0.0 || v == 1.0 {
-                    Ok(Some(v == 1.0))
-                } else if v.is_nan() && missing_ok {
-                    Ok(None)
-                } else {
-                    Err(csv_err(format!(
-                        "line {line}, column `{}`: {v} is not a label (0 or 1{})",
-                        headers.get(c).unwrap_or("?").trim(),
-                        if missing_ok { ", or empty" } else { "" }
-                    )))
-                }
+        if let Some((d, t)) = cols.labels {
+            let label = |c: usize, missing_ok: bool| {
+                parse_label(num(c)?, missing_ok).map_err(|what| {
+                    csv_err(format!(
+                        "line {line}, column `{}`: {what}",
+                        headers.get(c).unwrap_or("?").trim()
+                    ))
+                })
             };
             g.degraded.push(label(d, false)? == Some(true));
             g.target.push(label(t, true)?);
         }
     }
-    if groups.is_empty() {
+    if segments.is_empty() {
         return Err(DatasetError::Empty(path.display().to_string()));
     }
-    Ok(groups
+    Ok(segments
         .into_iter()
-        .map(|g| {
-            let [ts, avg, jitter, min, max, count] = g.cols;
-            let mut frame = FeatureFrame::from_minutes(
-                ts.iter().map(|&t| t as i64).collect(),
-                avg,
-                jitter,
-                min,
-                max,
-                count
-                    .iter()
-                    .map(|&c| if c.is_nan() { 0 } else { c as u32 })
-                    .collect(),
-                crate::features::FeatureConfig::default(),
-            );
-            frame.probe_id = probe_col.map(|_| g.probe);
-            let labels = label_cols.map(|_| Labels {
-                threshold: vec![f64::NAN; g.degraded.len()],
-                now: g.degraded.clone(),
-                is_degraded: g.degraded,
-                target: g.target,
-            });
-            (frame, labels)
-        })
+        .map(|g| g.into_frame(cols.probe.is_some(), cols.labels.is_some(), config))
         .collect())
+}
+
+/// Where a feature CSV keeps what [`read_minutes_csv`] reads.
+struct MinuteColumns {
+    /// timestamp, avg_latency, jitter, rtt_min, rtt_max, packet_count.
+    minute: [usize; 6],
+    probe: Option<usize>,
+    /// is_degraded and the target.
+    labels: Option<(usize, usize)>,
+}
+
+impl MinuteColumns {
+    fn find(path: &Path, headers: &csv::StringRecord) -> Result<MinuteColumns, DatasetError> {
+        // Columns are found by name, so a repeated name would silently pick
+        // one of the two.
+        let mut names: Vec<&str> = headers
+            .iter()
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(DatasetError::DuplicateColumn {
+                path: path.to_path_buf(),
+                column: w[0].to_string(),
+            });
+        }
+        let find = |name: &str| headers.iter().position(|h| h.trim() == name);
+        let need = |name: &str| {
+            find(name).ok_or_else(|| DatasetError::MissingColumn {
+                path: path.to_path_buf(),
+                column: name.to_string(),
+                available: headers.iter().collect::<Vec<_>>().join(","),
+            })
+        };
+        Ok(MinuteColumns {
+            minute: [
+                need("timestamp")?,
+                need("avg_latency")?,
+                need("jitter")?,
+                need("rtt_min")?,
+                need("rtt_max")?,
+                need("packet_count")?,
+            ],
+            probe: find("probe_id"),
+            labels: find("is_degraded").zip(find(TARGET_COLUMN)),
+        })
+    }
+}
+
+/// One probe's consecutive minutes as read, before they become a frame.
+struct Segment {
+    probe: u64,
+    cols: [Vec<f64>; 6],
+    degraded: Vec<bool>,
+    target: Vec<Option<bool>>,
+}
+
+impl Segment {
+    fn new(probe: u64) -> Segment {
+        Segment {
+            probe,
+            cols: Default::default(),
+            degraded: Vec::new(),
+            target: Vec::new(),
+        }
+    }
+
+    fn into_frame(
+        self,
+        with_probe: bool,
+        with_labels: bool,
+        config: crate::features::FeatureConfig,
+    ) -> (FeatureFrame, Option<Labels>) {
+        let [ts, avg, jitter, min, max, count] = self.cols;
+        let mut frame = FeatureFrame::from_minutes(
+            ts.iter().map(|&t| t as i64).collect(),
+            avg,
+            jitter,
+            min,
+            max,
+            count
+                .iter()
+                .map(|&c| if c.is_nan() { 0 } else { c as u32 })
+                .collect(),
+            config,
+        );
+        frame.probe_id = with_probe.then_some(self.probe);
+        let labels = with_labels.then(|| Labels {
+            threshold: vec![f64::NAN; self.degraded.len()],
+            now: self.degraded.clone(),
+            is_degraded: self.degraded,
+            target: self.target,
+        });
+        (frame, labels)
+    }
+}
+
+/// A label cell: 0 or 1, or (where `missing_ok`, as for a target at the
+/// end of a series) missing; anything else is a broken file, not a healthy
+/// row.
+fn parse_label(v: f64, missing_ok: bool) -> Result<Option<bool>, String> {
+    if v == 0.0 || v == 1.0 {
+        Ok(Some(v == 1.0))
+    } else if v.is_nan() && missing_ok {
+        Ok(None)
+    } else {
+        Err(format!(
+            "{v} is not a label (0 or 1{})",
+            if missing_ok { ", or empty" } else { "" }
+        ))
+    }
 }
 
 /// Formats a float like Python's `repr` for the values that occur here

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use netprophet_boost::{ColumnMap, Forest, Predictor};
-use netprophet_core::dataset::{parse_cell, read_minutes_csv};
+use netprophet_core::dataset::{parse_cell, read_minutes_csv_with};
 use netprophet_core::features::FeatureFrame;
 
 use crate::model_card::{model_schema, ModelCard};
@@ -73,9 +73,13 @@ fn cell(value: &str, row: usize, column: &str) -> anyhow::Result<f32> {
 
 /// Rows of `names` computed from a feature CSV's per-minute columns, one
 /// per CSV row, in file order.
-fn derived_rows(input: &Path, names: &[String]) -> anyhow::Result<Vec<f32>> {
+fn derived_rows(
+    input: &Path,
+    names: &[String],
+    config: netprophet_core::features::FeatureConfig,
+) -> anyhow::Result<Vec<f32>> {
     let mut data = Vec::new();
-    for (frame, _) in read_minutes_csv(input)? {
+    for (frame, _) in read_minutes_csv_with(input, config)? {
         data.extend(
             frame
                 .matrix(names)
@@ -119,7 +123,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             data
         }
         Err(_) if header.iter().any(|h| h == "timestamp") && names.iter().all(derivable) => {
-            derived_rows(&args.input, &names)?
+            derived_rows(
+                &args.input,
+                &names,
+                ModelCard::read(&forest, &names)?.features,
+            )?
         }
         Err(e) => {
             return Err(e)
