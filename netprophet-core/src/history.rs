@@ -185,8 +185,44 @@ impl HistoryState {
         } else {
             f64::NAN
         };
+        let (zscore_lagged, rise_lagged, elevated_15m, measured_15m) = self.lagged(avg, measured);
 
-        // The hour before the last 15 minutes.
+        let rise = avg - row.rolling_mean;
+        let floor = (K * row.rolling_std).max(RISE_FLOOR_MS);
+        let spike = measured && !row.rolling_std.is_nan() && rise > floor;
+        let (minutes_since_spike, spikes_yesterday) = self.spikes(spike);
+
+        push_capped(&mut self.zscores, zscore, DAY + 1);
+        let zscore_yesterday = if self.zscores.len() == DAY + 1 {
+            self.zscores[0]
+        } else {
+            f64::NAN
+        };
+        let (level_vs_day, rolling_std_vs_day) =
+            self.day_level(measured.then_some(avg), avg, row.rolling_std);
+
+        [
+            zscore_lagged,
+            rise / floor,
+            elevated_15m,
+            measured_15m,
+            f64::from(self.spike_counts[0]),
+            f64::from(self.spike_counts[1]),
+            f64::from(self.spike_counts[2]),
+            minutes_since_spike,
+            rise_lagged,
+            row.timestamp.rem_euclid(86_400) as f64 / 3600.0,
+            spikes_yesterday,
+            zscore_yesterday,
+            level_vs_day,
+            rolling_std_vs_day,
+        ]
+    }
+
+    /// The latency against the hour before the last 15 minutes: its
+    /// z-score and rise, and how many of the last 15 minutes were measured
+    /// and how many were high against it.
+    fn lagged(&mut self, avg: f64, measured: bool) -> (f64, f64, f64, f64) {
         let (lag_mean, lag_std) = if self.recent_avg.len() >= LAG + LAG_WINDOW {
             let older = self
                 .recent_avg
@@ -206,11 +242,13 @@ impl HistoryState {
         push_capped(&mut self.recent15, (elevated, measured), LAG);
         let elevated_15m = self.recent15.iter().filter(|e| e.0).count() as f64;
         let measured_15m = self.recent15.iter().filter(|e| e.1).count() as f64;
+        (zscore_lagged, rise_lagged, elevated_15m, measured_15m)
+    }
 
-        let rise = avg - row.rolling_mean;
-        let floor = (K * row.rolling_std).max(RISE_FLOOR_MS);
-        let rise_over_floor = rise / floor;
-        let spike = measured && !row.rolling_std.is_nan() && rise > floor;
+    /// Records whether this minute is a spike; the minutes since the last
+    /// one and the spikes around this time yesterday. The 1 h, 4 h and day
+    /// counts are kept in `spike_counts`.
+    fn spikes(&mut self, spike: bool) -> (f64, f64) {
         self.spikes.push_back(spike);
         let n = self.spikes.len();
         for (count, window) in self.spike_counts.iter_mut().zip([60, 240, DAY]) {
@@ -243,18 +281,14 @@ impl HistoryState {
         } else {
             f64::NAN
         };
+        (minutes_since_spike, spikes_yesterday)
+    }
 
-        push_capped(&mut self.zscores, zscore, DAY + 1);
-        let zscore_yesterday = if self.zscores.len() == DAY + 1 {
-            self.zscores[0]
-        } else {
-            f64::NAN
-        };
-
-        let hour_of_day = row.timestamp.rem_euclid(86_400) as f64 / 3600.0;
-
-        // The day's measured latencies.
-        let value = if measured { avg } else { f64::NAN };
+    /// Adds this minute's measured latency (`None` without a reply) to the
+    /// day's; the latency above the day's median and the rolling std
+    /// against the day's.
+    fn day_level(&mut self, measured: Option<f64>, avg: f64, rolling_std: f64) -> (f64, f64) {
+        let value = measured.unwrap_or(f64::NAN);
         self.day.push_back(value);
         if !value.is_nan() {
             let at = self.day_sorted.partition_point(|&v| v < value);
@@ -270,42 +304,24 @@ impl HistoryState {
                 }
             }
         }
-        let (level_vs_day, rolling_std_vs_day) = if self.day_sorted.len() >= MIN_DAY_SAMPLES {
-            let k = self.day_sorted.len();
-            let median = if k % 2 == 1 {
-                self.day_sorted[k / 2]
-            } else {
-                (self.day_sorted[k / 2 - 1] + self.day_sorted[k / 2]) / 2.0
-            };
-            let day_std = self.day_stats.std();
-            (
-                avg - median,
-                if day_std > 0.0 {
-                    row.rolling_std / day_std
-                } else {
-                    f64::NAN
-                },
-            )
+        if self.day_sorted.len() < MIN_DAY_SAMPLES {
+            return (f64::NAN, f64::NAN);
+        }
+        let k = self.day_sorted.len();
+        let median = if k % 2 == 1 {
+            self.day_sorted[k / 2]
         } else {
-            (f64::NAN, f64::NAN)
+            (self.day_sorted[k / 2 - 1] + self.day_sorted[k / 2]) / 2.0
         };
-
-        [
-            zscore_lagged,
-            rise_over_floor,
-            elevated_15m,
-            measured_15m,
-            f64::from(self.spike_counts[0]),
-            f64::from(self.spike_counts[1]),
-            f64::from(self.spike_counts[2]),
-            minutes_since_spike,
-            rise_lagged,
-            hour_of_day,
-            spikes_yesterday,
-            zscore_yesterday,
-            level_vs_day,
-            rolling_std_vs_day,
-        ]
+        let day_std = self.day_stats.std();
+        (
+            avg - median,
+            if day_std > 0.0 {
+                rolling_std / day_std
+            } else {
+                f64::NAN
+            },
+        )
     }
 }
 
