@@ -15,6 +15,8 @@ use netprophet_core::split;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use netprophet_core::dataset::Dataset;
+
 use crate::recipe::{score, split_rows, InputArgs, Recipe, RecipeArgs, SplitKind};
 use crate::report::Evaluation;
 
@@ -97,59 +99,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     let folds = split::time_ordered_folds(train.len(), args.folds)?;
     let base = args.recipe.recipe();
-    let mut grid = Vec::new();
-    for &learning_rate in &args.learning_rates {
-        for &max_depth in &args.max_depths {
-            for &n_estimators in &args.tree_counts {
-                for balancing in &args.balancing {
-                    grid.push(Point {
-                        learning_rate,
-                        max_depth,
-                        n_estimators,
-                        balancing: balancing.clone(),
-                        mean_f1: 0.0,
-                        fold_f1: Vec::new(),
-                        failed_folds: 0,
-                    });
-                }
-            }
-        }
-    }
-    let total = grid.len() * folds.len();
-    let bar = indicatif::ProgressBar::new(total as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("tuning [{bar:30}] {pos}/{len} fits ({eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    let done = AtomicUsize::new(0);
+    let mut grid = grid(&args);
     // Every grid point uses the same folds: cut them once.
     let fold_data: Vec<_> = folds
         .iter()
         .map(|f| (train.subset(&f.train), train.subset(&f.test)))
         .collect();
-    grid.par_iter_mut().for_each(|p| {
-        for (fit, validation) in &fold_data {
-            let positives = fit.positives();
-            let r = recipe_for(&base, p, positives, fit.len() - positives);
-            // A fold whose past has too few events for SMOTE counts as F1 0.
-            let f1 = r
-                .fit(fit)
-                .and_then(|m| score(&m, &names, validation))
-                .and_then(|s| Ok(ClassificationReport::at_threshold(&validation.y, &s, 0.5)?))
-                .map(|rep| rep.classes[1].f1);
-            match f1 {
-                Ok(f) => p.fold_f1.push(f),
-                Err(_) => {
-                    p.failed_folds += 1;
-                    p.fold_f1.push(0.0);
-                }
-            }
-            bar.set_position(done.fetch_add(1, Ordering::Relaxed) as u64 + 1);
-        }
-        p.mean_f1 = p.fold_f1.iter().sum::<f64>() / p.fold_f1.len() as f64;
-    });
-    bar.finish_and_clear();
+    score_grid(&mut grid, &fold_data, &base, &names);
     // Best mean F1; ties go to the simpler model (fewer, shallower trees).
     grid.sort_by(|a, b| {
         b.mean_f1
@@ -158,29 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .then(a.n_estimators.cmp(&b.n_estimators))
     });
     if let Some(path) = &args.results {
-        netprophet_boost::atomic_file::write_with(path, |f| {
-            let mut w = std::io::BufWriter::new(f);
-            writeln!(
-                w,
-                "learning_rate,max_depth,n_estimators,balancing,mean_f1,fold_f1,failed_folds"
-            )?;
-            for p in &grid {
-                let folds: Vec<String> = p.fold_f1.iter().map(|f| format!("{f:.4}")).collect();
-                writeln!(
-                    w,
-                    "{},{},{},{},{:.4},{},{}",
-                    p.learning_rate,
-                    p.max_depth,
-                    p.n_estimators,
-                    p.balancing,
-                    p.mean_f1,
-                    folds.join(";"),
-                    p.failed_folds
-                )?;
-            }
-            w.flush()
-        })
-        .with_context(|| format!("writing {}", path.display()))?;
+        write_results(path, &grid)?;
     }
     let best = &grid[0];
     let positives = train.positives();
@@ -222,4 +156,88 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eval.line()
     );
     Ok(())
+}
+
+/// Every combination of the flags' values, unscored.
+fn grid(args: &Args) -> Vec<Point> {
+    let mut grid = Vec::new();
+    for &learning_rate in &args.learning_rates {
+        for &max_depth in &args.max_depths {
+            for &n_estimators in &args.tree_counts {
+                for balancing in &args.balancing {
+                    grid.push(Point {
+                        learning_rate,
+                        max_depth,
+                        n_estimators,
+                        balancing: balancing.clone(),
+                        mean_f1: 0.0,
+                        fold_f1: Vec::new(),
+                        failed_folds: 0,
+                    });
+                }
+            }
+        }
+    }
+    grid
+}
+
+/// Fits every grid point on every fold (in parallel, with a progress bar)
+/// and records its F1 at 0.5 on the fold's later block.
+fn score_grid(grid: &mut [Point], folds: &[(Dataset, Dataset)], base: &Recipe, names: &[String]) {
+    let bar = indicatif::ProgressBar::new((grid.len() * folds.len()) as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("tuning [{bar:30}] {pos}/{len} fits ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let done = AtomicUsize::new(0);
+    grid.par_iter_mut().for_each(|p| {
+        for (fit, validation) in folds {
+            let positives = fit.positives();
+            let r = recipe_for(base, p, positives, fit.len() - positives);
+            // A fold whose past has too few events for SMOTE counts as F1 0.
+            let f1 = r
+                .fit(fit)
+                .and_then(|m| score(&m, names, validation))
+                .and_then(|s| Ok(ClassificationReport::at_threshold(&validation.y, &s, 0.5)?))
+                .map(|rep| rep.classes[1].f1);
+            match f1 {
+                Ok(f) => p.fold_f1.push(f),
+                Err(_) => {
+                    p.failed_folds += 1;
+                    p.fold_f1.push(0.0);
+                }
+            }
+            bar.set_position(done.fetch_add(1, Ordering::Relaxed) as u64 + 1);
+        }
+        p.mean_f1 = p.fold_f1.iter().sum::<f64>() / p.fold_f1.len() as f64;
+    });
+    bar.finish_and_clear();
+}
+
+/// The results table, one line per grid point, best first.
+fn write_results(path: &std::path::Path, grid: &[Point]) -> anyhow::Result<()> {
+    netprophet_boost::atomic_file::write_with(path, |f| {
+        let mut w = std::io::BufWriter::new(f);
+        writeln!(
+            w,
+            "learning_rate,max_depth,n_estimators,balancing,mean_f1,fold_f1,failed_folds"
+        )?;
+        for p in grid {
+            let folds: Vec<String> = p.fold_f1.iter().map(|f| format!("{f:.4}")).collect();
+            writeln!(
+                w,
+                "{},{},{},{},{:.4},{},{}",
+                p.learning_rate,
+                p.max_depth,
+                p.n_estimators,
+                p.balancing,
+                p.mean_f1,
+                folds.join(";"),
+                p.failed_folds
+            )?;
+        }
+        w.flush()
+    })
+    .with_context(|| format!("writing {}", path.display()))
 }
