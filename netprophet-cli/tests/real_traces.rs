@@ -236,7 +236,8 @@ fn a_calibrated_model_carries_its_card_and_predict_applies_it() {
     let out = netprophet(&refs);
     assert!(out.status.success(), "{}", stderr(&out));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(summary["test_ece"].as_f64().unwrap() < 0.05);
+    assert!(summary["test"]["ece"].as_f64().unwrap() < 0.05);
+    assert!(summary["test"]["rows"].as_u64().unwrap() > 0);
     let forest = netprophet_boost::Forest::load(&model).unwrap();
     for key in [
         "netprophet_calibration",

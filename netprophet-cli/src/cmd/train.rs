@@ -211,106 +211,110 @@ fn run_calibrated(args: &Args) -> anyhow::Result<()> {
         let take: Vec<usize> = idx.iter().map(|&i| i as usize).collect();
         score(&forest, &names, &rows.subset(&take))
     };
-    let val_y: Vec<u8> = fold
-        .validation
-        .iter()
-        .map(|&i| rows.y[i as usize])
-        .collect();
+    let labels_of = |idx: &[u32]| -> Vec<u8> { idx.iter().map(|&i| rows.y[i as usize]).collect() };
+    let val_y = labels_of(&fold.validation);
     anyhow::ensure!(
         !val_y.is_empty(),
         "no validation rows to calibrate on (too few rows per probe)"
     );
     let (calibration, threshold) = fit_calibration(&scores_of(&fold.validation)?, &val_y)?;
+    let threshold = threshold.is_finite().then_some(threshold);
     let test = if fold.test.is_empty() {
         None
     } else {
-        let test_y: Vec<u8> = fold.test.iter().map(|&i| rows.y[i as usize]).collect();
         let p: Vec<f64> = scores_of(&fold.test)?
             .into_iter()
             .map(|v| calibration.apply(v))
             .collect();
-        let t = if threshold.is_finite() {
-            threshold
-        } else {
-            1.0
-        };
-        Some((
-            Evaluation::new(&test_y, &p, t)?,
-            brier(&test_y, &p)?,
-            expected_calibration_error(&test_y, &p, Binning::EqualWidth(10))?,
-        ))
+        Some(CalibratedTest::new(&labels_of(&fold.test), &p, threshold)?)
     };
     describe(
         &mut forest,
         args,
         &recipe,
         Some(calibration),
-        threshold.is_finite().then_some(threshold),
+        threshold,
         fold.fit.len(),
     )?;
     forest
         .save_json(&args.out)
         .with_context(|| format!("saving the model to {}", args.out.display()))?;
-    let fit_positives = fold
-        .fit
-        .iter()
-        .filter(|&&i| rows.y[i as usize] == 1)
-        .count();
-    if args.json {
-        #[derive(Serialize)]
-        struct CalibratedSummary<'a> {
-            model: String,
-            features: &'a [String],
-            recipe: &'a Recipe,
-            train_rows: usize,
-            train_positives: usize,
-            validation_rows: usize,
-            threshold: Option<f64>,
-            train_seconds: f64,
-            test: Option<Evaluation>,
-            test_brier: Option<f64>,
-            test_ece: Option<f64>,
-        }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&CalibratedSummary {
-                model: args.out.display().to_string(),
-                features: &names,
-                recipe: &recipe,
-                train_rows: fold.fit.len(),
-                train_positives: fit_positives,
-                validation_rows: fold.validation.len(),
-                threshold: threshold.is_finite().then_some(threshold),
-                train_seconds,
-                test_brier: test.as_ref().map(|t| t.1),
-                test_ece: test.as_ref().map(|t| t.2),
-                test: test.map(|t| t.0),
-            })?
-        );
-        return Ok(());
-    }
-    println!(
-        "trained {} trees on {} rows ({} degraded) in {:.3} s, calibrated on {} later rows (alarm threshold {}); saved {}",
-        recipe.params.n_estimators,
-        fold.fit.len(),
-        fit_positives,
+    let summary = CalibratedSummary {
+        model: args.out.display().to_string(),
+        features: &names,
+        recipe: &recipe,
+        train_rows: fold.fit.len(),
+        train_positives: labels_of(&fold.fit).iter().filter(|&&y| y == 1).count(),
+        validation_rows: fold.validation.len(),
+        threshold,
         train_seconds,
-        fold.validation.len(),
-        if threshold.is_finite() {
-            format!("{threshold:.3}")
-        } else {
-            "none: no validation event".into()
-        },
-        args.out.display()
-    );
-    if let Some((t, b, e)) = &test {
-        println!(
-            "test (each probe's latest {:.0} %: {} rows, {} degraded): {}; Brier {b:.4}, ECE {e:.4}",
-            args.test_fraction * 100.0,
-            t.rows,
-            t.positives,
-            t.line()
-        );
+        test,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        summary.print(args.test_fraction);
     }
     Ok(())
+}
+
+/// How a calibrated model did on each probe's latest rows.
+#[derive(Serialize)]
+struct CalibratedTest {
+    #[serde(flatten)]
+    eval: Evaluation,
+    brier: f64,
+    ece: f64,
+}
+
+impl CalibratedTest {
+    fn new(y: &[u8], p: &[f64], threshold: Option<f64>) -> anyhow::Result<Self> {
+        Ok(CalibratedTest {
+            // Without a threshold the model never alarms.
+            eval: Evaluation::new(y, p, threshold.unwrap_or(1.0))?,
+            brier: brier(y, p)?,
+            ece: expected_calibration_error(y, p, Binning::EqualWidth(10))?,
+        })
+    }
+}
+
+/// What `train --calibrate` prints.
+#[derive(Serialize)]
+struct CalibratedSummary<'a> {
+    model: String,
+    features: &'a [String],
+    recipe: &'a Recipe,
+    train_rows: usize,
+    train_positives: usize,
+    validation_rows: usize,
+    threshold: Option<f64>,
+    train_seconds: f64,
+    test: Option<CalibratedTest>,
+}
+
+impl CalibratedSummary<'_> {
+    fn print(&self, test_fraction: f64) {
+        println!(
+            "trained {} trees on {} rows ({} degraded) in {:.3} s, calibrated on {} later rows (alarm threshold {}); saved {}",
+            self.recipe.params.n_estimators,
+            self.train_rows,
+            self.train_positives,
+            self.train_seconds,
+            self.validation_rows,
+            self.threshold
+                .map_or_else(|| "none: no validation event".into(), |t| format!("{t:.3}")),
+            self.model
+        );
+        if let Some(t) = &self.test {
+            println!(
+                "test (each probe's latest {:.0} %: {} rows, {} degraded): {}; Brier {:.4}, ECE {:.4}",
+                test_fraction * 100.0,
+                t.eval.rows,
+                t.eval.positives,
+                t.eval.line(),
+                t.brier,
+                t.ece
+            );
+        }
+    }
 }
