@@ -117,40 +117,7 @@ impl Smote {
     /// assert_eq!(out.synthetic(), 2);
     /// ```
     pub fn resample(&self, x: &[f64], width: usize, y: &[u8]) -> Result<Resampled, SmoteError> {
-        if width == 0 {
-            return Err(SmoteError::Shape("width is 0".into()));
-        }
-        if y.len() > u32::MAX as usize {
-            return Err(SmoteError::Shape(format!(
-                "{} rows are more than 2^32",
-                y.len()
-            )));
-        }
-        if x.len() != y.len() * width {
-            return Err(SmoteError::Shape(format!(
-                "{} values do not make {} rows of {width} features",
-                x.len(),
-                y.len()
-            )));
-        }
-        if !(self.ratio > 0.0 && self.ratio <= 1.0) {
-            return Err(SmoteError::Ratio(self.ratio));
-        }
-        // Checked before anything else about the rows: with k = 0 the
-        // neighbour draw below has an empty range.
-        if self.k_neighbors == 0 {
-            return Err(SmoteError::NoNeighbours);
-        }
-        if let Some((row, &label)) = y.iter().enumerate().find(|(_, &l)| l > 1) {
-            return Err(SmoteError::Label { row, label });
-        }
-        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
-            return Err(SmoteError::NotFinite {
-                row: i / width,
-                column: i % width,
-                value: x[i],
-            });
-        }
+        self.check(x, width, y)?;
         let ones = y.iter().filter(|&&l| l == 1).count();
         let zeros = y.len() - ones;
         if ones == 0 || zeros == 0 {
@@ -186,25 +153,8 @@ impl Smote {
         for &r in &rows {
             points.extend_from_slice(&x[r * width..(r + 1) * width]);
         }
-        let tree = KdTree::new(&points, width);
-        let k = self.k_neighbors;
-        let neighbours: Vec<Vec<usize>> = (0..n_min)
-            .into_par_iter()
-            .map(|i| tree.nearest(&points[i * width..(i + 1) * width], k, Some(i)))
-            .collect();
-
-        let n_new = wanted - n_min;
-        // The draws are sequential (one seeded stream, so results do not
-        // depend on the thread count); the rows are then written in
-        // parallel straight into the output.
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let picks: Vec<(u32, u32, f64)> = (0..n_new)
-            .map(|_| {
-                let pick = rng.random_range(0..n_min * k);
-                let u: f64 = rng.random();
-                ((pick / k) as u32, neighbours[pick / k][pick % k] as u32, u)
-            })
-            .collect();
+        let picks = self.picks(&points, width, wanted - n_min);
+        let n_new = picks.len();
         out.x.reserve_exact((y.len() + n_new) * width);
         out.x.extend_from_slice(x);
         out.x
@@ -220,6 +170,67 @@ impl Smote {
             .map(|(i, nb, u)| (rows[i as usize] as u32, rows[nb as usize] as u32, u))
             .collect();
         Ok(out)
+    }
+
+    /// Every problem with the rows or the settings, before any work.
+    fn check(&self, x: &[f64], width: usize, y: &[u8]) -> Result<(), SmoteError> {
+        if width == 0 {
+            return Err(SmoteError::Shape("width is 0".into()));
+        }
+        if y.len() > u32::MAX as usize {
+            return Err(SmoteError::Shape(format!(
+                "{} rows are more than 2^32",
+                y.len()
+            )));
+        }
+        if x.len() != y.len() * width {
+            return Err(SmoteError::Shape(format!(
+                "{} values do not make {} rows of {width} features",
+                x.len(),
+                y.len()
+            )));
+        }
+        if !(self.ratio > 0.0 && self.ratio <= 1.0) {
+            return Err(SmoteError::Ratio(self.ratio));
+        }
+        // Checked before anything else about the rows: with k = 0 the
+        // neighbour draw has an empty range.
+        if self.k_neighbors == 0 {
+            return Err(SmoteError::NoNeighbours);
+        }
+        if let Some((row, &label)) = y.iter().enumerate().find(|(_, &l)| l > 1) {
+            return Err(SmoteError::Label { row, label });
+        }
+        if let Some(i) = x.iter().position(|v| !v.is_finite()) {
+            return Err(SmoteError::NotFinite {
+                row: i / width,
+                column: i % width,
+                value: x[i],
+            });
+        }
+        Ok(())
+    }
+
+    /// `n_new` draws of (minority point, one of its k nearest minority
+    /// neighbours, position between them). The draws are sequential (one
+    /// seeded stream, so results do not depend on the thread count); the
+    /// neighbour search is parallel.
+    fn picks(&self, points: &[f64], width: usize, n_new: usize) -> Vec<(u32, u32, f64)> {
+        let n_min = points.len() / width;
+        let tree = KdTree::new(points, width);
+        let k = self.k_neighbors;
+        let neighbours: Vec<Vec<usize>> = (0..n_min)
+            .into_par_iter()
+            .map(|i| tree.nearest(&points[i * width..(i + 1) * width], k, Some(i)))
+            .collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        (0..n_new)
+            .map(|_| {
+                let pick = rng.random_range(0..n_min * k);
+                let u: f64 = rng.random();
+                ((pick / k) as u32, neighbours[pick / k][pick % k] as u32, u)
+            })
+            .collect()
     }
 }
 
