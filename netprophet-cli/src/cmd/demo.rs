@@ -138,14 +138,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     });
     let total = replay.minutes.len();
     let start = args.start.min(total - 1);
+    announce(&replay);
+    replay
+        .cache_at(start)
+        .write(&cache)
+        .with_context(|| format!("writing the demo cache {}", cache.display()))?;
+    if args.no_serve {
+        replay_offline(&replay, &cache, start, args.ticks.unwrap_or(total - start))
+    } else {
+        serve_replay(&args, replay, cache, start)
+    }
+}
+
+/// One line on what is replayed, with which model, and how often it
+/// alarms.
+fn announce(replay: &Replay) {
     let alarm = replay
         .model
         .alarm_threshold
         .unwrap_or(serve::dashboard::HIGH_RISK);
     let high = replay.minutes.iter().filter(|m| m.risk >= alarm).count();
     eprintln!(
-        "netprophet demo: {total} recorded real minutes ({}), model {} ({} trees, predicts {}); \
+        "netprophet demo: {} recorded real minutes ({}), model {} ({} trees, predicts {}); \
          {high} minutes score >= {:.0} % risk",
+        replay.minutes.len(),
         replay.source,
         replay.model.file,
         replay.model.trees,
@@ -156,32 +172,44 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .unwrap_or("a degraded minute 5 minutes ahead"),
         alarm * 100.0
     );
-    // The simulated clock: the end of the latest replayed minute, then one
-    // simulated minute per tick after the recording runs out.
-    let sim_now = Arc::new(AtomicI64::new(replay.minutes[start].minute + 60));
-    let write = |i: usize| -> anyhow::Result<()> {
+}
+
+/// `--no-serve`: writes the cache minute by minute as fast as it can and
+/// says where it ended.
+fn replay_offline(
+    replay: &Replay,
+    cache: &std::path::Path,
+    start: usize,
+    ticks: usize,
+) -> anyhow::Result<()> {
+    let total = replay.minutes.len();
+    for t in 1..=ticks {
         replay
-            .cache_at(i)
-            .write(&cache)
-            .with_context(|| format!("writing the demo cache {}", cache.display()))
-    };
-    write(start)?;
-
-    if args.no_serve {
-        let ticks = args.ticks.unwrap_or(total - start);
-        for t in 1..=ticks {
-            write((start + t).min(total - 1))?;
-        }
-        let last = replay.cache_at((start + ticks).min(total - 1));
-        println!(
-            "replayed {ticks} minutes; last minute {} risk {:.4}; cache {}",
-            last.headline().minute,
-            last.headline().probability,
-            cache.display()
-        );
-        return Ok(());
+            .cache_at((start + t).min(total - 1))
+            .write(cache)
+            .with_context(|| format!("writing the demo cache {}", cache.display()))?;
     }
+    let last = replay.cache_at((start + ticks).min(total - 1));
+    println!(
+        "replayed {ticks} minutes; last minute {} risk {:.4}; cache {}",
+        last.headline().minute,
+        last.headline().probability,
+        cache.display()
+    );
+    Ok(())
+}
 
+/// Serves the dashboard while a task writes one replayed minute per tick
+/// on a simulated clock; after the recording, the clock keeps running so
+/// the stale-data banners appear.
+fn serve_replay(
+    args: &Args,
+    replay: Arc<Replay>,
+    cache: PathBuf,
+    start: usize,
+) -> anyhow::Result<()> {
+    let total = replay.minutes.len();
+    let sim_now = Arc::new(AtomicI64::new(replay.minutes[start].minute + 60));
     let tz = serve::time_zone(&args.zone)?;
     let clock_now = sim_now.clone();
     let state = Arc::new(ServerState::new(
@@ -214,7 +242,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 if i + 1 < total {
                     i += 1;
                     let (rp, cache) = (replay.clone(), cache.clone());
-                    let written = tokio::task::spawn_blocking(move || rp.cache_at(i).write(&cache)).await;
+                    let written =
+                        tokio::task::spawn_blocking(move || rp.cache_at(i).write(&cache)).await;
                     if let Ok(Err(e)) = written {
                         tracing::error!("{e}");
                     }
