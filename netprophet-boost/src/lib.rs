@@ -34,7 +34,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod atomic_file;
 pub mod calibration;
 mod columns;
 mod error;

@@ -265,7 +265,7 @@ impl PredictionCache {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        netprophet_boost::atomic_file::write_with(path, |f| {
+        netprophet_core::atomic_file::write_with(path, |f| {
             use std::io::Write;
             let half = bytes.len() / 2;
             f.write_all(&bytes[..half])?;

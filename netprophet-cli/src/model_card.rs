@@ -199,6 +199,14 @@ impl ModelCard {
     }
 }
 
+/// Saves `forest` as XGBoost JSON at a path a user gave: atomically,
+/// following a link to its target and refusing a device or FIFO
+/// (`netprophet_core::atomic_file`).
+pub fn save_model(forest: &Forest, path: &std::path::Path) -> anyhow::Result<()> {
+    netprophet_core::atomic_file::write(path, forest.to_xgboost_json().as_bytes())
+        .with_context(|| format!("saving the model to {}", path.display()))
+}
+
 /// The minutes of telemetry a live cycle needs for the model in `bytes`,
 /// read without building its trees (a JSON model is scanned for its
 /// feature names and attributes only; other formats are parsed whole).

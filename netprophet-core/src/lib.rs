@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod atlas;
+pub mod atomic_file;
 pub mod dataset;
 pub mod features;
 pub mod history;

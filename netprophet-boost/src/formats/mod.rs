@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::{atomic_file, Forest, ModelError};
+use crate::{Forest, ModelError};
 
 pub mod dump;
 mod ubjson;
@@ -87,26 +87,39 @@ impl Forest {
         out
     }
 
-    /// Saves the model as XGBoost JSON, atomically: a crash leaves either
-    /// the old file or the new one, never a torn one.
+    /// Saves the model as XGBoost JSON, atomically: written to a temporary
+    /// file beside `path`, flushed, then renamed over it, so a crash leaves
+    /// either the old file or the new one, never a torn one. (A link at
+    /// `path` is replaced, not followed; netprophet-core's `atomic_file`
+    /// follows links and refuses devices, for paths users give.)
     pub fn save_json(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
-        let path = path.as_ref();
-        atomic_file::write(path, self.to_xgboost_json().as_bytes()).map_err(|source| {
-            ModelError::Io {
-                path: path.to_owned(),
-                source,
-            }
-        })
+        save(path.as_ref(), self.to_xgboost_json().as_bytes())
     }
 
-    /// Saves the model as XGBoost UBJSON, atomically.
+    /// Saves the model as XGBoost UBJSON, atomically (as
+    /// [`Forest::save_json`]).
     pub fn save_ubjson(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
-        let path = path.as_ref();
-        atomic_file::write(path, &self.to_xgboost_ubjson()).map_err(|source| ModelError::Io {
-            path: path.to_owned(),
-            source,
-        })
+        save(path.as_ref(), &self.to_xgboost_ubjson())
     }
+}
+
+/// Writes `bytes` to a temporary file in `path`'s directory and renames
+/// it over `path`.
+fn save(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
+    use std::io::Write;
+    let io = |source: std::io::Error| ModelError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 /// The largest model file read: 2 GiB, far above any tree model this crate

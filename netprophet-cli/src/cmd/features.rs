@@ -110,7 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.output.as_os_str() == "-" {
         write(&mut std::io::stdout().lock())?;
     } else {
-        netprophet_boost::atomic_file::write_with(&args.output, |f| write(f))
+        netprophet_core::atomic_file::write_with(&args.output, |f| write(f))
             .with_context(|| format!("writing {}", args.output.display()))?;
     }
     let shown: Vec<String> = ids.iter().take(5).map(u64::to_string).collect();

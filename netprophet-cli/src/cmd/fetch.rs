@@ -93,7 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             // Stream the array into the part file, one object per line; an
             // incomplete array fails the attempt and leaves no part behind.
             let mut items = 0u64;
-            netprophet_boost::atomic_file::write_with(&part_path(&parts, c), |f| {
+            netprophet_core::atomic_file::write_with(&part_path(&parts, c), |f| {
                 let mut w = std::io::BufWriter::new(f);
                 items = write_lines(body, &mut w)?;
                 w.flush()
@@ -108,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let gzip = args.out.extension().is_some_and(|e| e == "gz");
     let mut lines = 0u64;
-    netprophet_boost::atomic_file::write_with(&args.out, |f| {
+    netprophet_core::atomic_file::write_with(&args.out, |f| {
         let mut sink: Box<dyn Write> = if gzip {
             Box::new(flate2::write::GzEncoder::new(
                 std::io::BufWriter::new(f),

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
 use serde::Serialize;
 
 use netprophet_boost::calibration::Calibration;
@@ -85,9 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut forest = recipe.fit(&train_rows)?;
     let train_seconds = started.elapsed().as_secs_f64();
     describe(&mut forest, &args, &recipe, None, None, train_rows.len())?;
-    forest
-        .save_json(&args.out)
-        .with_context(|| format!("saving the model to {}", args.out.display()))?;
+    crate::model_card::save_model(&forest, &args.out)?;
     let test = match &test_rows {
         Some(t) => Some(Evaluation::new(
             &t.y,
@@ -236,9 +233,7 @@ fn run_calibrated(args: &Args) -> anyhow::Result<()> {
         threshold,
         fold.fit.len(),
     )?;
-    forest
-        .save_json(&args.out)
-        .with_context(|| format!("saving the model to {}", args.out.display()))?;
+    crate::model_card::save_model(&forest, &args.out)?;
     let summary = CalibratedSummary {
         model: args.out.display().to_string(),
         features: &names,

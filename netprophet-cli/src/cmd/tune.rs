@@ -120,9 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let positives = train.positives();
     let recipe = recipe_for(&base, best, positives, train.len() - positives);
     let model = recipe.fit(&train)?;
-    model
-        .save_json(&args.out)
-        .with_context(|| format!("saving the model to {}", args.out.display()))?;
+    crate::model_card::save_model(&model, &args.out)?;
     println!("| learning_rate | max_depth | n_estimators | balancing | mean F1 ({} time-ordered folds) |", folds.len());
     println!("|---|---|---|---|---|");
     for p in grid.iter().take(10) {
@@ -217,7 +215,7 @@ fn score_grid(grid: &mut [Point], folds: &[(Dataset, Dataset)], base: &Recipe, n
 
 /// The results table, one line per grid point, best first.
 fn write_results(path: &std::path::Path, grid: &[Point]) -> anyhow::Result<()> {
-    netprophet_boost::atomic_file::write_with(path, |f| {
+    netprophet_core::atomic_file::write_with(path, |f| {
         let mut w = std::io::BufWriter::new(f);
         writeln!(
             w,

@@ -371,7 +371,7 @@ fn report(args: &Args, out: &Output) -> anyhow::Result<()> {
             }],
             *base_rate,
         );
-        netprophet_boost::atomic_file::write(plot, svg.as_bytes())
+        netprophet_core::atomic_file::write(plot, svg.as_bytes())
             .with_context(|| format!("writing {}", plot.display()))?;
     }
     if args.json {

@@ -172,13 +172,13 @@ fn write_plots(
             &format!("Precision-recall, target {target}, {}", protocol.label()),
             &shown,
         );
-        netprophet_boost::atomic_file::write(&dir.join(format!("pr-{name}.svg")), pr.as_bytes())?;
+        netprophet_core::atomic_file::write(&dir.join(format!("pr-{name}.svg")), pr.as_bytes())?;
         let models: Vec<&Outcome> = all.iter().copied().filter(|o| !o.baseline).collect();
         let rel = plots::reliability_svg(
             &format!("Reliability, target {target}, {}", protocol.label()),
             &models,
         );
-        netprophet_boost::atomic_file::write(
+        netprophet_core::atomic_file::write(
             &dir.join(format!("reliability-{name}.svg")),
             rel.as_bytes(),
         )?;
