@@ -233,14 +233,11 @@ impl Dataset {
     /// frame order. Features may be missing (NaN), as the jitter of a
     /// minute with one reply is; [`Dataset::complete_rows`] drops such
     /// rows when a method needs complete ones.
-    pub fn from_frames<'a>(
+    pub fn from_frames<'a, S: AsRef<str>>(
         frames: impl IntoIterator<Item = (&'a FeatureFrame, &'a Labels)>,
-        feature_names: &[String],
+        feature_names: &[S],
     ) -> Result<Dataset, DatasetError> {
-        let mut d = Dataset {
-            feature_names: feature_names.to_vec(),
-            ..Dataset::default()
-        };
+        let mut d = Dataset::new(feature_names);
         for (frame, labels) in frames {
             let columns = frame.columns(feature_names)?;
             for i in 0..frame.len() {
@@ -263,7 +260,10 @@ impl Dataset {
     /// Reads labelled rows from a feature CSV: the named feature columns and
     /// `target_5m_degraded`; `timestamp` and `probe_id` when present. Rows
     /// without a target are dropped; missing features stay missing.
-    pub fn read_csv(path: &Path, feature_names: &[String]) -> Result<Dataset, DatasetError> {
+    pub fn read_csv<S: AsRef<str>>(
+        path: &Path,
+        feature_names: &[S],
+    ) -> Result<Dataset, DatasetError> {
         let file = std::fs::File::open(path).map_err(|source| DatasetError::Io {
             path: path.to_path_buf(),
             source,
@@ -272,10 +272,10 @@ impl Dataset {
     }
 
     /// As [`Dataset::read_csv`], from any reader; `path` names it in errors.
-    pub fn from_csv_reader(
+    pub fn from_csv_reader<S: AsRef<str>>(
         path: &Path,
         reader: impl Read,
-        feature_names: &[String],
+        feature_names: &[S],
     ) -> Result<Dataset, DatasetError> {
         let csv_err = |message: String| DatasetError::Csv {
             path: path.to_path_buf(),
@@ -293,16 +293,13 @@ impl Dataset {
         };
         let cols: Vec<usize> = feature_names
             .iter()
-            .map(|n| find(n).ok_or_else(|| missing(n)))
+            .map(|n| find(n.as_ref()).ok_or_else(|| missing(n.as_ref())))
             .collect::<Result<_, _>>()?;
         let target_col = find(TARGET_COLUMN).ok_or_else(|| missing(TARGET_COLUMN))?;
         let ts_col = find("timestamp");
         let probe_col = find("probe_id");
         let degraded_col = find("is_degraded");
-        let mut d = Dataset {
-            feature_names: feature_names.to_vec(),
-            ..Dataset::default()
-        };
+        let mut d = Dataset::new(feature_names);
         let mut values = Vec::with_capacity(cols.len());
         for (i, record) in rdr.records().enumerate() {
             let line = i + 2;

@@ -36,6 +36,25 @@ pub enum MetricError {
     Threshold(f64),
 }
 
+/// A score or probability the metrics take: `f64`, or the `f32` a
+/// predictor returns, read without a converted copy.
+pub trait Score: Copy + Send + Sync {
+    /// The value as `f64`.
+    fn value(self) -> f64;
+}
+
+impl Score for f64 {
+    fn value(self) -> f64 {
+        self
+    }
+}
+
+impl Score for f32 {
+    fn value(self) -> f64 {
+        f64::from(self)
+    }
+}
+
 /// As many scores (or predictions) as labels, and at least one.
 fn check_lengths(labels: usize, scores: usize) -> Result<(), MetricError> {
     if labels != scores {
@@ -47,9 +66,9 @@ fn check_lengths(labels: usize, scores: usize) -> Result<(), MetricError> {
     Ok(())
 }
 
-fn check(y: &[u8], scores: &[f64]) -> Result<(), MetricError> {
+fn check<S: Score>(y: &[u8], scores: &[S]) -> Result<(), MetricError> {
     check_lengths(y.len(), scores.len())?;
-    if let Some(index) = scores.iter().position(|s| s.is_nan()) {
+    if let Some(index) = scores.iter().position(|s| s.value().is_nan()) {
         return Err(MetricError::NaN { index });
     }
     Ok(())
@@ -129,12 +148,19 @@ impl ClassificationReport {
     }
 
     /// Report of scores thresholded at `threshold` (positive when >=).
-    pub fn at_threshold(y: &[u8], scores: &[f64], threshold: f64) -> Result<Self, MetricError> {
+    pub fn at_threshold<S: Score>(
+        y: &[u8],
+        scores: &[S],
+        threshold: f64,
+    ) -> Result<Self, MetricError> {
         check(y, scores)?;
         if threshold.is_nan() {
             return Err(MetricError::Threshold(threshold));
         }
-        let predicted: Vec<u8> = scores.iter().map(|&s| u8::from(s >= threshold)).collect();
+        let predicted: Vec<u8> = scores
+            .iter()
+            .map(|&s| u8::from(s.value() >= threshold))
+            .collect();
         Self::new(y, &predicted)
     }
 }
@@ -174,7 +200,7 @@ impl fmt::Display for ClassificationReport {
 
 /// Cumulative true and false positives at each distinct score, highest
 /// score first: (threshold, tps, fps).
-fn cumulative(y: &[u8], scores: &[f64]) -> Vec<(f64, usize, usize)> {
+fn cumulative<S: Score>(y: &[u8], scores: &[S]) -> Vec<(f64, usize, usize)> {
     let mut out: Vec<(f64, usize, usize)> = Vec::new();
     for_each_threshold(y, scores, |t, tp, fp| out.push((t, tp, fp)));
     out
@@ -184,11 +210,11 @@ fn cumulative(y: &[u8], scores: &[f64]) -> Vec<(f64, usize, usize)> {
 /// with the positives and negatives scored at or above it. The order is
 /// held as `u32` indices when the rows allow it, so a million-row
 /// evaluation sorts 4 MB, not 8, and nothing else is allocated.
-fn for_each_threshold(y: &[u8], scores: &[f64], mut f: impl FnMut(f64, usize, usize)) {
-    fn walk<I: Copy + Into<usize>>(
+fn for_each_threshold<S: Score>(y: &[u8], scores: &[S], mut f: impl FnMut(f64, usize, usize)) {
+    fn walk<I: Copy + Into<usize>, S: Score>(
         order: &[I],
         y: &[u8],
-        scores: &[f64],
+        scores: &[S],
         f: &mut impl FnMut(f64, usize, usize),
     ) {
         let (mut tp, mut fp) = (0, 0);
@@ -201,22 +227,26 @@ fn for_each_threshold(y: &[u8], scores: &[f64], mut f: impl FnMut(f64, usize, us
             }
             let last_of_tie = order
                 .get(k + 1)
-                .is_none_or(|&j| scores[j.into()] != scores[i]);
+                .is_none_or(|&j| scores[j.into()].value() != scores[i].value());
             if last_of_tie {
-                f(scores[i], tp, fp);
+                f(scores[i].value(), tp, fp);
             }
         }
     }
     match u32::try_from(y.len()) {
         Ok(n) => {
             let mut order: Vec<u32> = (0..n).collect();
-            order.sort_unstable_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]));
+            order.sort_unstable_by(|&a, &b| {
+                scores[b as usize]
+                    .value()
+                    .total_cmp(&scores[a as usize].value())
+            });
             let order: Vec<U32> = order.into_iter().map(U32).collect();
             walk(&order, y, scores, &mut f);
         }
         Err(_) => {
             let mut order: Vec<usize> = (0..y.len()).collect();
-            order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+            order.sort_unstable_by(|&a, &b| scores[b].value().total_cmp(&scores[a].value()));
             walk(&order, y, scores, &mut f);
         }
     }
@@ -234,7 +264,7 @@ impl From<U32> for usize {
 
 /// Area under the ROC curve (trapezoids over distinct thresholds, ties
 /// counted as half, as `roc_auc_score`).
-pub fn roc_auc(y: &[u8], scores: &[f64]) -> Result<f64, MetricError> {
+pub fn roc_auc<S: Score>(y: &[u8], scores: &[S]) -> Result<f64, MetricError> {
     check(y, scores)?;
     let pos = y.iter().filter(|&&v| v == 1).count();
     let neg = y.len() - pos;
@@ -255,7 +285,7 @@ pub fn roc_auc(y: &[u8], scores: &[f64]) -> Result<f64, MetricError> {
 /// Average precision (the PR-AUC `average_precision_score` reports):
 /// the sum over thresholds of (recall gain) x precision. Its baseline is
 /// the positive rate.
-pub fn average_precision(y: &[u8], scores: &[f64]) -> Result<f64, MetricError> {
+pub fn average_precision<S: Score>(y: &[u8], scores: &[S]) -> Result<f64, MetricError> {
     check(y, scores)?;
     let pos = y.iter().filter(|&&v| v == 1).count();
     if pos == 0 {
@@ -285,7 +315,7 @@ pub struct PrPoint {
 
 /// The precision-recall curve, highest threshold first (as
 /// `precision_recall_curve`, without its final (1, 0) point).
-pub fn pr_curve(y: &[u8], scores: &[f64]) -> Result<Vec<PrPoint>, MetricError> {
+pub fn pr_curve<S: Score>(y: &[u8], scores: &[S]) -> Result<Vec<PrPoint>, MetricError> {
     check(y, scores)?;
     let pos = y.iter().filter(|&&v| v == 1).count();
     if pos == 0 {
@@ -303,7 +333,7 @@ pub fn pr_curve(y: &[u8], scores: &[f64]) -> Result<Vec<PrPoint>, MetricError> {
 
 /// The threshold with the best F1 of the positive class, and that F1
 /// (the highest threshold wins a tie).
-pub fn best_f1_threshold(y: &[u8], scores: &[f64]) -> Result<(f64, f64), MetricError> {
+pub fn best_f1_threshold<S: Score>(y: &[u8], scores: &[S]) -> Result<(f64, f64), MetricError> {
     let mut best = (0.5, 0.0);
     for p in pr_curve(y, scores)? {
         let f1 = if p.precision + p.recall == 0.0 {
@@ -320,14 +350,14 @@ pub fn best_f1_threshold(y: &[u8], scores: &[f64]) -> Result<(f64, f64), MetricE
 
 /// Mean binary cross-entropy, probabilities clipped to [eps, 1 - eps]
 /// with eps the f64 machine epsilon (scikit-learn's default).
-pub fn log_loss(y: &[u8], probabilities: &[f64]) -> Result<f64, MetricError> {
+pub fn log_loss<S: Score>(y: &[u8], probabilities: &[S]) -> Result<f64, MetricError> {
     check(y, probabilities)?;
     let eps = f64::EPSILON;
     let total: f64 = y
         .iter()
         .zip(probabilities)
         .map(|(&t, &p)| {
-            let p = p.clamp(eps, 1.0 - eps);
+            let p = p.value().clamp(eps, 1.0 - eps);
             if t == 1 {
                 -p.ln()
             } else {

@@ -19,7 +19,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::metrics::MetricError;
+use crate::metrics::{MetricError, Score};
 
 /// Warnings against episodes on one probe's (or many probes') rows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -154,11 +154,11 @@ pub fn warning_record(
 }
 
 /// Mean squared difference between probability and outcome.
-pub fn brier(y: &[u8], p: &[f64]) -> Result<f64, MetricError> {
+pub fn brier<S: Score>(y: &[u8], p: &[S]) -> Result<f64, MetricError> {
     check(y, p)?;
     Ok(y.iter()
         .zip(p)
-        .map(|(&y, &p)| (p - f64::from(y)).powi(2))
+        .map(|(&y, &p)| (p.value() - f64::from(y)).powi(2))
         .sum::<f64>()
         / y.len() as f64)
 }
@@ -259,7 +259,7 @@ pub fn expected_calibration_error(
         / total as f64)
 }
 
-fn check(y: &[u8], p: &[f64]) -> Result<(), MetricError> {
+fn check<S: Score>(y: &[u8], p: &[S]) -> Result<(), MetricError> {
     if y.len() != p.len() {
         return Err(MetricError::Length {
             labels: y.len(),
@@ -269,7 +269,7 @@ fn check(y: &[u8], p: &[f64]) -> Result<(), MetricError> {
     if y.is_empty() {
         return Err(MetricError::Empty);
     }
-    if let Some(index) = p.iter().position(|v| v.is_nan()) {
+    if let Some(index) = p.iter().position(|v| v.value().is_nan()) {
         return Err(MetricError::NaN { index });
     }
     Ok(())
