@@ -457,7 +457,7 @@ fn run_protocols(args: &Args) -> anyhow::Result<()> {
                 name: format!("model: {set}"),
                 scorer: Scorer::Model {
                     features,
-                    recipe: recipe.clone(),
+                    recipe: Box::new(recipe.clone()),
                 },
             }],
         ));
