@@ -102,8 +102,8 @@ pub enum Scorer {
     Model {
         /// Its features.
         features: Vec<String>,
-        /// How it is trained.
-        recipe: Recipe,
+        /// How it is trained (boxed: far larger than the other kinds).
+        recipe: Box<Recipe>,
     },
     /// A heuristic: the named column is the score (higher = riskier;
     /// missing = lowest).

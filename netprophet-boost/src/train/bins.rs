@@ -6,7 +6,10 @@
 //! sketch (values buffered in row order, summaries merged and pruned by
 //! rank in float32, rank error at most 1/(8 x max_bin)), pruned to
 //! `max_bin` entries by the same rule, so the two libraries bin the same
-//! rows the same way and grow the same trees.
+//! rows the same way and grow the same trees. The cut values are
+//! XGBoost's too, the last one above every value included: a split after
+//! a feature's last bin sends every observed value one way and the
+//! missing ones the other.
 
 use rayon::prelude::*;
 
@@ -15,14 +18,19 @@ pub(crate) const MISSING: u16 = u16::MAX;
 
 /// Cut points of every feature and the binned training matrix.
 pub(crate) struct Binned {
-    /// Per feature, ascending cut values: a value `v` falls in bin
-    /// `#{c in cuts : c <= v}`, so "bin <= b" is exactly "v < cuts[b]",
-    /// the comparison the saved tree makes.
+    /// Per feature, ascending cut values, XGBoost's: a value `v` falls in
+    /// bin `#{c in cuts : c <= v}`, so "bin <= b" is exactly
+    /// "v < cuts[b]", the comparison the saved tree makes. The last cut
+    /// lies above every value, so the bins are `0..cuts.len()`.
     pub cuts: Vec<Vec<f32>>,
+    /// Per feature, a value below all of its values (XGBoost's "min
+    /// value"): the threshold of a split that sends only the missing
+    /// values left.
+    pub min_vals: Vec<f32>,
     /// Offset of each feature's first bin in a node histogram.
     pub offsets: Vec<usize>,
     /// Total histogram slots (bins of all features, plus one missing slot
-    /// per feature).
+    /// per feature, which split finding never reads).
     pub slots: usize,
     /// Row-major histogram slots (feature offset + bin, or the feature's
     /// missing slot), so building a histogram is one indexed add per value.
@@ -34,6 +42,9 @@ pub(crate) struct Binned {
     pub rows: usize,
     /// Features per row.
     pub width: usize,
+    /// No value is missing (XGBoost then sums a node's gradients from
+    /// the first feature's histogram instead of row by row).
+    pub dense: bool,
 }
 
 impl Binned {
@@ -46,24 +57,24 @@ impl Binned {
         let max_bin = max_bin.clamp(
             2,
             (usize::from(MISSING) / width.max(1))
-                .saturating_sub(2)
+                .saturating_sub(1)
                 .max(2),
         );
         // Each feature's column of slots is its own piece of `col_slots`,
         // filled with bins local to the feature; the feature's offset is
         // added once all cuts are known.
         let mut col_slots = vec![0u16; rows * width];
-        let cuts: Vec<Vec<f32>> = col_slots
+        let (cuts, min_vals): (Vec<Vec<f32>>, Vec<f32>) = col_slots
             .par_chunks_mut(rows.max(1))
             .enumerate()
             .map(|(f, col)| feature_bins(x, width, f, weights, max_bin, col))
-            .collect();
+            .unzip();
         let mut offsets = Vec::with_capacity(width);
         let mut slots = 0;
         for c in &cuts {
             offsets.push(slots);
-            // Bins 0..=cuts.len(), then the missing slot.
-            slots += c.len() + 2;
+            // Bins 0..cuts.len(), then the missing slot.
+            slots += c.len() + 1;
         }
         col_slots
             .par_chunks_mut(rows.max(1))
@@ -85,20 +96,32 @@ impl Binned {
                     }
                 }
             });
+        let dense = !x.iter().any(|v| v.is_nan());
         Binned {
             cuts,
+            min_vals,
             offsets,
             slots,
             row_slots,
             col_slots,
             rows,
             width,
+            dense,
         }
     }
 
     /// Histogram slot of feature `f`'s missing values.
     pub fn missing_slot(&self, f: usize) -> usize {
-        self.offsets[f] + self.cuts[f].len() + 1
+        self.offsets[f] + self.cuts[f].len()
+    }
+
+    /// The threshold of a split of feature `f` after bin `bin` (values in
+    /// bins `..=bin` go left); `-1` is the split below every value.
+    pub fn threshold(&self, f: usize, bin: i32) -> f32 {
+        match usize::try_from(bin) {
+            Ok(b) => self.cuts[f][b],
+            Err(_) => self.min_vals[f],
+        }
     }
 
     /// Bin of row `r`'s feature `f`, `MISSING` for a missing value.
@@ -114,7 +137,8 @@ impl Binned {
 }
 
 /// Cuts feature `f` and writes each row's bin (local to the feature; the
-/// missing slot is one past the last bin) into `col`.
+/// missing slot is one past the last bin) into `col`; returns the cuts
+/// and the feature's "min value".
 fn feature_bins(
     x: &[f32],
     width: usize,
@@ -122,7 +146,7 @@ fn feature_bins(
     weights: Option<&[f32]>,
     max_bin: usize,
     col: &mut [u16],
-) -> Vec<f32> {
+) -> (Vec<f32>, f32) {
     let rows = col.len();
     let value = |r: usize| x[r * width + f];
     // XGBoost's sketch sees the values in row order.
@@ -134,18 +158,20 @@ fn feature_bins(
             sketch.push(v, weights.map_or(1.0, |w| w[r]));
         }
     }
-    let cuts = feature_cuts(&sketch.summary(), n, max_bin);
-    // A value's bin counts the cuts at or below it; missing values take
+    let (cuts, min_val) = feature_cuts(&sketch.summary(), n, max_bin);
+    // A value's bin counts the cuts at or below it (the last bin holds
+    // anything above, as in XGBoost's bin search); missing values take
     // the slot past the last bin.
+    let last_bin = cuts.len() - 1;
     for (r, slot) in col.iter_mut().enumerate() {
         let v = value(r);
         *slot = if v.is_nan() {
-            cuts.len() + 1
+            cuts.len()
         } else {
-            cuts.partition_point(|&c| c <= v)
+            cuts.partition_point(|&c| c <= v).min(last_bin)
         } as u16;
     }
-    cuts
+    (cuts, min_val)
 }
 
 /// One value of a feature's weighted quantile summary: the weight of
@@ -358,20 +384,33 @@ fn combine(a: &[Entry], b: &[Entry]) -> Vec<Entry> {
 }
 
 /// Cut values for one feature from its summary (`n` non-missing values),
-/// by XGBoost's rule: the summary is pruned to `8 x max_bin` entries, then
-/// to `max_bin + 1`, and every kept value but the smallest and, when the
-/// summary was pruned, the largest becomes a cut.
-fn feature_cuts(summary: &[Entry], n: usize, max_bin: usize) -> Vec<f32> {
+/// by XGBoost's rule (`MakeCuts`): the summary is pruned to `8 x max_bin`
+/// entries, then to `max_bin + 1`; every kept value but the smallest and,
+/// when the summary was pruned, the largest becomes a cut, and a last cut
+/// above the largest value closes the range. Also returns the "min
+/// value" below the smallest. All in float32, as XGBoost computes them.
+fn feature_cuts(summary: &[Entry], n: usize, max_bin: usize) -> (Vec<f32>, f32) {
     let intermediate = n.min(max_bin * 8);
     let max_num_bins = intermediate.min(max_bin);
-    let pruned = prune(&prune(summary, intermediate), max_num_bins + 1);
-    let mut cuts: Vec<f32> = Vec::with_capacity(max_num_bins);
+    let pruned = if n == 0 {
+        Vec::new()
+    } else {
+        prune(&prune(summary, intermediate), max_num_bins + 1)
+    };
+    let min_val = match pruned.first() {
+        Some(e) => e.value - e.value.abs() - 1e-5,
+        // A feature without values.
+        None => 1e-5,
+    };
+    let mut cuts: Vec<f32> = Vec::with_capacity(max_num_bins + 1);
     for e in pruned.iter().take(pruned.len().min(max_num_bins)).skip(1) {
         if cuts.last().is_none_or(|&last| e.value > last) {
             cuts.push(e.value);
         }
     }
-    cuts
+    let top = pruned.last().map_or(min_val, |e| e.value);
+    cuts.push(top + (top.abs() + 1e-5));
+    (cuts, min_val)
 }
 
 /// Keeps at most `max` entries of a summary, the first and the last among
@@ -420,7 +459,10 @@ mod tests {
     fn bins_match_the_saved_comparison() {
         let x = [1.0f32, 5.0, 3.0, f32::NAN, 3.0, 2.0];
         let b = Binned::new(&x, 1, None, 256);
-        assert_eq!(b.cuts[0], vec![2.0, 3.0, 5.0]);
+        // XGBoost's cuts: the values above the smallest, and one above
+        // the largest (5 + (5 + 1e-5)).
+        assert_eq!(b.cuts[0], vec![2.0, 3.0, 5.0, 10.00001]);
+        assert_eq!(b.min_vals[0], -1e-5);
         let bins: Vec<u16> = (0..6).map(|r| b.bin(r, 0)).collect();
         assert_eq!(bins, vec![0, 3, 2, MISSING, 2, 1]);
         // bin <= b  <=>  v < cuts[b]
@@ -439,11 +481,11 @@ mod tests {
         let x: Vec<f32> = (0..10_000).map(|i| i as f32).collect();
         let b = Binned::new(&x, 1, None, 16);
         assert!(
-            b.cuts[0].len() <= 16 && b.cuts[0].len() >= 14,
+            b.cuts[0].len() <= 16 && b.cuts[0].len() >= 15,
             "{}",
             b.cuts[0].len()
         );
-        let mut counts = [0usize; 17];
+        let mut counts = [0usize; 16];
         for r in 0..x.len() {
             counts[b.bin(r, 0) as usize] += 1;
         }
@@ -472,16 +514,16 @@ mod tests {
             .collect();
         let b = Binned::new(&x, 1, Some(&w), 64);
         let cuts = &b.cuts[0];
-        assert!(cuts.len() <= 64 && cuts.len() >= 60, "{} cuts", cuts.len());
+        assert!(cuts.len() <= 64 && cuts.len() >= 61, "{} cuts", cuts.len());
         assert!(cuts.windows(2).all(|p| p[0] < p[1]));
-        let mut weight = vec![0f64; cuts.len() + 1];
+        let mut weight = vec![0f64; cuts.len()];
         for r in 0..n {
             weight[b.bin(r, 0) as usize] += f64::from(w[r]);
         }
         let total: f64 = weight.iter().sum();
         // Each cut's rank is within total / (8 x 64) of its target, so a
         // bin's weight is within a quarter of total / 64.
-        let target = total / (cuts.len() + 1) as f64;
+        let target = total / cuts.len() as f64;
         for (k, &bw) in weight.iter().enumerate() {
             assert!(
                 (bw - target).abs() <= 0.3 * target,

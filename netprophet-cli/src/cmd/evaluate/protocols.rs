@@ -77,7 +77,7 @@ fn candidates(
                 name: format!("model: {set}"),
                 scorer: Scorer::Model {
                     features,
-                    recipe: recipe.clone(),
+                    recipe: Box::new(recipe.clone()),
                 },
             }],
         ));

@@ -1,0 +1,132 @@
+//! Training rows: features, labels, weights and names, and the checks
+//! they pass before any work starts.
+
+use crate::error::ModelError;
+use crate::train::TrainObjective;
+
+/// Training rows: row-major features (NaN = missing), labels and optional
+/// weights.
+#[derive(Clone, Copy, Debug)]
+pub struct TrainData<'a> {
+    /// Row-major features, `rows x width`.
+    pub x: &'a [f32],
+    /// Features per row.
+    pub width: usize,
+    /// Label per row.
+    pub y: &'a [f32],
+    /// Weight per row (default 1).
+    pub weight: Option<&'a [f32]>,
+    /// Feature names, stored in the model when given.
+    pub feature_names: Option<&'a [String]>,
+}
+
+impl<'a> TrainData<'a> {
+    /// Unweighted rows without feature names.
+    pub fn new(x: &'a [f32], width: usize, y: &'a [f32]) -> Self {
+        TrainData {
+            x,
+            width,
+            y,
+            weight: None,
+            feature_names: None,
+        }
+    }
+
+    /// The same rows, with feature names to store in the model.
+    pub fn with_feature_names(self, names: &'a [String]) -> Self {
+        TrainData {
+            feature_names: Some(names),
+            ..self
+        }
+    }
+
+    /// The same rows, weighted.
+    pub fn with_weights(self, weight: &'a [f32]) -> Self {
+        TrainData {
+            weight: Some(weight),
+            ..self
+        }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Checks the rows for `objective`; returns how many there are.
+    pub(crate) fn check(&self, objective: TrainObjective) -> Result<usize, ModelError> {
+        let d = self;
+        if d.width == 0 {
+            return Err(invalid("training rows have no features".into()));
+        }
+        if d.x.len() != d.y.len() * d.width {
+            return Err(invalid(format!(
+                "{} values do not make {} rows of {} features",
+                d.x.len(),
+                d.y.len(),
+                d.width
+            )));
+        }
+        if d.y.is_empty() {
+            return Err(invalid("no training rows".into()));
+        }
+        if d.y.len() > u32::MAX as usize {
+            return Err(invalid(format!(
+                "{} rows: at most {} can be trained on",
+                d.y.len(),
+                u32::MAX
+            )));
+        }
+        if let Some(w) = d.weight {
+            if w.len() != d.y.len() {
+                return Err(invalid(format!(
+                    "{} weights for {} rows",
+                    w.len(),
+                    d.y.len()
+                )));
+            }
+            if let Some(i) = w.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+                return Err(invalid(format!(
+                    "row {i}: weight {} is not a finite number >= 0",
+                    w[i]
+                )));
+            }
+        }
+        if let Some(names) = d.feature_names {
+            if let Some(name) = crate::model::first_duplicate(names) {
+                return Err(ModelError::DuplicateFeature(name.to_owned()));
+            }
+            if names.len() != d.width {
+                return Err(invalid(format!(
+                    "{} feature names for {} features",
+                    names.len(),
+                    d.width
+                )));
+            }
+        }
+        if let Some(i) = d.x.iter().position(|v| v.is_infinite()) {
+            return Err(invalid(format!(
+                "row {}, feature {}: {} is infinite",
+                i / d.width,
+                i % d.width,
+                d.x[i]
+            )));
+        }
+        for (i, &y) in d.y.iter().enumerate() {
+            let ok = match objective {
+                TrainObjective::BinaryLogistic => y == 0.0 || y == 1.0,
+                TrainObjective::SquaredError => y.is_finite(),
+            };
+            if !ok {
+                return Err(invalid(format!(
+                    "row {i}: label {y} is not valid for {objective:?}"
+                )));
+            }
+        }
+        Ok(d.y.len())
+    }
+}
+
+fn invalid(msg: String) -> ModelError {
+    ModelError::Input(msg)
+}

@@ -1,0 +1,143 @@
+//! Row partitioning (XGBoost's `common_row_partitioner.h`): a node's rows
+//! are a range of one row buffer, in ascending row order, and a split
+//! moves its left rows to the front of the range and its right rows
+//! behind them, each side keeping its order.
+
+use rayon::prelude::*;
+
+use super::bins::Binned;
+use super::histogram::PARALLEL_ROWS;
+
+/// Which way a split sends a row, from the feature's column of slots.
+pub(crate) struct SplitTest<'a> {
+    slots: &'a [u16],
+    off: usize,
+    missing: usize,
+    bin: i32,
+    default_left: bool,
+}
+
+impl<'a> SplitTest<'a> {
+    /// The test of a split of `feature` after `bin` (`-1`: below every
+    /// value), missing values going left when `default_left`.
+    pub fn new(binned: &'a Binned, feature: usize, bin: i32, default_left: bool) -> Self {
+        SplitTest {
+            slots: &binned.col_slots[feature * binned.rows..(feature + 1) * binned.rows],
+            off: binned.offsets[feature],
+            missing: binned.missing_slot(feature),
+            bin,
+            default_left,
+        }
+    }
+
+    /// Whether `row` goes left.
+    #[inline]
+    pub fn goes_left(&self, row: u32) -> bool {
+        let slot = usize::from(self.slots[row as usize]);
+        // The bin is below the missing slot's, so a missing value compares
+        // as a bin above every split: only `default_left` sends it left.
+        (slot == self.missing && self.default_left)
+            | (slot != self.missing && (slot - self.off) as i64 <= i64::from(self.bin))
+    }
+}
+
+/// Moves the rows going left to the front of `rows`, in their order, and
+/// the rows going right to the front of `scratch`, in theirs; returns how
+/// many go left.
+///
+/// Branch-free: every row is written to both sides and only the side it
+/// belongs to advances, since which way a row goes is unpredictable to the
+/// CPU. Writing left rows in place is safe because the write position
+/// never passes the read position.
+fn partition_piece(
+    rows: &mut [u32],
+    scratch: &mut [u32],
+    goes_left: impl Fn(u32) -> bool,
+) -> usize {
+    let (mut l, mut r) = (0usize, 0usize);
+    for i in 0..rows.len() {
+        let row = rows[i];
+        let go_left = goes_left(row);
+        rows[l] = row;
+        scratch[r] = row;
+        l += usize::from(go_left);
+        r += usize::from(!go_left);
+    }
+    l
+}
+
+/// Stable partition of `rows` (left rows first) using `scratch`, which is
+/// at least as long; returns how many go left. Large nodes (the root and
+/// its children) are cut into pieces partitioned in parallel, then joined.
+pub(crate) fn partition(
+    rows: &mut [u32],
+    scratch: &mut [u32],
+    goes_left: impl Fn(u32) -> bool + Sync,
+) -> usize {
+    let n = rows.len();
+    let scratch = &mut scratch[..n];
+    if n < 4 * PARALLEL_ROWS || rayon::current_num_threads() < 2 {
+        let l = partition_piece(rows, scratch, goes_left);
+        rows[l..].copy_from_slice(&scratch[..n - l]);
+        return l;
+    }
+    let piece = n.div_ceil(2 * rayon::current_num_threads());
+    let lefts: Vec<usize> = rows
+        .par_chunks_mut(piece)
+        .zip(scratch.par_chunks_mut(piece))
+        .map(|(rows, scratch)| partition_piece(rows, scratch, &goes_left))
+        .collect();
+    // Left rows move down (never past a piece's own start), then the right
+    // rows come back from scratch behind them.
+    let mut at = 0;
+    for (p, &l) in lefts.iter().enumerate() {
+        rows.copy_within(p * piece..p * piece + l, at);
+        at += l;
+    }
+    let n_left = at;
+    for (p, &l) in lefts.iter().enumerate() {
+        let r = piece.min(n - p * piece) - l;
+        rows[at..at + r].copy_from_slice(&scratch[p * piece..p * piece + r]);
+        at += r;
+    }
+    n_left
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_is_stable_in_one_piece_and_in_parallel_pieces() {
+        // Both sizes: one serial piece, and several joined pieces.
+        for n in [1000, 10 * PARALLEL_ROWS + 7] {
+            let rows: Vec<u32> = (0..n as u32).map(|i| i * 3 + 1).collect();
+            let goes_left = |r: u32| r.wrapping_mul(2_654_435_761) % 7 < 3;
+            let mut parted = rows.clone();
+            let mut scratch = vec![0; n + 5];
+            let n_left = partition(&mut parted, &mut scratch, goes_left);
+            let want: Vec<u32> = rows
+                .iter()
+                .copied()
+                .filter(|&r| goes_left(r))
+                .chain(rows.iter().copied().filter(|&r| !goes_left(r)))
+                .collect();
+            assert_eq!(parted, want, "{n} rows");
+            assert_eq!(n_left, rows.iter().filter(|&&r| goes_left(r)).count());
+        }
+    }
+
+    #[test]
+    fn a_split_below_every_value_sends_only_missing_values_left() {
+        let x = [1.0f32, f32::NAN, 3.0, 2.0];
+        let binned = Binned::new(&x, 1, None, 256);
+        let below = SplitTest::new(&binned, 0, -1, true);
+        let left: Vec<bool> = (0..4).map(|r| below.goes_left(r)).collect();
+        assert_eq!(left, [false, true, false, false]);
+        // After the last bin: every value left, missing right.
+        let last = binned.cuts[0].len() as i32 - 1;
+        let above = SplitTest::new(&binned, 0, last, false);
+        let left: Vec<bool> = (0..4).map(|r| above.goes_left(r)).collect();
+        assert_eq!(left, [true, false, true, true]);
+    }
+}
