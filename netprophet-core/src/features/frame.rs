@@ -76,7 +76,7 @@ pub struct FeatureFrame {
 
 impl FeatureFrame {
     /// Builds frames from non-empty bins sorted by minute (as
-    /// [`ProbeBins::bins`] gives them): one frame per segment (see
+    /// [`ProbeBins::bins`](super::ProbeBins::bins) gives them): one frame per segment (see
     /// [`segments`]), in time order.
     pub fn from_bins(
         probe_id: Option<u64>,
@@ -125,7 +125,7 @@ impl FeatureFrame {
         f
     }
 
-    /// Builds a frame from rows (as [`StreamingFeatures`] emits them).
+    /// Builds a frame from rows (as [`StreamingFeatures`](super::StreamingFeatures) emits them).
     pub fn from_rows(probe_id: Option<u64>, rows: &[FeatureRow], config: FeatureConfig) -> Self {
         FeatureFrame {
             probe_id,

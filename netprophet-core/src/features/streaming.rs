@@ -121,7 +121,7 @@ impl StreamingFeatures {
         self.last_observed = Some(minute);
     }
 
-    /// Adds a whole minute's bin (as [`ProbeBins::bins`] gives them); rows
+    /// Adds a whole minute's bin (as [`ProbeBins::bins`](super::ProbeBins::bins) gives them); rows
     /// of the minutes it closes are appended to `out`. The minute must be
     /// later than any minute seen so far.
     pub fn push_bin(
