@@ -83,7 +83,7 @@ def compare(path):
         for _ in range(REPEATS):
             out = subprocess.check_output([
                 os.path.join(ROOT, "target/release/netprophet"), "train", "--input", path, "--all",
-                "--out", model, "--no-smote", "--json",
+                "--out", model, "--no-smote", "--complete-rows", "--json",
                 "--n-estimators", str(PARAMS["n_estimators"]), "--max-depth", str(PARAMS["max_depth"]),
                 "--learning-rate", str(PARAMS["learning_rate"])], stderr=subprocess.DEVNULL,
                 env=dict(os.environ, RAYON_NUM_THREADS=str(THREADS)))

@@ -35,8 +35,11 @@ fn exercise(forest: &Forest) -> Result<(), TestCaseError> {
     ] {
         let _ = p.predict_row(&row);
         let _ = p.margin_row(&row);
+        let mut contributions = vec![0f32; p.contributions_width()];
+        let _ = p.contributions_row_into(&row, &mut contributions);
     }
     let _ = p.predict(&vec![0.5f32; width * 3], width);
+    let _ = p.contributions(&vec![0.5f32; width * 3], width);
     for kind in [
         Importance::Weight,
         Importance::Gain,

@@ -16,9 +16,11 @@ use rayon::prelude::*;
 use crate::{Forest, ModelError, Objective};
 
 mod complete;
+mod shap;
 mod sparse;
 
 use complete::CompleteTrees;
+use shap::ShapTrees;
 use sparse::SparseTrees;
 
 /// Rows handed to one parallel task: enough to amortise scheduling, small
@@ -74,6 +76,8 @@ pub struct Predictor {
     num_feature: usize,
     num_group: usize,
     objective: Objective,
+    /// The trees as TreeSHAP reads them.
+    shap: ShapTrees,
 }
 
 /// XGBoost's sigmoid, in `f32`, with its overflow clamp.
@@ -122,6 +126,7 @@ impl Predictor {
             num_feature: forest.num_feature,
             num_group,
             objective: forest.objective.clone(),
+            shap: ShapTrees::new(&forest.trees),
         }
     }
 
@@ -298,6 +303,111 @@ impl Predictor {
         }
         Ok(m)
     }
+
+    /// Values per row of [`contributions`](Self::contributions): one per
+    /// feature and the bias, for each output group.
+    pub fn contributions_width(&self) -> usize {
+        self.num_group * (self.num_feature + 1)
+    }
+
+    /// Exact TreeSHAP contributions of one row (XGBoost's
+    /// `predict(pred_contribs=True)`) into `out`, of length
+    /// [`contributions_width`](Self::contributions_width): per output
+    /// group, one value per feature, then the bias (the expected margin).
+    /// They add up to the row's margin, to float rounding.
+    pub fn contributions_row_into(&self, row: &[f32], out: &mut [f32]) -> Result<(), ModelError> {
+        self.check_width(row.len(), "row")?;
+        self.check_shap_depth()?;
+        if out.len() != self.contributions_width() {
+            return Err(ModelError::Input(format!(
+                "output has {} slots, contributions need {}",
+                out.len(),
+                self.contributions_width()
+            )));
+        }
+        let mut path = self.shap.path_buffer();
+        let mut tree_out = vec![0f32; self.num_feature + 1];
+        self.contributions_with(row, out, &mut path, &mut tree_out);
+        Ok(())
+    }
+
+    fn check_shap_depth(&self) -> Result<(), ModelError> {
+        if self.shap.max_depth() > shap::MAX_SHAP_DEPTH {
+            return Err(ModelError::Unsupported(format!(
+                "contributions of a tree {} levels deep (at most {})",
+                self.shap.max_depth(),
+                shap::MAX_SHAP_DEPTH
+            )));
+        }
+        Ok(())
+    }
+
+    fn contributions_with(
+        &self,
+        row: &[f32],
+        out: &mut [f32],
+        path: &mut [shap::PathElement],
+        tree_out: &mut [f32],
+    ) {
+        out.fill(0.0);
+        let columns = self.num_feature + 1;
+        for (g, out) in out.chunks_mut(columns).enumerate() {
+            for (t, &group) in self.groups.iter().enumerate() {
+                if group as usize == g {
+                    self.shap.add_tree(t, row, tree_out, path, out);
+                }
+            }
+            out[columns - 1] += self.base_margin[g];
+        }
+    }
+
+    /// Exact TreeSHAP contributions of a batch stored row-major with
+    /// `width` values per row: [`contributions_width`](Self::contributions_width)
+    /// values per row (XGBoost's `pred_contribs` layout: rows, then
+    /// groups, then features and the bias). Large batches run in parallel.
+    ///
+    /// ```
+    /// use netprophet_boost::{Forest, Objective, Predictor, Tree};
+    ///
+    /// // One split on feature 0 (covers 3 left, 1 right).
+    /// let mut tree = Tree::stump(0, 10.0, true, -1.0, 1.0);
+    /// tree.sum_hessian = vec![4.0, 3.0, 1.0];
+    /// let forest = Forest::new(vec![tree], Objective::RegSquaredError, vec![0.5], 2)?;
+    /// let p = Predictor::new(&forest);
+    /// let c = p.contributions(&[12.0, 7.0], 2)?;
+    /// // Expected margin 0.5 + (3 x -1 + 1 x 1) / 4 = 0; feature 0 moves it to 1.5.
+    /// assert_eq!(c, vec![1.5, 0.0, 0.0]);
+    /// assert_eq!(c.iter().sum::<f32>(), p.margin_row(&[12.0, 7.0])?);
+    /// # Ok::<(), netprophet_boost::ModelError>(())
+    /// ```
+    pub fn contributions(&self, data: &[f32], width: usize) -> Result<Vec<f32>, ModelError> {
+        self.check_width(width, "each row")?;
+        self.check_shap_depth()?;
+        if width == 0 || !data.len().is_multiple_of(width) {
+            return Err(ModelError::Input(format!(
+                "{} values is not a whole number of rows of width {width}",
+                data.len()
+            )));
+        }
+        let rows = data.len() / width;
+        let cw = self.contributions_width();
+        let mut out = vec![0f32; rows * cw];
+        let block = |(rows_in, out_block): (&[f32], &mut [f32])| {
+            let mut path = self.shap.path_buffer();
+            let mut tree_out = vec![0f32; self.num_feature + 1];
+            for (row, o) in rows_in.chunks(width).zip(out_block.chunks_mut(cw)) {
+                self.contributions_with(row, o, &mut path, &mut tree_out);
+            }
+        };
+        if rows >= PARALLEL_MIN_ROWS / 16 {
+            data.par_chunks(8 * width)
+                .zip(out.par_chunks_mut(8 * cw))
+                .for_each(block);
+        } else {
+            block((data, &mut out));
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -402,6 +512,37 @@ mod tests {
             row[feature as usize] = f32::NAN;
             assert_eq!(p.margin_row(&row).unwrap(), -40.0, "feature {feature}");
         }
+    }
+
+    #[test]
+    fn contributions_of_a_degenerate_deep_tree_are_refused_not_overflowed() {
+        // A chain of 300 splits: scored as usual, but TreeSHAP would need
+        // a path buffer quadratic in the depth.
+        let depth = 300;
+        let n = 2 * depth + 1;
+        let mut t = Tree::leaf(0.0);
+        t.left = vec![-1; n];
+        t.right = vec![-1; n];
+        t.parent = vec![i32::MAX; n];
+        t.split_feature = vec![0; n];
+        t.split_condition = vec![0.5; n];
+        t.default_left = vec![false; n];
+        t.loss_change = vec![0.0; n];
+        t.sum_hessian = vec![1.0; n];
+        t.base_weight = vec![0.0; n];
+        for k in 0..depth {
+            let (split, leaf, next) = (2 * k, 2 * k + 1, 2 * k + 2);
+            t.left[split] = leaf as i32;
+            t.right[split] = next as i32;
+            t.parent[leaf] = split as i32;
+            t.parent[next] = split as i32;
+            t.split_condition[split] = k as f32;
+        }
+        let forest = Forest::new(vec![t], Objective::RegSquaredError, vec![0.0], 1).unwrap();
+        let p = Predictor::new(&forest);
+        assert!(p.margin_row(&[1e9]).is_ok());
+        let err = p.contributions(&[1.0], 1).unwrap_err().to_string();
+        assert!(err.contains("300 levels"), "{err}");
     }
 
     #[test]
