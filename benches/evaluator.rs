@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 fn scoring(c: &mut Criterion) {
     let forest = Forest::load(fixtures().join("boost/tournament_model.json")).unwrap();
-    let p = Predictor::new(&forest);
+    let p = Predictor::new(&forest).unwrap();
     // A typical real minute (no missing value), and the first minute of
     // the series, which has two (no 5-minute history, no rolling std yet).
     let all = rows(952);
@@ -30,7 +30,7 @@ fn scoring(c: &mut Criterion) {
     }
     group.finish();
     c.bench_function("compile predictor (200 trees)", |b| {
-        b.iter(|| Predictor::new(black_box(&forest)))
+        b.iter(|| Predictor::new(black_box(&forest)).unwrap())
     });
 }
 

@@ -14,12 +14,10 @@ use netprophet_core::schema::FEATURE_COLUMNS;
 use std::hint::black_box;
 
 fn params() -> TrainParams {
-    TrainParams {
-        n_estimators: 200,
-        max_depth: 5,
-        learning_rate: 0.1,
-        ..TrainParams::default()
-    }
+    TrainParams::default()
+        .n_estimators(200)
+        .max_depth(5)
+        .learning_rate(0.1)
 }
 
 fn as_f32(d: &Dataset) -> (Vec<f32>, Vec<f32>) {

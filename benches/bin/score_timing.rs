@@ -32,7 +32,7 @@ fn main() {
     });
     let text = std::fs::read_to_string(rows).expect("rows csv");
     let real = netprophet_benches::feature_rows(&text);
-    let p = Predictor::new(&forest);
+    let p = Predictor::new(&forest).unwrap();
     let one = real[500 * 8..501 * 8].to_vec();
     let one_row = per_call(200_000, || {
         black_box(p.predict_row(black_box(&one)).unwrap());

@@ -37,28 +37,24 @@ fn main() {
         (
             "netprophet_binary",
             &target,
-            TrainParams {
-                n_estimators: 60,
-                max_depth: 5,
-                learning_rate: 0.1,
-                subsample: 0.8,
-                colsample_bytree: 0.75,
-                scale_pos_weight: 10.0,
-                seed: 7,
-                ..TrainParams::default()
-            },
+            TrainParams::default()
+                .n_estimators(60)
+                .max_depth(5)
+                .learning_rate(0.1)
+                .subsample(0.8)
+                .colsample_bytree(0.75)
+                .scale_pos_weight(10.0)
+                .seed(7),
         ),
         (
             "netprophet_squared",
             &future,
-            TrainParams {
-                objective: TrainObjective::SquaredError,
-                n_estimators: 40,
-                max_depth: 4,
-                learning_rate: 0.2,
-                gamma: 0.5,
-                ..TrainParams::default()
-            },
+            TrainParams::default()
+                .objective(TrainObjective::SquaredError)
+                .n_estimators(40)
+                .max_depth(4)
+                .learning_rate(0.2)
+                .gamma(0.5),
         ),
     ] {
         let data = TrainData::new(&rows, 8, y).with_feature_names(&names);

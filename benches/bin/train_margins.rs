@@ -54,7 +54,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let margins = Predictor::new(&forest).margins(&x, width).expect("margins");
+    let margins = Predictor::new(&forest)
+        .unwrap()
+        .margins(&x, width)
+        .expect("margins");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&args[3]).expect("out"));
     for m in margins {
         writeln!(out, "{m:?}").expect("write");

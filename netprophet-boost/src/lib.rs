@@ -20,7 +20,7 @@
 //!   "learner_model_param":{"base_score":"[5E-1]","num_class":"0","num_feature":"1","num_target":"1"},
 //!   "objective":{"name":"binary:logistic"}},"version":[3,1,3]}"#;
 //! let forest = Forest::from_json_slice(json.as_bytes())?;
-//! let predictor = Predictor::new(&forest);
+//! let predictor = Predictor::new(&forest)?;
 //!
 //! // Columns are matched by name, so extra or reordered columns are harmless.
 //! let header = ["timestamp", "latency"];

@@ -88,7 +88,13 @@ impl Objective {
 /// `split_condition[n]` holds the leaf value, exactly as XGBoost stores it.
 /// A row goes left when `value < split_condition` (compared in `f32`), right
 /// otherwise, and to the default side when the value is missing (NaN).
+///
+/// The fields are public so a tree can be read and edited in place; it is
+/// `#[non_exhaustive]` so new per-node arrays can be added without breaking
+/// users: build one with [`Tree::stump`], [`Tree::leaf`] or a loader and
+/// check an edited one with [`Tree::validate`].
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Tree {
     /// Left child per node, `-1` for a leaf.
     pub left: Vec<i32>,
@@ -153,9 +159,10 @@ impl Tree {
         self.left.len()
     }
 
-    /// Whether node `n` is a leaf.
+    /// Whether node `n` is a leaf (a node past the end counts as one:
+    /// nothing hangs below it).
     pub fn is_leaf(&self, n: usize) -> bool {
-        self.left[n] == -1
+        matches!(self.left.get(n), None | Some(-1))
     }
 
     /// Checks that the arrays agree in length, children are in range, every
@@ -233,7 +240,14 @@ impl Tree {
 
 /// A boosted tree ensemble: trees, the output group each tree adds to, the
 /// objective, the base score and the feature schema.
+///
+/// `#[non_exhaustive]`: build one with [`Forest::new`] or a loader. The
+/// fields stay public for reading and editing; whatever scores or saves a
+/// forest ([`crate::Predictor::new`], [`Forest::save_json`]) validates it
+/// again, so an edit that breaks an invariant is an error there, never a
+/// panic.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Forest {
     /// The trees, in boosting order.
     pub trees: Vec<Tree>,
@@ -288,15 +302,22 @@ impl Forest {
                 if t.is_leaf(n) {
                     continue;
                 }
-                let f = t.split_feature[n] as usize;
+                // `get` throughout: a forest edited after validation may have
+                // short arrays; a missing feature is skipped and a missing
+                // statistic counts as zero, not as a panic.
+                let Some(&f) = t.split_feature.get(n) else {
+                    continue;
+                };
+                let f = f as usize;
                 if f >= self.num_feature {
                     continue;
                 }
                 count[f] += 1.0;
-                total[f] += f64::from(match kind {
-                    Importance::Gain | Importance::TotalGain => t.loss_change[n],
-                    _ => t.sum_hessian[n],
-                });
+                let stat = match kind {
+                    Importance::Gain | Importance::TotalGain => t.loss_change.get(n),
+                    _ => t.sum_hessian.get(n),
+                };
+                total[f] += f64::from(stat.copied().unwrap_or(0.0));
             }
         }
         match kind {

@@ -25,7 +25,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 /// Everything a loaded forest offers must work on it.
 fn exercise(forest: &Forest) -> Result<(), TestCaseError> {
-    let p = Predictor::new(forest);
+    let p = Predictor::new(forest).unwrap();
     let width = forest.num_feature;
     for row in [
         vec![0.0f32; width],

@@ -52,7 +52,7 @@ fn xgboost_scores_netprophet_models_as_netprophet_does() {
         for file in ["model.json", "model.ubj"] {
             let forest = Forest::load(fixtures().join("boost").join(name).join(file)).unwrap();
             assert_eq!(forest.feature_names.as_ref().unwrap()[0], "avg_latency");
-            let p = Predictor::new(&forest);
+            let p = Predictor::new(&forest).unwrap();
             let ours_m = p.margins(&x, 8).unwrap();
             let ours_p = p.predict(&x, 8).unwrap();
             let mut worst = 0f32;
@@ -109,8 +109,8 @@ fn retraining_gives_the_committed_model() {
         let fresh = train(&data, &params(name)).unwrap();
         let committed =
             Forest::load(fixtures().join("boost").join(name).join("model.json")).unwrap();
-        let a = Predictor::new(&fresh).margins(&x, 8).unwrap();
-        let b = Predictor::new(&committed).margins(&x, 8).unwrap();
+        let a = Predictor::new(&fresh).unwrap().margins(&x, 8).unwrap();
+        let b = Predictor::new(&committed).unwrap().margins(&x, 8).unwrap();
         let worst = a
             .iter()
             .zip(&b)

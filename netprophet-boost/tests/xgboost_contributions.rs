@@ -44,7 +44,7 @@ fn contributions_are_xgboosts_bit_for_bit() {
         ("xgb3_multiclass", "boost/xgb3_multiclass/model.json"),
     ] {
         let forest = Forest::load(fixtures().join(path)).unwrap();
-        let predictor = Predictor::new(&forest);
+        let predictor = Predictor::new(&forest).unwrap();
         let (header, theirs) = expected(name);
         assert_eq!(header.len(), predictor.contributions_width(), "{name}");
         assert!(header[..8]

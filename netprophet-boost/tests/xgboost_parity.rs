@@ -151,7 +151,7 @@ fn every_fixture_matches_xgboost() {
         let edge = read_rows(&dir.join("edge_rows.csv"));
         for (format, forest) in &forests {
             let label = format!("{name} ({format})");
-            let p = Predictor::new(forest);
+            let p = Predictor::new(forest).unwrap();
             compare(
                 &p,
                 &real,

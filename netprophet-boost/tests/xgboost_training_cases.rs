@@ -105,7 +105,7 @@ fn every_parameter_case_trains_xgboosts_trees() {
             case["trees"].as_u64().unwrap(),
             "{name}"
         );
-        let ours = Predictor::new(&forest).margins(&x_all, 8).unwrap();
+        let ours = Predictor::new(&forest).unwrap().margins(&x_all, 8).unwrap();
         let theirs = &margins.iter().find(|(n, _)| n == name).unwrap().1;
         let w = worst(&ours, theirs);
         eprintln!("{name}: largest margin difference {w:e}");
@@ -176,7 +176,7 @@ fn early_stopping_stops_where_xgboost_stops() {
             "{name}: best score {best_score} vs {theirs_best}"
         );
         assert_eq!(forest.trees.len() as u64, case["trees"].as_u64().unwrap());
-        let ours = Predictor::new(&forest).margins(&x_all, 8).unwrap();
+        let ours = Predictor::new(&forest).unwrap().margins(&x_all, 8).unwrap();
         let theirs = &margins.iter().find(|(n, _)| n == name).unwrap().1;
         let w = worst(&ours, theirs);
         eprintln!(

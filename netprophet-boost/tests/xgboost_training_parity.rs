@@ -30,11 +30,9 @@ fn expected_margins(name: &str) -> Vec<f32> {
 }
 
 fn params(max_depth: usize, rounds: usize) -> TrainParams {
-    TrainParams {
-        max_depth,
-        n_estimators: rounds,
-        ..TrainParams::default()
-    }
+    TrainParams::default()
+        .max_depth(max_depth)
+        .n_estimators(rounds)
 }
 
 #[test]
@@ -61,39 +59,19 @@ fn training_the_fixture_rows_gives_xgboosts_margins() {
         .collect();
     let cases: Vec<(&str, bool, TrainParams)> = vec![
         ("xgb3_stump_1tree", false, params(1, 1)),
-        (
-            "xgb3_deep",
-            false,
-            TrainParams {
-                min_child_weight: 0.0,
-                ..params(12, 20)
-            },
-        ),
-        (
-            "xgb3_trees500",
-            false,
-            TrainParams {
-                learning_rate: 0.05,
-                ..params(2, 500)
-            },
-        ),
+        ("xgb3_deep", false, params(12, 20).min_child_weight(0.0)),
+        ("xgb3_trees500", false, params(2, 500).learning_rate(0.05)),
         (
             "xgb3_base_explicit",
             false,
-            TrainParams {
-                base_score: Some(0.3),
-                ..params(4, 30)
-            },
+            params(4, 30).base_score(Some(0.3)),
         ),
         ("xgb3_base_default", false, params(4, 30)),
         ("xgb3_named", false, params(3, 10)),
         (
             "xgb3_regression",
             true,
-            TrainParams {
-                objective: TrainObjective::SquaredError,
-                ..params(5, 15)
-            },
+            params(5, 15).objective(TrainObjective::SquaredError),
         ),
     ];
     let names: Vec<String> = FEATURES.map(String::from).to_vec();
@@ -113,7 +91,7 @@ fn training_the_fixture_rows_gives_xgboosts_margins() {
         if name == "xgb3_named" {
             assert_eq!(forest.feature_names.as_deref(), Some(&names[..]));
         }
-        let ours = Predictor::new(&forest).margins(&x_all, 8).unwrap();
+        let ours = Predictor::new(&forest).unwrap().margins(&x_all, 8).unwrap();
         let theirs = expected_margins(name);
         let worst = ours
             .iter()
@@ -161,14 +139,10 @@ fn a_sketch_through_its_merging_levels_gives_xgboosts_margins() {
     assert_eq!(theirs.len(), y.len());
     let forest = train(
         &TrainData::new(&x, 8, &y),
-        &TrainParams {
-            learning_rate: 0.1,
-            max_bin: 32,
-            ..params(5, 50)
-        },
+        &params(5, 50).learning_rate(0.1).max_bin(32),
     )
     .unwrap();
-    let ours = Predictor::new(&forest).margins(&x, 8).unwrap();
+    let ours = Predictor::new(&forest).unwrap().margins(&x, 8).unwrap();
     let worst = ours
         .iter()
         .zip(&theirs)

@@ -354,7 +354,7 @@ fn raw_scores(
             .collect(),
         Scorer::Model { .. } => {
             let forest = forest.context("a model candidate without its model")?;
-            let predictor = Predictor::new(forest);
+            let predictor = Predictor::new(forest)?;
             let mut out = Vec::with_capacity(idx.len());
             let mut x = Vec::new();
             // Scored in blocks, so a million rows never need a second copy.

@@ -80,20 +80,18 @@ impl RecipeArgs {
     /// The recipe these flags describe.
     pub fn recipe(&self) -> Recipe {
         Recipe {
-            params: TrainParams {
-                n_estimators: self.n_estimators,
-                max_depth: self.max_depth,
-                learning_rate: self.learning_rate,
-                min_child_weight: self.min_child_weight,
-                lambda: self.lambda,
-                gamma: self.gamma,
-                subsample: self.subsample,
-                colsample_bytree: self.colsample_bytree,
-                max_bin: self.max_bin,
-                scale_pos_weight: self.scale_pos_weight,
-                seed: self.seed,
-                ..TrainParams::default()
-            },
+            params: TrainParams::default()
+                .n_estimators(self.n_estimators)
+                .max_depth(self.max_depth)
+                .learning_rate(self.learning_rate)
+                .min_child_weight(self.min_child_weight)
+                .lambda(self.lambda)
+                .gamma(self.gamma)
+                .subsample(self.subsample)
+                .colsample_bytree(self.colsample_bytree)
+                .max_bin(self.max_bin)
+                .scale_pos_weight(self.scale_pos_weight)
+                .seed(self.seed),
             smote: (!self.no_smote).then_some((self.smote_k, self.smote_ratio, self.seed)),
             negatives: self.negatives.unwrap_or(1.0),
         }
@@ -241,7 +239,7 @@ fn fill_missing_with_median(x: &[f32], width: usize) -> Vec<f64> {
 /// Probabilities of `rows` under `forest`, matching columns by name.
 pub fn score(forest: &Forest, names: &[String], rows: &Dataset) -> anyhow::Result<Vec<f64>> {
     let map = netprophet_boost::ColumnMap::by_name(names, &rows.feature_names)?;
-    let p = Predictor::new(forest);
+    let p = Predictor::new(forest)?;
     let mut x = Vec::with_capacity(rows.len() * names.len());
     let mut gathered = Vec::with_capacity(names.len());
     for i in 0..rows.len() {

@@ -85,7 +85,7 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
     let card = ModelCard::read(&forest, &names)
         .with_context(|| format!("loading the model {}", cfg.model.display()))?;
     let model = LiveModel {
-        predictor: Predictor::new(&forest),
+        predictor: Predictor::new(&forest)?,
         names: &names,
         card: &card,
     };

@@ -81,7 +81,7 @@ impl Replay {
             .position(|h| *h == "timestamp")
             .context("recording has no `timestamp` column")?;
         let map = ColumnMap::by_name(features, &header)?;
-        let predictor = Predictor::new(forest);
+        let predictor = Predictor::new(forest)?;
         let mut minutes = Vec::new();
         for (i, line) in lines.enumerate() {
             let cells: Vec<&str> = line.split(',').collect();
@@ -157,7 +157,7 @@ impl Replay {
         model: ModelIdentity,
         source: &str,
     ) -> anyhow::Result<Replay> {
-        let predictor = Predictor::new(forest);
+        let predictor = Predictor::new(forest)?;
         let mut minutes = Vec::new();
         for frame in frames {
             let x = frame

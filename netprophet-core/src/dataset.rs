@@ -674,7 +674,13 @@ pub fn write_csv_rows(
 }
 
 /// As [`write_csv_rows`], with `extra` columns (in [`CsvLayout::extra`]'s
-/// order) after the eight features.
+/// order) after the eight features. Labels or a column of another length
+/// than the frame are an `InvalidInput` error, and nothing is written.
+///
+/// Every cell is a number or a timestamp, so nothing ever needs quoting;
+/// the lines are built by hand (ryu for the floats, the date formatted once
+/// a day) because this is the hot loop of multi-GB exports, where a
+/// general CSV writer's per-field escaping checks buy nothing.
 pub fn write_csv_rows_with(
     out: &mut impl Write,
     frame: &FeatureFrame,
@@ -683,6 +689,16 @@ pub fn write_csv_rows_with(
     extra: &[Vec<f64>],
 ) -> std::io::Result<()> {
     use std::fmt::Write as _;
+    let n = frame.len();
+    let label_lens = labels.map(|l| [l.threshold.len(), l.is_degraded.len(), l.target.len()]);
+    if extra.iter().any(|c| c.len() != n)
+        || label_lens.is_some_and(|lens| lens.iter().any(|&len| len != n))
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("labels or extra columns do not have the frame's {n} rows"),
+        ));
+    }
     let mut line = String::with_capacity(256);
     // The date part only changes once a day; format it then.
     let mut day = i64::MIN;
@@ -737,6 +753,28 @@ pub fn write_csv_rows_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn columns_of_another_length_are_an_error_not_a_panic() {
+        let n = 4;
+        let frame = FeatureFrame::from_minutes(
+            (0..n as i64).map(|i| i * 60).collect(),
+            vec![10.0; n],
+            vec![f64::NAN; n],
+            vec![10.0; n],
+            vec![10.0; n],
+            vec![1; n],
+            crate::features::FeatureConfig::default(),
+        );
+        let mut out = Vec::new();
+        write_csv_rows_with(&mut out, &frame, None, false, &[vec![1.0; n]]).unwrap();
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), n);
+        let mut out = Vec::new();
+        let err =
+            write_csv_rows_with(&mut out, &frame, None, false, &[vec![1.0; n - 1]]).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(out.is_empty(), "nothing is written before the check");
+    }
 
     #[test]
     fn floats_look_like_python() {

@@ -17,14 +17,13 @@
 //!   one now (rows already in an episode have no target): the warning an
 //!   operator wants before a path degrades.
 
-use serde::{Deserialize, Serialize};
-
 use crate::features::FeatureFrame;
 use crate::rolling::rolling_mean_std;
 
 /// What a model learns to predict.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 #[non_exhaustive]
 pub enum Target {
     /// The minute `horizon` bins ahead is degraded (the original system's
@@ -72,8 +71,9 @@ impl std::fmt::Display for Target {
 /// assert_eq!((config.target, config.horizon, config.span), (Target::Sustained, 15, 10));
 /// assert!(config.problems().is_empty());
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 #[non_exhaustive]
 pub struct LabelConfig {
     /// What is predicted (default: the original target).

@@ -5,8 +5,6 @@
 
 use std::fmt;
 
-use serde::Serialize;
-
 /// Inputs that metrics cannot be computed from.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
 #[non_exhaustive]
@@ -75,7 +73,8 @@ fn check<S: Score>(y: &[u8], scores: &[S]) -> Result<(), MetricError> {
 }
 
 /// Precision, recall, F1 and support of one class.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClassScores {
     /// tp / (tp + fp), 0 when nothing was predicted.
     pub precision: f64,
@@ -107,7 +106,8 @@ impl ClassScores {
 }
 
 /// The report for binary labels (0 = healthy, 1 = degraded).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ClassificationReport {
     /// Class 0 then class 1.
     pub classes: [ClassScores; 2],
@@ -303,7 +303,8 @@ pub fn average_precision<S: Score>(y: &[u8], scores: &[S]) -> Result<f64, Metric
 }
 
 /// One point of the precision-recall curve.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PrPoint {
     /// Scores >= this are positive.
     pub threshold: f64,

@@ -3,8 +3,6 @@
 //! ([`crate::features`]), the streaming builder and the history features
 //! ([`crate::history`]), which all build on it and nothing else.
 
-use serde::Serialize;
-
 /// Width of a bin in seconds.
 pub const BIN_SECONDS: i64 = 60;
 
@@ -14,7 +12,8 @@ pub fn bin_of(timestamp: i64) -> i64 {
 }
 
 /// One row of features for one minute.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct FeatureRow {
     /// Start of the minute, Unix seconds (UTC).

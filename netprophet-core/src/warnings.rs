@@ -17,12 +17,12 @@
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
 
 use crate::metrics::{MetricError, Score};
 
 /// Warnings against episodes on one probe's (or many probes') rows.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct WarningRecord {
     /// Events (runs of positive minutes).
     pub events: usize,
@@ -164,7 +164,8 @@ pub fn brier<S: Score>(y: &[u8], p: &[S]) -> Result<f64, MetricError> {
 }
 
 /// One bin of a reliability diagram.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ReliabilityBin {
     /// Mean predicted probability of the rows in the bin.
     pub predicted: f64,
@@ -276,7 +277,8 @@ fn check<S: Score>(y: &[u8], p: &[S]) -> Result<(), MetricError> {
 }
 
 /// A 95 % percentile interval.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Interval {
     /// 2.5th percentile.
     pub low: f64,
@@ -309,7 +311,8 @@ struct Group {
 }
 
 /// The bootstrap intervals of PR-AUC, F1 (at the threshold) and Brier.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BootstrapIntervals {
     /// Average precision.
     pub pr_auc: Interval,

@@ -42,10 +42,7 @@ fn archive_to_model_to_metrics_without_glue() {
 
     let y = rows.y_f32();
     let data = TrainData::new(&rows.x, rows.width(), &y).with_feature_names(&rows.feature_names);
-    let params = TrainParams {
-        n_estimators: 20,
-        ..TrainParams::default()
-    };
+    let params = TrainParams::default().n_estimators(20);
     let forest = train(&data, &params).unwrap();
 
     let dir = std::env::temp_dir().join(format!("np-app-{}", std::process::id()));
@@ -59,6 +56,7 @@ fn archive_to_model_to_metrics_without_glue() {
     );
 
     let p = Predictor::new(&reloaded)
+        .unwrap()
         .predict(&rows.x, rows.width())
         .unwrap();
     let ap = average_precision(&rows.y, &p).unwrap();

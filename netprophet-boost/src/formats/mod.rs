@@ -92,13 +92,18 @@ impl Forest {
     /// either the old file or the new one, never a torn one. (A link at
     /// `path` is replaced, not followed; netprophet-core's `atomic_file`
     /// follows links and refuses devices, for paths users give.)
+    ///
+    /// The forest is validated first: one edited into an invalid state is
+    /// an error, not a file no reader accepts.
     pub fn save_json(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
+        self.validate()?;
         save(path.as_ref(), self.to_xgboost_json().as_bytes())
     }
 
     /// Saves the model as XGBoost UBJSON, atomically (as
     /// [`Forest::save_json`]).
     pub fn save_ubjson(&self, path: impl AsRef<Path>) -> Result<(), ModelError> {
+        self.validate()?;
         save(path.as_ref(), &self.to_xgboost_ubjson())
     }
 }

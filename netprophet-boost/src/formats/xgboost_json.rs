@@ -323,32 +323,7 @@ pub(crate) fn forest_to_value(forest: &Forest) -> Value {
         .trees
         .iter()
         .enumerate()
-        .map(|(id, t)| {
-            let n = t.num_nodes();
-            json!({
-                "base_weights": t.base_weight,
-                "categories": [],
-                "categories_nodes": [],
-                "categories_segments": [],
-                "categories_sizes": [],
-                "default_left": t.default_left.iter().map(|&d| d as u8).collect::<Vec<_>>(),
-                "id": id,
-                "left_children": t.left,
-                "loss_changes": t.loss_change,
-                "parents": t.parent,
-                "right_children": t.right,
-                "split_conditions": t.split_condition,
-                "split_indices": t.split_feature,
-                "split_type": vec![0u8; n],
-                "sum_hessian": t.sum_hessian,
-                "tree_param": {
-                    "num_deleted": "0",
-                    "num_feature": forest.num_feature.to_string(),
-                    "num_nodes": n.to_string(),
-                    "size_leaf_vector": "1"
-                }
-            })
-        })
+        .map(|(id, t)| tree_to_value(id, t, forest.num_feature))
         .collect();
     let groups = forest.num_output_group();
     let num_parallel_tree = 1usize;
@@ -369,22 +344,6 @@ pub(crate) fn forest_to_value(forest: &Forest) -> Value {
         Objective::MultiSoftprob { num_class } | Objective::MultiSoftmax { num_class } => num_class,
         _ => 0,
     };
-    let mut objective = Map::new();
-    objective.insert("name".into(), json!(forest.objective.name()));
-    match forest.objective {
-        Objective::MultiSoftprob { num_class } | Objective::MultiSoftmax { num_class } => {
-            objective.insert(
-                "softmax_multiclass_param".into(),
-                json!({ "num_class": num_class.to_string() }),
-            );
-        }
-        Objective::RegSquaredError => {
-            objective.insert("reg_loss_param".into(), json!({ "scale_pos_weight": "1" }));
-        }
-        _ => {
-            objective.insert("reg_loss_param".into(), json!({ "scale_pos_weight": "1" }));
-        }
-    }
     let names = forest.feature_names.clone().unwrap_or_default();
     let types: Vec<&str> = names.iter().map(|_| "float").collect();
     json!({
@@ -412,8 +371,56 @@ pub(crate) fn forest_to_value(forest: &Forest) -> Value {
                 "num_feature": forest.num_feature.to_string(),
                 "num_target": "1"
             },
-            "objective": Value::Object(objective)
+            "objective": objective_to_value(&forest.objective)
         },
         "version": [3, 1, 3]
     })
+}
+
+/// One tree as XGBoost's `RegTree::SaveModel` writes it (numerical splits
+/// only, so the category arrays are empty).
+fn tree_to_value(id: usize, t: &crate::Tree, num_feature: usize) -> Value {
+    let n = t.num_nodes();
+    json!({
+        "base_weights": t.base_weight,
+        "categories": [],
+        "categories_nodes": [],
+        "categories_segments": [],
+        "categories_sizes": [],
+        "default_left": t.default_left.iter().map(|&d| d as u8).collect::<Vec<_>>(),
+        "id": id,
+        "left_children": t.left,
+        "loss_changes": t.loss_change,
+        "parents": t.parent,
+        "right_children": t.right,
+        "split_conditions": t.split_condition,
+        "split_indices": t.split_feature,
+        "split_type": vec![0u8; n],
+        "sum_hessian": t.sum_hessian,
+        "tree_param": {
+            "num_deleted": "0",
+            "num_feature": num_feature.to_string(),
+            "num_nodes": n.to_string(),
+            "size_leaf_vector": "1"
+        }
+    })
+}
+
+/// The `learner.objective` object: the name and the parameter block
+/// XGBoost expects beside it when it loads the model.
+fn objective_to_value(objective: &Objective) -> Value {
+    let mut out = Map::new();
+    out.insert("name".into(), json!(objective.name()));
+    match *objective {
+        Objective::MultiSoftprob { num_class } | Objective::MultiSoftmax { num_class } => {
+            out.insert(
+                "softmax_multiclass_param".into(),
+                json!({ "num_class": num_class.to_string() }),
+            );
+        }
+        _ => {
+            out.insert("reg_loss_param".into(), json!({ "scale_pos_weight": "1" }));
+        }
+    }
+    Value::Object(out)
 }

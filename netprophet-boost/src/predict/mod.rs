@@ -61,7 +61,7 @@ impl Layout {
 ///     vec![0.5],
 ///     1,
 /// )?;
-/// let p = Predictor::new(&forest);
+/// let p = Predictor::new(&forest)?;
 /// assert_eq!(p.margin_row(&[12.0])?, 1.0);
 /// assert_eq!(p.margin_row(&[f32::NAN])?, -1.0); // missing goes left
 /// assert!((p.predict_row(&[12.0])? - 0.7310586).abs() < 1e-7);
@@ -97,8 +97,13 @@ fn link(objective: &Objective, base_score: f32) -> f32 {
 }
 
 impl Predictor {
-    /// Compiles `forest` into the flattened layout.
-    pub fn new(forest: &Forest) -> Predictor {
+    /// Validates `forest` ([`Forest::validate`]) and compiles it into the
+    /// flattened layout. The check is repeated here, not trusted from the
+    /// loader, because a forest's fields are public: one edited after
+    /// loading (a child index out of range, a cycle, a short array) is an
+    /// error, never a panic or an endless walk.
+    pub fn new(forest: &Forest) -> Result<Predictor, ModelError> {
+        forest.validate()?;
         let depth = forest.trees.iter().map(complete::depth).max().unwrap_or(0);
         let layout = if depth <= complete::MAX_DEPTH {
             Layout::Complete(CompleteTrees::new(&forest.trees, depth))
@@ -119,7 +124,7 @@ impl Predictor {
                 link(&forest.objective, b)
             })
             .collect();
-        Predictor {
+        Ok(Predictor {
             layout,
             groups: forest.tree_group.clone(),
             base_margin,
@@ -127,7 +132,7 @@ impl Predictor {
             num_group,
             objective: forest.objective.clone(),
             shap: ShapTrees::new(&forest.trees),
-        }
+        })
     }
 
     /// Number of features a row must have.
@@ -373,7 +378,7 @@ impl Predictor {
     /// let mut tree = Tree::stump(0, 10.0, true, -1.0, 1.0);
     /// tree.sum_hessian = vec![4.0, 3.0, 1.0];
     /// let forest = Forest::new(vec![tree], Objective::RegSquaredError, vec![0.5], 2)?;
-    /// let p = Predictor::new(&forest);
+    /// let p = Predictor::new(&forest)?;
     /// let c = p.contributions(&[12.0, 7.0], 2)?;
     /// // Expected margin 0.5 + (3 x -1 + 1 x 1) / 4 = 0; feature 0 moves it to 1.5.
     /// assert_eq!(c, vec![1.5, 0.0, 0.0]);
@@ -430,14 +435,14 @@ mod tests {
 
     #[test]
     fn threshold_equal_goes_right() {
-        let p = Predictor::new(&two_trees());
+        let p = Predictor::new(&two_trees()).unwrap();
         // 1.0 < 1.0 is false: right leaf -0.5; 0.0 < 0.0 false: right 2.0.
         assert_eq!(p.margin_row(&[1.0, 0.0]).unwrap(), 0.5 - 0.5 + 2.0);
     }
 
     #[test]
     fn missing_follows_default() {
-        let p = Predictor::new(&two_trees());
+        let p = Predictor::new(&two_trees()).unwrap();
         assert_eq!(
             p.margin_row(&[f32::NAN, f32::NAN]).unwrap(),
             0.5 - 0.5 + 1.0
@@ -446,7 +451,7 @@ mod tests {
 
     #[test]
     fn batch_equals_rows() {
-        let p = Predictor::new(&two_trees());
+        let p = Predictor::new(&two_trees()).unwrap();
         let data: Vec<f32> = (0..5000).map(|i| (i % 7) as f32 * 0.4 - 1.0).collect();
         let batch = p.margins(&data, 2).unwrap();
         for (i, row) in data.chunks(2).enumerate() {
@@ -470,7 +475,7 @@ mod tests {
             base_weight: vec![0.0; 7],
         };
         let forest = Forest::new(vec![tree], Objective::RegSquaredError, vec![0.0], 2).unwrap();
-        let complete = Predictor::new(&forest);
+        let complete = Predictor::new(&forest).unwrap();
         assert!(matches!(complete.layout, Layout::Complete(_)));
         let mut sparse = complete.clone();
         let mut s = SparseTrees::default();
@@ -500,7 +505,7 @@ mod tests {
                 .map(|i| Tree::stump(feature, i as f32, true, -1.0, 1.0))
                 .collect();
             let forest = Forest::new(trees, Objective::RegSquaredError, vec![0.0], width).unwrap();
-            let p = Predictor::new(&forest);
+            let p = Predictor::new(&forest).unwrap();
             let mut row = vec![0.0f32; width];
             row[feature as usize] = 10.5;
             // Trees with threshold 0..=10 send 10.5 right (+1), 11..40 left.
@@ -539,7 +544,7 @@ mod tests {
             t.split_condition[split] = k as f32;
         }
         let forest = Forest::new(vec![t], Objective::RegSquaredError, vec![0.0], 1).unwrap();
-        let p = Predictor::new(&forest);
+        let p = Predictor::new(&forest).unwrap();
         assert!(p.margin_row(&[1e9]).is_ok());
         let err = p.contributions(&[1.0], 1).unwrap_err().to_string();
         assert!(err.contains("300 levels"), "{err}");
@@ -547,7 +552,7 @@ mod tests {
 
     #[test]
     fn short_row_is_an_error() {
-        let p = Predictor::new(&two_trees());
+        let p = Predictor::new(&two_trees()).unwrap();
         assert!(p.margin_row(&[1.0]).is_err());
         assert!(p.margins(&[1.0, 2.0, 3.0], 2).is_err());
     }

@@ -85,10 +85,11 @@ pub const BEST_SCORE: &str = "best_score";
 /// let x: Vec<f32> = (0..100).flat_map(|i| [(i % 10) as f32, (i / 10) as f32]).collect();
 /// let y: Vec<f32> = (0..100).map(|i| if i % 10 > 5 { 1.0 } else { 0.0 }).collect();
 /// let data = TrainData::new(&x, 2, &y);
-/// let forest = train(&data, &TrainParams { n_estimators: 20, ..TrainParams::default() }).unwrap();
-/// let p = netprophet_boost::Predictor::new(&forest);
+/// let forest = train(&data, &TrainParams::default().n_estimators(20)).unwrap();
+/// let p = netprophet_boost::Predictor::new(&forest)?;
 /// assert!(p.predict_row(&[8.0, 0.0]).unwrap() > 0.9);
 /// assert!(p.predict_row(&[2.0, 0.0]).unwrap() < 0.1);
+/// # Ok::<(), netprophet_boost::ModelError>(())
 /// ```
 pub fn train(data: &TrainData<'_>, params: &TrainParams) -> Result<Forest, ModelError> {
     boost(data, None, params, |_| {})
@@ -116,12 +117,10 @@ pub fn train_with_progress(
 /// let x: Vec<f32> = (0..400).map(|i| (i % 40) as f32).collect();
 /// let y: Vec<f32> = (0..400).map(|i| if i % 40 > 25 { 1.0 } else { 0.0 }).collect();
 /// let (train_rows, eval_rows) = (TrainData::new(&x[..300], 1, &y[..300]), TrainData::new(&x[300..], 1, &y[300..]));
-/// let params = TrainParams {
-///     n_estimators: 500,
-///     eval_metric: Some(EvalMetric::LogLoss),
-///     early_stopping_rounds: Some(5),
-///     ..TrainParams::default()
-/// };
+/// let params = TrainParams::default()
+///     .n_estimators(500)
+///     .eval_metric(Some(EvalMetric::LogLoss))
+///     .early_stopping_rounds(Some(5));
 /// let mut log = Vec::new();
 /// let forest = train_with_eval(&train_rows, &eval_rows, &params, |r| log.push(r.eval.unwrap())).unwrap();
 /// let best: usize = forest.attributes[BEST_ITERATION].parse().unwrap();
@@ -347,7 +346,7 @@ mod tests {
             ..TrainParams::default()
         };
         let forest = train(&d, &params).unwrap();
-        let p = Predictor::new(&forest);
+        let p = Predictor::new(&forest).unwrap();
         let probs = p.predict(&x, 3).unwrap();
         let errors = probs
             .iter()
@@ -540,7 +539,7 @@ mod tests {
             ..TrainParams::default()
         };
         let forest = train(&d, &p).unwrap();
-        let pred = Predictor::new(&forest);
+        let pred = Predictor::new(&forest).unwrap();
         for b in [0.0, 3.0, 7.5] {
             for c in [f32::NAN, 2.0, 9.0] {
                 let mut prev = f32::NEG_INFINITY;

@@ -1,18 +1,17 @@
 //! Training parameters (XGBoost's `TrainParam` and the learner's
 //! settings): what a user sets, its defaults and its valid ranges.
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{BadParam, ModelError};
 
 /// Training objective.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum TrainObjective {
     /// `binary:logistic` (labels 0 or 1).
-    #[serde(alias = "binary:logistic")]
+    #[cfg_attr(feature = "serde", serde(alias = "binary:logistic"))]
     BinaryLogistic,
     /// `reg:squarederror`.
-    #[serde(alias = "reg:squarederror")]
+    #[cfg_attr(feature = "serde", serde(alias = "reg:squarederror"))]
     SquaredError,
 }
 
@@ -27,38 +26,40 @@ impl TrainObjective {
 }
 
 /// How a tree grows (XGBoost's `grow_policy`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum GrowPolicy {
     /// Level by level: every node of a level that can be split is, before
     /// the next level (`depthwise`, the default).
     #[default]
-    #[serde(alias = "depthwise")]
+    #[cfg_attr(feature = "serde", serde(alias = "depthwise"))]
     DepthWise,
     /// Best first: the node whose split gains most is split next, until
     /// `max_leaves` leaves (`lossguide`).
-    #[serde(alias = "lossguide")]
+    #[cfg_attr(feature = "serde", serde(alias = "lossguide"))]
     LossGuide,
 }
 
 /// A metric on an evaluation set (XGBoost's `eval_metric`), reported
 /// every round and used by early stopping.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum EvalMetric {
     /// Weighted negative log-likelihood (`logloss`), lower is better.
-    #[serde(alias = "logloss")]
+    #[cfg_attr(feature = "serde", serde(alias = "logloss"))]
     LogLoss,
     /// Area under the ROC curve (`auc`), higher is better.
-    #[serde(alias = "auc")]
+    #[cfg_attr(feature = "serde", serde(alias = "auc"))]
     Auc,
     /// Area under the precision-recall curve (`aucpr`), higher is better.
-    #[serde(alias = "aucpr")]
+    #[cfg_attr(feature = "serde", serde(alias = "aucpr"))]
     AucPr,
     /// Weighted fraction of rows on the wrong side of probability 0.5
     /// (`error`), lower is better.
-    #[serde(alias = "error")]
+    #[cfg_attr(feature = "serde", serde(alias = "error"))]
     Error,
     /// Weighted root mean squared error (`rmse`), lower is better.
-    #[serde(alias = "rmse")]
+    #[cfg_attr(feature = "serde", serde(alias = "rmse"))]
     Rmse,
 }
 
@@ -101,11 +102,30 @@ impl EvalMetric {
     }
 }
 
-/// Training parameters; the defaults are XGBoost's. They serialise to
-/// JSON and back (fields left out take their defaults), so a run's
-/// parameters can be stored beside its model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+/// Training parameters; the defaults are XGBoost's. With the `serde`
+/// feature they serialise to JSON and back (fields left out take their
+/// defaults), so a run's parameters can be stored beside its model.
+///
+/// `#[non_exhaustive]`, so parameters can be added without breaking
+/// users: start from [`TrainParams::default`] and set what differs, with
+/// the chainable setters or by assigning fields.
+///
+/// ```
+/// use netprophet_boost::train::TrainParams;
+///
+/// let params = TrainParams::default()
+///     .n_estimators(300)
+///     .max_depth(4)
+///     .learning_rate(0.05)
+///     .subsample(0.8);
+/// assert_eq!(params.max_depth, 4);
+/// params.validate()?;
+/// # Ok::<(), netprophet_boost::ModelError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
+#[non_exhaustive]
 pub struct TrainParams {
     /// Objective (default binary:logistic).
     pub objective: TrainObjective,
@@ -193,6 +213,47 @@ impl Default for TrainParams {
             early_stopping_rounds: None,
         }
     }
+}
+
+/// Chainable setters, one per field, named as the field.
+macro_rules! setters {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        impl TrainParams {
+            $(
+                #[doc = concat!("Sets `", stringify!($field), "` (see the field).")]
+                #[must_use]
+                pub fn $field(mut self, value: $ty) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    objective: TrainObjective,
+    n_estimators: usize,
+    max_depth: usize,
+    learning_rate: f64,
+    min_child_weight: f64,
+    lambda: f64,
+    alpha: f64,
+    gamma: f64,
+    max_delta_step: f64,
+    subsample: f64,
+    colsample_bytree: f64,
+    colsample_bylevel: f64,
+    colsample_bynode: f64,
+    max_bin: usize,
+    grow_policy: GrowPolicy,
+    max_leaves: usize,
+    monotone_constraints: Vec<i8>,
+    scale_pos_weight: f64,
+    base_score: Option<f64>,
+    seed: u64,
+    eval_metric: Option<EvalMetric>,
+    early_stopping_rounds: Option<usize>,
 }
 
 /// Most boosting rounds accepted: far beyond any useful model, and low
@@ -361,6 +422,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "serde")]
     fn parameters_round_trip_through_json_and_old_files_still_load() {
         let p = TrainParams {
             alpha: 0.5,

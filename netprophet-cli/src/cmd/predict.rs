@@ -134,7 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .with_context(|| format!("{} does not fit the model", args.input.display()))
         }
     };
-    let predictor = Predictor::new(&forest);
+    let predictor = Predictor::new(&forest)?;
     let values = if args.margin {
         predictor.margins(&data, width)?
     } else {

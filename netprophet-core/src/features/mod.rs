@@ -14,8 +14,6 @@
 //! probe that was offline for a day yields two frames, not a day of
 //! invented minutes.
 
-use serde::{Deserialize, Serialize};
-
 mod bins;
 mod frame;
 mod streaming;
@@ -32,8 +30,9 @@ pub use streaming::{StreamError, StreamingFeatures};
 /// let config = FeatureConfig::default().window(30).max_fill(10);
 /// assert_eq!((config.window, config.change_lag, config.max_fill), (30, 5, 10));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 #[non_exhaustive]
 pub struct FeatureConfig {
     /// Trailing window of the rolling statistics, in bins (default 60).
