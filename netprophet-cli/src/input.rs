@@ -1,5 +1,6 @@
 //! Where labelled rows come from, for `train`, `tune` and `evaluate`:
-//! Atlas archives, plain RTT traces and feature CSVs; which probes; which
+//! Atlas archives, plain RTT traces, feature CSVs and Parquet feature
+//! tables (a file or a partitioned directory); which probes; which
 //! features (named sets that combine with `+`); and which target.
 
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use netprophet_core::dataset::{read_minutes_csv, Dataset};
 use netprophet_core::features::{FeatureConfig, FeatureFrame, EXTENDED, RELATIVE};
 use netprophet_core::history::{DAILY, LEVEL, RECENT};
 use netprophet_core::labels::{label, LabelConfig, Labels, Target};
+use netprophet_core::parquet::{is_parquet_input, read_minutes_parquet};
 use netprophet_core::schema::FEATURE_COLUMNS;
 
 use crate::telemetry::{input_kind, load_probes, InputKind, Selection, TraceArgs};
@@ -157,8 +159,10 @@ pub struct InputArgs {
     /// Atlas archive(s) (NDJSON, gzip, JSON array), plain RTT traces (CSV
     /// with a time and an RTT column, such as the RIPE Atlas traces of
     /// `epoch;rtt;cp`), or feature CSV(s) as `netprophet features` writes
-    /// them (and as the original system's training_data.csv is). A
-    /// feature CSV's own labels are used for the original target.
+    /// them (and as the original system's training_data.csv is), or
+    /// Parquet feature tables (`.parquet`, or a directory of them as
+    /// `features --partition` writes it). A feature table's own labels
+    /// are used for the original target.
     #[arg(long, required = true, num_args = 1..)]
     pub input: Vec<PathBuf>,
     /// For archives and traces: only this probe (repeatable).
@@ -296,10 +300,19 @@ impl InputArgs {
         let mut telemetry = Vec::new();
         let mut csv_frames = Vec::new();
         for path in &self.input {
-            match input_kind(path, &columns)? {
-                InputKind::FeatureCsv => {
+            let kind = if is_parquet_input(path) {
+                None
+            } else {
+                Some(input_kind(path, &columns)?)
+            };
+            match kind {
+                None | Some(InputKind::FeatureCsv) => {
                     let own_labels = self.labels.is_original()?;
-                    let frames: Vec<(FeatureFrame, Labels)> = read_minutes_csv(path)?
+                    let table = match kind {
+                        None => read_minutes_parquet(path, FeatureConfig::default())?,
+                        _ => read_minutes_csv(path)?,
+                    };
+                    let frames: Vec<(FeatureFrame, Labels)> = table
                         .into_iter()
                         .map(|(frame, labels)| {
                             let labels = labels
@@ -311,7 +324,7 @@ impl InputArgs {
                     sink.size_hint(frames.iter().map(|f| f.0.len()).sum());
                     csv_frames.push(frames);
                 }
-                InputKind::Archive | InputKind::Trace => telemetry.push(path.clone()),
+                Some(InputKind::Archive | InputKind::Trace) => telemetry.push(path.clone()),
             }
         }
         let loaded = if telemetry.is_empty() {
@@ -344,6 +357,30 @@ impl InputArgs {
         }
         Ok(())
     }
+}
+
+/// The rows of `names` from a Parquet feature table (a file or a
+/// directory), for scoring: the table's own columns when it has them all
+/// (in file order, files in path order), else computed from its
+/// per-minute columns with `config` (in probe and time order).
+pub fn parquet_matrix(
+    path: &std::path::Path,
+    names: &[String],
+    config: FeatureConfig,
+) -> anyhow::Result<Vec<f32>> {
+    let columns = netprophet_core::parquet::column_names(path)?;
+    if names.iter().all(|n| columns.contains(n)) {
+        return Ok(netprophet_core::parquet::read_matrix(path, names)?);
+    }
+    let mut data = Vec::new();
+    for (frame, _) in read_minutes_parquet(path, config)? {
+        data.extend(
+            frame
+                .matrix(names)
+                .context("the model needs a feature netprophet does not compute")?,
+        );
+    }
+    Ok(data)
 }
 
 /// Receives labelled frames as inputs are read.
