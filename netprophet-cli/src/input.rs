@@ -10,7 +10,7 @@ use netprophet_core::dataset::{read_minutes_csv, Dataset};
 use netprophet_core::features::{FeatureConfig, FeatureFrame, EXTENDED, RELATIVE};
 use netprophet_core::history::{DAILY, LEVEL, RECENT};
 use netprophet_core::labels::{label, LabelConfig, Labels, Target};
-use netprophet_core::parquet::{is_parquet_input, read_minutes_parquet};
+use netprophet_core::parquet::{for_each_probe_parquet, is_parquet_input, read_minutes_parquet};
 use netprophet_core::schema::FEATURE_COLUMNS;
 
 use crate::telemetry::{input_kind, load_probes, InputKind, Selection, TraceArgs};
@@ -298,33 +298,36 @@ impl InputArgs {
         let feature_config = self.labels.feature_config();
         let columns = self.traces.columns();
         let mut telemetry = Vec::new();
-        let mut csv_frames = Vec::new();
+        // Feature tables in input order: a CSV's frames as read, a Parquet
+        // table's path (its frames are streamed a probe at a time below,
+        // never all held).
+        let mut tables: Vec<Result<Vec<(FeatureFrame, Labels)>, &std::path::Path>> = Vec::new();
+        let own_labels = self.labels.is_original()?;
+        let relabel = |frames: Vec<(FeatureFrame, Option<Labels>)>| -> Vec<(FeatureFrame, Labels)> {
+            frames
+                .into_iter()
+                .map(|(frame, labels)| {
+                    let labels = labels
+                        .filter(|_| own_labels)
+                        .unwrap_or_else(|| label(&frame, label_config));
+                    (frame, labels)
+                })
+                .collect()
+        };
         for path in &self.input {
-            let kind = if is_parquet_input(path) {
-                None
-            } else {
-                Some(input_kind(path, &columns)?)
-            };
-            match kind {
-                None | Some(InputKind::FeatureCsv) => {
-                    let own_labels = self.labels.is_original()?;
-                    let table = match kind {
-                        None => read_minutes_parquet(path, FeatureConfig::default())?,
-                        _ => read_minutes_csv(path)?,
-                    };
-                    let frames: Vec<(FeatureFrame, Labels)> = table
-                        .into_iter()
-                        .map(|(frame, labels)| {
-                            let labels = labels
-                                .filter(|_| own_labels)
-                                .unwrap_or_else(|| label(&frame, label_config));
-                            (frame, labels)
-                        })
-                        .collect();
+            if is_parquet_input(path) {
+                let rows = netprophet_core::parquet::row_count(path)?;
+                sink.size_hint(usize::try_from(rows).unwrap_or(usize::MAX));
+                tables.push(Err(path));
+                continue;
+            }
+            match input_kind(path, &columns)? {
+                InputKind::FeatureCsv => {
+                    let frames = relabel(read_minutes_csv(path)?);
                     sink.size_hint(frames.iter().map(|f| f.0.len()).sum());
-                    csv_frames.push(frames);
+                    tables.push(Ok(frames));
                 }
-                Some(InputKind::Archive | InputKind::Trace) => telemetry.push(path.clone()),
+                InputKind::Archive | InputKind::Trace => telemetry.push(path.clone()),
             }
         }
         let loaded = if telemetry.is_empty() {
@@ -338,8 +341,13 @@ impl InputArgs {
             sink.size_hint(loaded.probes.minutes(feature_config));
             Some(loaded)
         };
-        for frames in csv_frames {
-            sink.frames(frames)?;
+        for table in tables {
+            match table {
+                Ok(frames) => sink.frames(frames)?,
+                Err(path) => for_each_probe_parquet(path, FeatureConfig::default(), |frames| {
+                    sink.frames(relabel(frames))
+                })?,
+            }
         }
         if let Some(loaded) = loaded {
             for id in loaded.probes.probe_ids() {

@@ -590,7 +590,8 @@ fn read_column(
 /// the table's own labels when it has `is_degraded` and
 /// `target_5m_degraded`. Rows are taken in (probe, time) order whatever
 /// the files' order, so a table split by day and probe range reads as one;
-/// a minute given twice is an error.
+/// a minute given twice is an error. All frames at once: see
+/// [`for_each_probe_parquet`] to take them a probe at a time.
 ///
 /// # Errors
 /// As [`read_columns`], and when a required column is missing or rows of
@@ -599,36 +600,142 @@ pub fn read_minutes_parquet(
     path: &Path,
     config: FeatureConfig,
 ) -> Result<Vec<(FeatureFrame, Option<Labels>)>, DatasetError> {
-    const NAMES: [&str; 9] = [
-        "timestamp",
-        "avg_latency",
-        "jitter",
-        "rtt_min",
-        "rtt_max",
-        "packet_count",
-        "probe_id",
-        "is_degraded",
-        TARGET_COLUMN,
-    ];
-    let mut table: Vec<Vec<f64>> = vec![Vec::new(); NAMES.len()];
-    let (mut with_probe, mut with_labels) = (true, true);
+    let mut all = Vec::new();
+    for_each_probe_parquet(path, config, |frames| {
+        all.extend(frames);
+        Ok::<(), DatasetError>(())
+    })?;
+    if all.is_empty() {
+        return Err(DatasetError::Empty(path.display().to_string()));
+    }
+    Ok(all)
+}
+
+/// The per-minute columns [`for_each_probe_parquet`] reads.
+const MINUTE_NAMES: [&str; 9] = [
+    "timestamp",
+    "avg_latency",
+    "jitter",
+    "rtt_min",
+    "rtt_max",
+    "packet_count",
+    "probe_id",
+    "is_degraded",
+    TARGET_COLUMN,
+];
+
+/// Rows in a Parquet table (a file or a directory), from the files'
+/// footers alone.
+///
+/// # Errors
+/// When a file cannot be read or is not Parquet.
+pub fn row_count(path: &Path) -> Result<u64, DatasetError> {
+    let mut rows = 0u64;
+    for file in parquet_files(path)? {
+        let n = guarded(&file, || {
+            Ok(open(&file)?.metadata().file_metadata().num_rows())
+        })?;
+        rows = rows.saturating_add(u64::try_from(n).unwrap_or(0));
+    }
+    Ok(rows)
+}
+
+/// As [`read_minutes_parquet`], handing `each` one probe's frames at a
+/// time, in probe order within each group of files.
+///
+/// Memory is bounded by a group, not the table: files that differ only in
+/// a `day=...` folder (the `probes=A-B` ranges `netprophet features
+/// --partition` writes) form a group, read, sorted and cut into frames
+/// on their own, when no probe appears in two groups (checked first, from
+/// the `probe_id` column alone); otherwise, and for a single file, the
+/// whole table is one group.
+///
+/// # Errors
+/// As [`read_minutes_parquet`], or what `each` returns.
+pub fn for_each_probe_parquet<E: From<DatasetError>>(
+    path: &Path,
+    config: FeatureConfig,
+    mut each: impl FnMut(Vec<(FeatureFrame, Option<Labels>)>) -> Result<(), E>,
+) -> Result<(), E> {
     let files = parquet_files(path)?;
+    let (mut with_probe, mut with_labels) = (true, true);
     for file in &files {
-        let cols = read_columns(file, &NAMES)?;
+        let names = column_names(file)?;
+        let has = |n: &str| names.iter().any(|c| c == n);
+        for need in &MINUTE_NAMES[..6] {
+            if !has(need) {
+                return Err(DatasetError::MissingColumn {
+                    path: file.clone(),
+                    column: need.to_string(),
+                    available: names.join(","),
+                }
+                .into());
+            }
+        }
+        with_probe &= has("probe_id");
+        with_labels &= has("is_degraded") && has(TARGET_COLUMN);
+    }
+    for group in groups(path, &files, with_probe)? {
+        read_group(path, &group, config, with_probe, with_labels, &mut each)?;
+    }
+    Ok(())
+}
+
+/// The files of `files` grouped by their folders below `root` other than
+/// `day=...` ones, when no probe is in two groups; else one group.
+fn groups(
+    root: &Path,
+    files: &[PathBuf],
+    with_probe: bool,
+) -> Result<Vec<Vec<PathBuf>>, DatasetError> {
+    let mut by_key: std::collections::BTreeMap<Vec<String>, Vec<PathBuf>> = Default::default();
+    for file in files {
+        let rel = file.strip_prefix(root).unwrap_or(file);
+        let key: Vec<String> = rel
+            .parent()
+            .into_iter()
+            .flat_map(Path::components)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .filter(|c| !c.starts_with("day="))
+            .collect();
+        by_key.entry(key).or_default().push(file.clone());
+    }
+    if by_key.len() < 2 || !with_probe {
+        return Ok(vec![files.to_vec()]);
+    }
+    let mut owner: std::collections::HashMap<u64, usize> = Default::default();
+    for (g, group) in by_key.values().enumerate() {
+        for file in group {
+            let probes = read_columns(file, &["probe_id"])?
+                .remove(0)
+                .unwrap_or_default();
+            for p in probes {
+                if *owner.entry(p as u64).or_insert(g) != g {
+                    return Ok(vec![files.to_vec()]);
+                }
+            }
+        }
+    }
+    Ok(by_key.into_values().collect())
+}
+
+/// Reads one group of files, sorts its rows by (probe, time) and hands
+/// `each` its probes' frames one probe at a time.
+fn read_group<E: From<DatasetError>>(
+    path: &Path,
+    files: &[PathBuf],
+    config: FeatureConfig,
+    with_probe: bool,
+    with_labels: bool,
+    each: &mut impl FnMut(Vec<(FeatureFrame, Option<Labels>)>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut table: Vec<Vec<f64>> = vec![Vec::new(); MINUTE_NAMES.len()];
+    for file in files {
+        let cols = read_columns(file, &MINUTE_NAMES)?;
         let rows = cols[0].as_ref().map_or(0, Vec::len);
-        with_probe &= cols[6].is_some();
-        with_labels &= cols[7].is_some() && cols[8].is_some();
-        for (i, (col, name)) in cols.into_iter().zip(NAMES).enumerate() {
+        for (i, col) in cols.into_iter().enumerate() {
             match col {
                 Some(c) => table[i].extend(c),
-                None if i < 6 => {
-                    let available = column_names(file)?.join(",");
-                    return Err(DatasetError::MissingColumn {
-                        path: file.clone(),
-                        column: name.to_string(),
-                        available,
-                    });
-                }
                 None => table[i].extend(std::iter::repeat_n(f64::NAN, rows)),
             }
         }
@@ -642,15 +749,21 @@ pub fn read_minutes_parquet(
             .then(table[0][a].total_cmp(&table[0][b]))
     });
     let mut segments = Segments::new(config, with_probe, with_labels);
+    let mut current = None;
     for &i in &order {
         let ts = table[0][i];
         let probe = probe_of(i);
         if ts.is_nan() || probe.is_nan() || probe < 0.0 {
-            return Err(parquet_err(
-                path,
-                format!("row {i}: no timestamp or probe id"),
-            ));
+            return Err(parquet_err(path, format!("row {i}: no timestamp or probe id")).into());
         }
+        if current.is_some_and(|c| c != probe) {
+            let done = std::mem::replace(
+                &mut segments,
+                Segments::new(config, with_probe, with_labels),
+            );
+            each(done.finish().unwrap_or_default())?;
+        }
+        current = Some(probe);
         let minute = [
             table[1][i],
             table[2][i],
@@ -662,13 +775,18 @@ pub fn read_minutes_parquet(
         segments
             .push(ts as i64, probe as u64, minute, labels)
             .map_err(|(what, column)| {
-                let at = column.map_or(String::new(), |k| format!(", column `{}`", NAMES[7 + k]));
+                let at = column.map_or(String::new(), |k| {
+                    format!(", column `{}`", MINUTE_NAMES[7 + k])
+                });
                 parquet_err(path, format!("probe {probe}{at}: {what}"))
             })?;
     }
-    segments
-        .finish()
-        .ok_or_else(|| DatasetError::Empty(path.display().to_string()))
+    drop(order);
+    drop(table);
+    if let Some(frames) = segments.finish() {
+        each(frames)?;
+    }
+    Ok(())
 }
 
 /// The columns `names` of a Parquet table (a file or a directory, files in
