@@ -10,7 +10,7 @@ use netprophet_core::dataset::{read_minutes_csv, Dataset};
 use netprophet_core::features::{FeatureConfig, FeatureFrame, EXTENDED, RELATIVE};
 use netprophet_core::history::{DAILY, LEVEL, RECENT};
 use netprophet_core::labels::{label, LabelConfig, Labels, Target};
-use netprophet_core::parquet::{for_each_probe_parquet, is_parquet_input, read_minutes_parquet};
+use netprophet_core::parquet::{for_each_probe_parquet, is_parquet_input};
 use netprophet_core::schema::FEATURE_COLUMNS;
 
 use crate::telemetry::{input_kind, load_probes, InputKind, Selection, TraceArgs};
@@ -381,7 +381,20 @@ pub fn parquet_matrix(
         return Ok(netprophet_core::parquet::read_matrix(path, names)?);
     }
     let mut data = Vec::new();
-    for (frame, _) in read_minutes_parquet(path, config)? {
+    for_each_probe_parquet(path, config, |frames| {
+        data.extend(frames_matrix(frames, names)?);
+        anyhow::Ok(())
+    })?;
+    Ok(data)
+}
+
+/// The rows of `names` computed from frames, in their order.
+pub fn frames_matrix<L>(
+    frames: Vec<(FeatureFrame, L)>,
+    names: &[String],
+) -> anyhow::Result<Vec<f32>> {
+    let mut data = Vec::new();
+    for (frame, _) in frames {
         data.extend(
             frame
                 .matrix(names)

@@ -79,15 +79,7 @@ fn derived_rows(
     names: &[String],
     config: netprophet_core::features::FeatureConfig,
 ) -> anyhow::Result<Vec<f32>> {
-    let mut data = Vec::new();
-    for (frame, _) in read_minutes_csv_with(input, config)? {
-        data.extend(
-            frame
-                .matrix(names)
-                .context("the model needs a feature netprophet does not compute")?,
-        );
-    }
-    Ok(data)
+    crate::input::frames_matrix(read_minutes_csv_with(input, config)?, names)
 }
 
 /// Runs `netprophet predict`.
