@@ -178,3 +178,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_keeps_only_its_probes_results() {
+        let body = br#"[{"prb_id":6001,"result":[]},{"prb_id":6002,"result":[{"rtt":1.5}]},
+            {"prb_id":6004},{"type":"ping"},{"prb_id":"x"}]"#;
+        let lines = |shard: &str| {
+            let mut out = Vec::new();
+            let n = write_lines(&mut &body[..], &mut out, shard.parse().unwrap()).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(text.lines().count() as u64, n);
+            text
+        };
+        let even = lines("0/2");
+        assert_eq!(even.lines().count(), 4, "{even}");
+        assert!(even.contains("6002") && even.contains("6004") && !even.contains("6001"));
+        assert!(even.contains(r#"{"type":"ping"}"#), "no probe id: shard 0");
+        let odd = lines("1/2");
+        assert_eq!(odd.trim(), r#"{"prb_id":6001,"result":[]}"#);
+        assert_eq!(lines("0/1").lines().count(), 5);
+        let cut = write_lines(&mut &body[..20], &mut Vec::new(), Shard::all());
+        assert!(cut.is_err());
+    }
+}
