@@ -1,5 +1,6 @@
 //! Where labelled rows come from, for `train`, `tune` and `evaluate`:
-//! Atlas archives, plain RTT traces and feature CSVs; which probes; which
+//! Atlas archives, plain RTT traces, feature CSVs and Parquet feature
+//! tables (a file or a partitioned directory); which probes; which
 //! features (named sets that combine with `+`); and which target.
 
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use netprophet_core::dataset::{read_minutes_csv, Dataset};
 use netprophet_core::features::{FeatureConfig, FeatureFrame, EXTENDED, RELATIVE};
 use netprophet_core::history::{DAILY, LEVEL, RECENT};
 use netprophet_core::labels::{label, LabelConfig, Labels, Target};
+use netprophet_core::parquet::{for_each_probe_parquet, is_parquet_input};
 use netprophet_core::schema::FEATURE_COLUMNS;
 
 use crate::telemetry::{input_kind, load_probes, InputKind, Selection, TraceArgs};
@@ -157,8 +159,10 @@ pub struct InputArgs {
     /// Atlas archive(s) (NDJSON, gzip, JSON array), plain RTT traces (CSV
     /// with a time and an RTT column, such as the RIPE Atlas traces of
     /// `epoch;rtt;cp`), or feature CSV(s) as `netprophet features` writes
-    /// them (and as the original system's training_data.csv is). A
-    /// feature CSV's own labels are used for the original target.
+    /// them (and as the original system's training_data.csv is), or
+    /// Parquet feature tables (`.parquet`, or a directory of them as
+    /// `features --partition` writes it). A feature table's own labels
+    /// are used for the original target.
     #[arg(long, required = true, num_args = 1..)]
     pub input: Vec<PathBuf>,
     /// For archives and traces: only this probe (repeatable).
@@ -294,22 +298,34 @@ impl InputArgs {
         let feature_config = self.labels.feature_config();
         let columns = self.traces.columns();
         let mut telemetry = Vec::new();
-        let mut csv_frames = Vec::new();
+        // Feature tables in input order: a CSV's frames as read, a Parquet
+        // table's path (its frames are streamed a probe at a time below,
+        // never all held).
+        let mut tables: Vec<Result<Vec<(FeatureFrame, Labels)>, &std::path::Path>> = Vec::new();
+        let own_labels = self.labels.is_original()?;
+        let relabel = |frames: Vec<(FeatureFrame, Option<Labels>)>| -> Vec<(FeatureFrame, Labels)> {
+            frames
+                .into_iter()
+                .map(|(frame, labels)| {
+                    let labels = labels
+                        .filter(|_| own_labels)
+                        .unwrap_or_else(|| label(&frame, label_config));
+                    (frame, labels)
+                })
+                .collect()
+        };
         for path in &self.input {
+            if is_parquet_input(path) {
+                let rows = netprophet_core::parquet::row_count(path)?;
+                sink.size_hint(usize::try_from(rows).unwrap_or(usize::MAX));
+                tables.push(Err(path));
+                continue;
+            }
             match input_kind(path, &columns)? {
                 InputKind::FeatureCsv => {
-                    let own_labels = self.labels.is_original()?;
-                    let frames: Vec<(FeatureFrame, Labels)> = read_minutes_csv(path)?
-                        .into_iter()
-                        .map(|(frame, labels)| {
-                            let labels = labels
-                                .filter(|_| own_labels)
-                                .unwrap_or_else(|| label(&frame, label_config));
-                            (frame, labels)
-                        })
-                        .collect();
+                    let frames = relabel(read_minutes_csv(path)?);
                     sink.size_hint(frames.iter().map(|f| f.0.len()).sum());
-                    csv_frames.push(frames);
+                    tables.push(Ok(frames));
                 }
                 InputKind::Archive | InputKind::Trace => telemetry.push(path.clone()),
             }
@@ -325,8 +341,13 @@ impl InputArgs {
             sink.size_hint(loaded.probes.minutes(feature_config));
             Some(loaded)
         };
-        for frames in csv_frames {
-            sink.frames(frames)?;
+        for table in tables {
+            match table {
+                Ok(frames) => sink.frames(frames)?,
+                Err(path) => for_each_probe_parquet(path, FeatureConfig::default(), |frames| {
+                    sink.frames(relabel(frames))
+                })?,
+            }
         }
         if let Some(loaded) = loaded {
             for id in loaded.probes.probe_ids() {
@@ -344,6 +365,43 @@ impl InputArgs {
         }
         Ok(())
     }
+}
+
+/// The rows of `names` from a Parquet feature table (a file or a
+/// directory), for scoring: the table's own columns when it has them all
+/// (in file order, files in path order), else computed from its
+/// per-minute columns with `config` (in probe and time order).
+pub fn parquet_matrix(
+    path: &std::path::Path,
+    names: &[String],
+    config: FeatureConfig,
+) -> anyhow::Result<Vec<f32>> {
+    let columns = netprophet_core::parquet::column_names(path)?;
+    if names.iter().all(|n| columns.contains(n)) {
+        return Ok(netprophet_core::parquet::read_matrix(path, names)?);
+    }
+    let mut data = Vec::new();
+    for_each_probe_parquet(path, config, |frames| {
+        data.extend(frames_matrix(frames, names)?);
+        anyhow::Ok(())
+    })?;
+    Ok(data)
+}
+
+/// The rows of `names` computed from frames, in their order.
+pub fn frames_matrix<L>(
+    frames: Vec<(FeatureFrame, L)>,
+    names: &[String],
+) -> anyhow::Result<Vec<f32>> {
+    let mut data = Vec::new();
+    for (frame, _) in frames {
+        data.extend(
+            frame
+                .matrix(names)
+                .context("the model needs a feature netprophet does not compute")?,
+        );
+    }
+    Ok(data)
 }
 
 /// Receives labelled frames as inputs are read.

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use anyhow::{bail, Context};
 use netprophet_core::atlas::{summary, ArchiveReader, ParseStats, Sample, SampleFilter};
 use netprophet_core::features::ProbeCollector;
+use netprophet_core::shard::Shard;
 use netprophet_core::traces::{first_line, is_trace_header, TraceColumns, TraceReader};
 
 /// How plain RTT traces name their columns (flags shared by every command
@@ -179,15 +180,45 @@ pub fn load_probes(
     traces: &TraceColumns,
     selection: &Selection,
 ) -> anyhow::Result<LoadedProbes> {
+    load_probes_sharded(inputs, traces, selection, Shard::all())
+}
+
+/// [`load_probes`] for the probes of one shard only: other probes'
+/// samples are dropped as they are read, so a shard holds only its own.
+pub fn load_probes_sharded(
+    inputs: &[PathBuf],
+    traces: &TraceColumns,
+    selection: &Selection,
+    shard: Shard,
+) -> anyhow::Result<LoadedProbes> {
     if inputs.is_empty() {
         bail!("no input archive given");
     }
     let mut filter = SampleFilter::default();
+    let selection = &match selection {
+        Selection::Probes(p) => {
+            let mine: Vec<u64> = p.iter().copied().filter(|&id| shard.contains(id)).collect();
+            if mine.is_empty() {
+                bail!("none of the probes asked for is in shard {shard} (probe_id % N == K)");
+            }
+            Selection::Probes(mine)
+        }
+        other => other.clone(),
+    };
     if let Selection::Probes(p) = selection {
         filter = filter.probes(p.iter().copied());
     }
     let mut probes = ProbeCollector::new();
-    let stats = read_samples(inputs, traces, &filter, "reading", |s| probes.extend(s))?;
+    let mut mine = Vec::new();
+    let stats = read_samples(inputs, traces, &filter, "reading", |s| {
+        if shard == Shard::all() {
+            probes.extend(s);
+        } else {
+            mine.clear();
+            mine.extend(s.iter().filter(|x| shard.contains(x.probe_id)).copied());
+            probes.extend(&mine);
+        }
+    })?;
     if *selection == Selection::MostActive {
         // One pass keeps every probe's samples compactly (12-16 bytes each);
         // the others are dropped as soon as the most active one is known.

@@ -53,6 +53,14 @@ pub enum DatasetError {
         /// The repeated name.
         column: String,
     },
+    /// A Parquet feature table is malformed or cannot be written.
+    #[error("{}: {message}", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A feature name is not one this crate computes.
     #[error(transparent)]
     UnknownFeature(#[from] crate::schema::UnknownFeature),
@@ -411,7 +419,7 @@ pub fn read_minutes_csv_with(
     let mut rdr = csv::Reader::from_reader(std::io::BufReader::new(file));
     let headers = rdr.headers().map_err(|e| csv_err(e.to_string()))?.clone();
     let cols = MinuteColumns::find(path, &headers)?;
-    let mut segments: Vec<Segment> = Vec::new();
+    let mut segments = Segments::new(config, cols.probe.is_some(), cols.labels.is_some());
     for (i, record) in rdr.records().enumerate() {
         let line = i + 2;
         let record = record.map_err(|e| csv_err(e.to_string()))?;
@@ -426,55 +434,122 @@ pub fn read_minutes_csv_with(
             Some(c) => num(c)? as u64,
             None => 0,
         };
+        let mut minute = [0.0; 5];
+        for (v, &c) in minute.iter_mut().zip(&cols.minute[1..]) {
+            *v = num(c)?;
+        }
+        let labels = match cols.labels {
+            Some((d, t)) => Some([(d, num(d)?), (t, num(t)?)]),
+            None => None,
+        };
+        segments
+            .push(ts, probe, minute, labels.map(|l| [l[0].1, l[1].1]))
+            .map_err(|(what, column)| {
+                let at = match (column, labels) {
+                    (Some(k), Some(l)) => {
+                        format!(", column `{}`", headers.get(l[k].0).unwrap_or("?").trim())
+                    }
+                    _ => String::new(),
+                };
+                csv_err(format!("line {line}{at}: {what}"))
+            })?;
+    }
+    segments
+        .finish()
+        .ok_or_else(|| DatasetError::Empty(path.display().to_string()))
+}
+
+/// Per-probe segments built row by row from per-minute columns, shared by
+/// the feature CSV and Parquet readers so both cut segments, and reject
+/// rows, by the same rules.
+pub(crate) struct Segments {
+    config: crate::features::FeatureConfig,
+    with_probe: bool,
+    with_labels: bool,
+    segments: Vec<Segment>,
+}
+
+impl Segments {
+    pub(crate) fn new(
+        config: crate::features::FeatureConfig,
+        with_probe: bool,
+        with_labels: bool,
+    ) -> Segments {
+        Segments {
+            config,
+            with_probe,
+            with_labels,
+            segments: Vec::new(),
+        }
+    }
+
+    /// Adds one minute: `minute` is avg_latency, jitter, rtt_min, rtt_max,
+    /// packet_count; `labels` is_degraded and the target (NaN: missing).
+    /// The error says what is wrong and, for a label, which of the two
+    /// (0 or 1).
+    pub(crate) fn push(
+        &mut self,
+        ts: i64,
+        probe: u64,
+        minute: [f64; 5],
+        labels: Option<[f64; 2]>,
+    ) -> Result<(), (String, Option<usize>)> {
         // A new probe, or the same probe after a gap longer than the
         // forward-fill limit (a new segment, as `netprophet features`
         // writes them), starts a new frame.
-        let max_fill = config.max_fill as f64;
-        let new_segment = segments.last().is_none_or(|g| {
+        let max_fill = self.config.max_fill as f64;
+        let new_segment = self.segments.last().is_none_or(|g| {
             g.probe != probe
                 || g.cols[0]
                     .last()
                     .is_some_and(|&last| ts as f64 - last > (max_fill + 1.0) * 60.0)
         });
         if new_segment {
-            segments.push(Segment::new(probe));
+            self.segments.push(Segment::new(probe));
         }
-        let g = segments.last_mut().expect("just pushed");
-        if g.cols[0]
-            .last()
-            .is_some_and(|&last| ts as f64 - last != 60.0)
-        {
-            return Err(csv_err(format!(
-                "line {line}: {ts_text} does not follow the previous row by one minute \
-                 (rows of a probe are consecutive minutes; a gap longer than {} minutes \
-                 starts a new segment)",
-                config.max_fill
-            )));
+        let Some(g) = self.segments.last_mut() else {
+            return Err(("no segment".into(), None));
+        };
+        if let Some(&last) = g.cols[0].last() {
+            if ts as f64 - last != 60.0 {
+                return Err((
+                    format!(
+                        "{} does not follow the previous row by one minute \
+                         (rows of a probe are consecutive minutes; a gap longer than {} minutes \
+                         starts a new segment)",
+                        format_utc(ts),
+                        self.config.max_fill
+                    ),
+                    None,
+                ));
+            }
+        }
+        if let Some([d, t]) = labels {
+            let degraded = parse_label(d, false).map_err(|what| (what, Some(0)))?;
+            let target = parse_label(t, true).map_err(|what| (what, Some(1)))?;
+            g.degraded.push(degraded == Some(true));
+            g.target.push(target);
         }
         g.cols[0].push(ts as f64);
-        for (col, &c) in g.cols.iter_mut().zip(&cols.minute).skip(1) {
-            col.push(num(c)?);
+        for (col, v) in g.cols.iter_mut().skip(1).zip(minute) {
+            col.push(v);
         }
-        if let Some((d, t)) = cols.labels {
-            let label = |c: usize, missing_ok: bool| {
-                parse_label(num(c)?, missing_ok).map_err(|what| {
-                    csv_err(format!(
-                        "line {line}, column `{}`: {what}",
-                        headers.get(c).unwrap_or("?").trim()
-                    ))
-                })
-            };
-            g.degraded.push(label(d, false)? == Some(true));
-            g.target.push(label(t, true)?);
+        Ok(())
+    }
+
+    /// The frames, or `None` when no row was pushed.
+    pub(crate) fn finish(self) -> Option<Vec<(FeatureFrame, Option<Labels>)>> {
+        if self.segments.is_empty() {
+            return None;
         }
+        let (probe, labels, config) = (self.with_probe, self.with_labels, self.config);
+        Some(
+            self.segments
+                .into_iter()
+                .map(|g| g.into_frame(probe, labels, config))
+                .collect(),
+        )
     }
-    if segments.is_empty() {
-        return Err(DatasetError::Empty(path.display().to_string()));
-    }
-    Ok(segments
-        .into_iter()
-        .map(|g| g.into_frame(cols.probe.is_some(), cols.labels.is_some(), config))
-        .collect())
 }
 
 /// Where a feature CSV keeps what [`read_minutes_csv`] reads.

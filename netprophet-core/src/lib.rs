@@ -40,8 +40,11 @@ pub mod kdtree;
 pub mod labels;
 pub mod metrics;
 pub mod minute;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod rolling;
 pub mod schema;
+pub mod shard;
 pub mod smote;
 pub mod split;
 pub mod time;

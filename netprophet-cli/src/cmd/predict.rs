@@ -1,4 +1,5 @@
-//! `netprophet predict`: score CSV rows with a model, one line per row.
+//! `netprophet predict`: score CSV or Parquet rows with a model, one line
+//! per row.
 //!
 //! Columns are matched to the model's features by name. The original
 //! system fed its live features in a different order from training and
@@ -78,62 +79,20 @@ fn derived_rows(
     names: &[String],
     config: netprophet_core::features::FeatureConfig,
 ) -> anyhow::Result<Vec<f32>> {
-    let mut data = Vec::new();
-    for (frame, _) in read_minutes_csv_with(input, config)? {
-        data.extend(
-            frame
-                .matrix(names)
-                .context("the model needs a feature netprophet does not compute")?,
-        );
-    }
-    Ok(data)
+    crate::input::frames_matrix(read_minutes_csv_with(input, config)?, names)
 }
 
 /// Runs `netprophet predict`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let forest = Forest::load(&args.model)?;
     let names = model_schema(&forest, args.features.as_deref())?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_path(&args.input)
-        .with_context(|| format!("cannot read {}", args.input.display()))?;
-    let header: Vec<String> = reader
-        .headers()
-        .with_context(|| format!("{}: no header row", args.input.display()))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let width = names.len();
-    // Whatever a frame computes (asked of an empty one) can be derived.
-    let derivable = |n: &String| FeatureFrame::default().column(n).is_some();
-    let data = match ColumnMap::by_name(&names, &header) {
-        Ok(map) => {
-            let mut data = Vec::new();
-            for (i, record) in reader.records().enumerate() {
-                let row = i + 2; // 1-based, after the header line
-                let record =
-                    record.with_context(|| format!("{}: line {row}", args.input.display()))?;
-                for (&col, name) in map.indices().iter().zip(&names) {
-                    let raw = record.get(col).unwrap_or("");
-                    data.push(
-                        cell(raw, row, name).with_context(|| args.input.display().to_string())?,
-                    );
-                }
-            }
-            data
-        }
-        Err(_) if header.iter().any(|h| h == "timestamp") && names.iter().all(derivable) => {
-            derived_rows(
-                &args.input,
-                &names,
-                ModelCard::read(&forest, &names)?.features,
-            )?
-        }
-        Err(e) => {
-            return Err(e)
-                .with_context(|| format!("{} does not fit the model", args.input.display()))
-        }
+    let data = if netprophet_core::parquet::is_parquet_input(&args.input) {
+        let config = ModelCard::read(&forest, &names)?.features;
+        crate::input::parquet_matrix(&args.input, &names, config)?
+    } else {
+        csv_rows(&args, &forest, &names)?
     };
+    let width = names.len();
     let predictor = Predictor::new(&forest)?;
     let values = if args.margin {
         predictor.margins(&data, width)?
@@ -151,6 +110,48 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let rows = data.len() / width;
     let per_row = values.len().checked_div(rows).unwrap_or(1);
     write_output(&values, per_row, args.format, args.margin)
+}
+
+/// The model's feature rows from a CSV: its columns by name, or derived
+/// from its per-minute columns.
+fn csv_rows(args: &Args, forest: &Forest, names: &[String]) -> anyhow::Result<Vec<f32>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(&args.input)
+        .with_context(|| format!("cannot read {}", args.input.display()))?;
+    let header: Vec<String> = reader
+        .headers()
+        .with_context(|| format!("{}: no header row", args.input.display()))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    // Whatever a frame computes (asked of an empty one) can be derived.
+    let derivable = |n: &String| FeatureFrame::default().column(n).is_some();
+    let data = match ColumnMap::by_name(names, &header) {
+        Ok(map) => {
+            let mut data = Vec::new();
+            for (i, record) in reader.records().enumerate() {
+                let row = i + 2; // 1-based, after the header line
+                let record =
+                    record.with_context(|| format!("{}: line {row}", args.input.display()))?;
+                for (&col, name) in map.indices().iter().zip(names) {
+                    let raw = record.get(col).unwrap_or("");
+                    data.push(
+                        cell(raw, row, name).with_context(|| args.input.display().to_string())?,
+                    );
+                }
+            }
+            data
+        }
+        Err(_) if header.iter().any(|h| h == "timestamp") && names.iter().all(derivable) => {
+            derived_rows(&args.input, names, ModelCard::read(forest, names)?.features)?
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("{} does not fit the model", args.input.display()))
+        }
+    };
+    Ok(data)
 }
 
 fn write_output(
