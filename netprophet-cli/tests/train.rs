@@ -383,3 +383,40 @@ fn early_stopping_refuses_bad_values_cleanly() {
         assert!(!model.exists(), "{extra:?} wrote a model");
     }
 }
+
+#[test]
+fn calibrated_early_stopping_watches_the_calibration_rows() {
+    let model = tmp("early-calibrated.json");
+    let out = netprophet(&[
+        "train",
+        "--input",
+        s(&real_csv()),
+        "--out",
+        s(&model),
+        "--calibrate",
+        "--n-estimators",
+        "400",
+        "--learning-rate",
+        "0.3",
+        "--early-stopping-rounds",
+        "5",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let trees = summary["trees"].as_u64().unwrap() as usize;
+    let best = summary["best_iteration"].as_u64().unwrap() as usize;
+    assert_eq!(trees, best + 5 + 1);
+    let rounds = stderr(&out)
+        .lines()
+        .filter(|l| l.contains("eval-logloss:"))
+        .count();
+    assert_eq!(rounds, trees);
+    let forest = netprophet_boost::Forest::load(&model).unwrap();
+    assert_eq!(forest.num_trees(), trees);
+    assert_eq!(
+        forest.attributes[netprophet_boost::train::BEST_ITERATION],
+        best.to_string()
+    );
+    assert!(summary["threshold"].is_number() || summary["threshold"].is_null());
+}
