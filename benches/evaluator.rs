@@ -29,6 +29,20 @@ fn scoring(c: &mut Criterion) {
         });
     }
     group.finish();
+    // The same 100 000 rows as ndarray views: C order is read in place,
+    // Fortran order is gathered a block of rows at a time.
+    let c_order = ndarray::Array2::from_shape_vec((100_000, 8), rows(100_000)).unwrap();
+    let mut f_order = ndarray::Array2::<f32>::zeros(ndarray::ShapeBuilder::f((100_000, 8)));
+    f_order.assign(&c_order);
+    let mut group = c.benchmark_group("predict ndarray 100000");
+    group.throughput(Throughput::Elements(100_000));
+    group.bench_function("C order", |b| {
+        b.iter(|| p.predict_array1(black_box(c_order.view())).unwrap())
+    });
+    group.bench_function("F order", |b| {
+        b.iter(|| p.predict_array1(black_box(f_order.view())).unwrap())
+    });
+    group.finish();
     c.bench_function("compile predictor (200 trees)", |b| {
         b.iter(|| Predictor::new(black_box(&forest)).unwrap())
     });

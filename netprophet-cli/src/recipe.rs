@@ -3,7 +3,9 @@
 //! splitting labelled rows.
 
 use anyhow::Context;
-use netprophet_boost::train::{train, TrainData, TrainParams};
+use netprophet_boost::train::{
+    train, train_with_eval, GrowPolicy, Round, TrainData, TrainObjective, TrainParams,
+};
 use netprophet_boost::{Forest, Predictor};
 use netprophet_core::dataset::Dataset;
 use netprophet_core::smote::Smote;
@@ -11,9 +13,48 @@ use netprophet_core::split;
 
 pub use crate::input::InputArgs;
 
+/// `--objective`: what the trees fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ObjectiveArg {
+    /// Log loss on the 0/1 target; the model predicts a probability.
+    #[value(name = "binary:logistic")]
+    BinaryLogistic,
+    /// Squared error on the 0/1 target; the model predicts a score (the
+    /// expected target), not a probability.
+    #[value(name = "reg:squarederror")]
+    SquaredError,
+}
+
+/// `--grow-policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GrowPolicyArg {
+    /// Level by level, to --max-depth.
+    Depthwise,
+    /// Best split first, to --max-leaves.
+    Lossguide,
+}
+
+/// One `--monotone NAME=1|-1|0`: the prediction may only rise (1) or only
+/// fall (-1) with the named feature.
+fn monotone(text: &str) -> Result<(String, i8), String> {
+    let (name, dir) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=1, NAME=-1 or NAME=0"))?;
+    let dir: i8 = match dir.trim() {
+        "1" | "+1" => 1,
+        "-1" => -1,
+        "0" => 0,
+        other => return Err(format!("{other:?} is not 1, -1 or 0 (in {text:?})")),
+    };
+    Ok((name.trim().to_string(), dir))
+}
+
 /// The training recipe: model parameters and class balancing.
 #[derive(clap::Args, Clone, Debug)]
 pub struct RecipeArgs {
+    /// What the trees fit.
+    #[arg(long, value_enum, default_value = "binary:logistic")]
+    pub objective: ObjectiveArg,
     /// Boosting rounds.
     #[arg(long, default_value_t = 200)]
     pub n_estimators: usize,
@@ -29,15 +70,39 @@ pub struct RecipeArgs {
     /// L2 regularisation of leaf weights.
     #[arg(long, default_value_t = 1.0)]
     pub lambda: f64,
-    /// Minimum gain to keep a split.
+    /// Minimum gain of a split (XGBoost's min_split_loss): a node whose
+    /// best split gains less stays a leaf.
     #[arg(long, default_value_t = 0.0)]
     pub gamma: f64,
+    /// L1 regularisation of leaf weights (reg_alpha).
+    #[arg(long, default_value_t = 0.0)]
+    pub alpha: f64,
+    /// Largest leaf weight before the learning rate (0 = no limit).
+    #[arg(long, default_value_t = 0.0)]
+    pub max_delta_step: f64,
+    /// How trees grow.
+    #[arg(long, value_enum, default_value_t = GrowPolicyArg::Depthwise)]
+    pub grow_policy: GrowPolicyArg,
+    /// Most leaves per tree (0 = no limit); with --grow-policy lossguide,
+    /// --max-depth 0 leaves the depth free.
+    #[arg(long, default_value_t = 0)]
+    pub max_leaves: usize,
+    /// A monotone constraint, by feature name (repeatable):
+    /// `--monotone rolling_std=1` lets the risk only rise with rolling_std.
+    #[arg(long, value_parser = monotone)]
+    pub monotone: Vec<(String, i8)>,
     /// Rows sampled per tree.
     #[arg(long, default_value_t = 1.0)]
     pub subsample: f64,
     /// Features sampled per tree.
     #[arg(long, default_value_t = 1.0)]
     pub colsample_bytree: f64,
+    /// Of the tree's features, those sampled anew for each depth.
+    #[arg(long, default_value_t = 1.0)]
+    pub colsample_bylevel: f64,
+    /// Of the depth's features, those sampled anew for each node.
+    #[arg(long, default_value_t = 1.0)]
+    pub colsample_bynode: f64,
     /// Bins per feature.
     #[arg(long, default_value_t = 256)]
     pub max_bin: usize,
@@ -74,6 +139,11 @@ pub struct Recipe {
     pub smote: Option<(usize, f64, u64)>,
     /// Fraction of negative training rows kept (1 = all), weighted up.
     pub negatives: f64,
+    /// Monotone constraints by feature name, turned into the model's
+    /// feature order when it is trained. Left out of the stored recipe
+    /// when empty, so models trained without any keep their bytes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub monotone: Vec<(String, i8)>,
 }
 
 impl RecipeArgs {
@@ -81,6 +151,19 @@ impl RecipeArgs {
     pub fn recipe(&self) -> Recipe {
         Recipe {
             params: TrainParams::default()
+                .objective(match self.objective {
+                    ObjectiveArg::BinaryLogistic => TrainObjective::BinaryLogistic,
+                    ObjectiveArg::SquaredError => TrainObjective::SquaredError,
+                })
+                .alpha(self.alpha)
+                .max_delta_step(self.max_delta_step)
+                .grow_policy(match self.grow_policy {
+                    GrowPolicyArg::Depthwise => GrowPolicy::DepthWise,
+                    GrowPolicyArg::Lossguide => GrowPolicy::LossGuide,
+                })
+                .max_leaves(self.max_leaves)
+                .colsample_bylevel(self.colsample_bylevel)
+                .colsample_bynode(self.colsample_bynode)
                 .n_estimators(self.n_estimators)
                 .max_depth(self.max_depth)
                 .learning_rate(self.learning_rate)
@@ -94,6 +177,7 @@ impl RecipeArgs {
                 .seed(self.seed),
             smote: (!self.no_smote).then_some((self.smote_k, self.smote_ratio, self.seed)),
             negatives: self.negatives.unwrap_or(1.0),
+            monotone: self.monotone.clone(),
         }
     }
 }
@@ -111,10 +195,80 @@ impl Recipe {
         out
     }
 
+    /// The parameters for a model of features `names`: the monotone
+    /// constraints placed by name.
+    fn params_for(&self, names: &[String]) -> anyhow::Result<TrainParams> {
+        let mut params = self.params.clone();
+        if !self.monotone.is_empty() {
+            let mut c = vec![0i8; names.len()];
+            for (name, dir) in &self.monotone {
+                let at = names.iter().position(|n| n == name).with_context(|| {
+                    format!(
+                        "--monotone {name}: not a feature of the model ({})",
+                        names.join(",")
+                    )
+                })?;
+                c[at] = *dir;
+            }
+            params.monotone_constraints = c;
+        }
+        Ok(params)
+    }
+
+    /// Trains on `data`, with the evaluation rows when there are some
+    /// (early stopping, a per-round log through `progress`).
+    fn boost(
+        &self,
+        data: &TrainData<'_>,
+        eval: Option<&(Vec<f32>, Vec<f32>)>,
+        progress: &mut dyn FnMut(Round),
+    ) -> anyhow::Result<Forest> {
+        let names = data.feature_names.unwrap_or_default();
+        let params = self.params_for(names)?;
+        Ok(match eval {
+            Some((x, y)) => {
+                train_with_eval(data, &TrainData::new(x, data.width, y), &params, progress)?
+            }
+            None => train(data, &params)?,
+        })
+    }
+
     /// Trains on the rows `idx` of `rows`, on the columns `cols` (named
     /// as the model's features), without copying the others: what
     /// evaluation folds need. SMOTE, when on, applies to these rows only.
     pub fn fit_rows(&self, rows: &Dataset, idx: &[u32], cols: &[usize]) -> anyhow::Result<Forest> {
+        self.fit_rows_with(rows, idx, cols, None, &mut |_| {})
+    }
+
+    /// [`fit_rows`](Self::fit_rows), with the rows `eval` of `rows` as
+    /// the evaluation set of early stopping; `progress` sees each round.
+    pub fn fit_rows_eval(
+        &self,
+        rows: &Dataset,
+        idx: &[u32],
+        cols: &[usize],
+        eval: &[u32],
+        progress: &mut dyn FnMut(Round),
+    ) -> anyhow::Result<Forest> {
+        let x = eval
+            .iter()
+            .flat_map(|&i| cols.iter().map(move |&c| rows.row(i as usize)[c]))
+            .collect();
+        let y = eval
+            .iter()
+            .map(|&i| f32::from(rows.y[i as usize]))
+            .collect();
+        self.fit_rows_with(rows, idx, cols, Some(&(x, y)), progress)
+    }
+
+    fn fit_rows_with(
+        &self,
+        rows: &Dataset,
+        idx: &[u32],
+        cols: &[usize],
+        eval: Option<&(Vec<f32>, Vec<f32>)>,
+        progress: &mut dyn FnMut(Round),
+    ) -> anyhow::Result<Forest> {
         let problems = self.problems();
         if !problems.is_empty() {
             anyhow::bail!("bad recipe: {}", problems.join("; "));
@@ -134,7 +288,7 @@ impl Recipe {
                     .collect();
                 sub.feature_names = names;
             }
-            return self.fit(&sub);
+            return self.fit_eval(&sub, eval, progress);
         }
         let mut rng =
             <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(self.params.seed);
@@ -172,15 +326,24 @@ impl Recipe {
         if !keep_all {
             data.weight = Some(&weight);
         }
-        Ok(train(&data, &self.params)?)
+        self.boost(&data, eval, progress)
     }
 
     /// Trains on `rows` (SMOTE applies to these rows only).
     pub fn fit(&self, rows: &Dataset) -> anyhow::Result<Forest> {
+        self.fit_eval(rows, None, &mut |_| {})
+    }
+
+    fn fit_eval(
+        &self,
+        rows: &Dataset,
+        eval: Option<&(Vec<f32>, Vec<f32>)>,
+        progress: &mut dyn FnMut(Round),
+    ) -> anyhow::Result<Forest> {
         if self.negatives < 1.0 && self.smote.is_none() {
             let idx: Vec<u32> = (0..rows.len() as u32).collect();
             let cols: Vec<usize> = (0..rows.width()).collect();
-            return self.fit_rows(rows, &idx, &cols);
+            return self.fit_rows_with(rows, &idx, &cols, eval, progress);
         }
         let y = rows.y_f32();
         match self.smote {
@@ -199,12 +362,12 @@ impl Recipe {
                 let y: Vec<f32> = out.y.iter().map(|&v| f32::from(v)).collect();
                 let data =
                     TrainData::new(&x, rows.width(), &y).with_feature_names(&rows.feature_names);
-                Ok(train(&data, &self.params)?)
+                self.boost(&data, eval, progress)
             }
             None => {
                 let data = TrainData::new(&rows.x, rows.width(), &y)
                     .with_feature_names(&rows.feature_names);
-                Ok(train(&data, &self.params)?)
+                self.boost(&data, eval, progress)
             }
         }
     }

@@ -136,3 +136,91 @@ fn bad_cell_and_bad_model_fail_with_one_clear_line() {
         "{err}"
     );
 }
+
+/// The real rows in the model's feature order, parsed as `predict` parses
+/// them (an empty cell is missing).
+fn model_rows(names: &[String], csv: &str) -> Vec<f32> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at: Vec<usize> = names
+        .iter()
+        .map(|n| header.iter().position(|h| h == n).unwrap())
+        .collect();
+    lines
+        .flat_map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            at.iter()
+                .map(|&i| match cells[i].trim() {
+                    "" => f32::NAN,
+                    v => v.parse::<f64>().unwrap() as f32,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn contributions_add_up_to_the_margin_and_equal_the_library() {
+    let model = fixtures().join("boost/tournament_model.json");
+    let input = fixtures().join("data/training_data.csv");
+    let out = predict(&model, &input, &["--margin", "--contributions"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let forest = netprophet_boost::Forest::load(&model).unwrap();
+    // The original model stores no names: the 8-feature training schema.
+    assert!(forest.feature_names.is_none());
+    let names: Vec<String> = "avg_latency,jitter,rtt_min,rtt_max,packet_count,latency_change_5m,rolling_mean,rolling_std"
+        .split(',')
+        .map(String::from)
+        .collect();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let mut want = vec!["margin".to_string()];
+    want.extend(names.iter().map(|n| format!("shap_{n}")));
+    want.push("shap_bias".into());
+    assert_eq!(header, want);
+
+    let rows: Vec<Vec<f32>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 952);
+    let text = std::fs::read_to_string(&input).unwrap();
+    let data = model_rows(&names, &text);
+    let predictor = netprophet_boost::Predictor::new(&forest).unwrap();
+    let library = predictor.contributions(&data, names.len()).unwrap();
+    let margins = predictor.margins(&data, names.len()).unwrap();
+    let w = names.len() + 1;
+    for (r, row) in rows.iter().enumerate() {
+        // The printed values are the library's, bit for bit.
+        assert_eq!(row[0].to_bits(), margins[r].to_bits(), "row {r}");
+        for (k, v) in row[1..].iter().enumerate() {
+            assert_eq!(v.to_bits(), library[r * w + k].to_bits(), "row {r} col {k}");
+        }
+        // And they add up to the margin, to float rounding.
+        let sum: f64 = row[1..].iter().map(|&v| f64::from(v)).sum();
+        let m = f64::from(row[0]);
+        assert!(
+            (sum - m).abs() <= 1e-5 * m.abs().max(1.0),
+            "row {r}: contributions sum to {sum}, margin {m}"
+        );
+    }
+
+    // Without --margin the probability comes first, the same contributions after.
+    let out = predict(&model, &input, &["--contributions", "--format", "json"]);
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &json[0];
+    assert!(first["prediction"].as_f64().unwrap() > 0.0);
+    let c = first["contributions"].as_object().unwrap();
+    assert_eq!(c.len(), w);
+    assert_eq!(
+        c["shap_bias"].as_f64().unwrap() as f32,
+        library[w - 1],
+        "the bias of row 0"
+    );
+}

@@ -278,3 +278,145 @@ fn training_from_an_archive_works_end_to_end() {
         stderr(&out)
     );
 }
+
+#[test]
+fn early_stopping_logs_each_round_and_stores_the_best_as_xgboost_does() {
+    let model = tmp("early.json");
+    let out = netprophet(&[
+        "train",
+        "--input",
+        s(&real_csv()),
+        "--out",
+        s(&model),
+        "--n-estimators",
+        "400",
+        "--learning-rate",
+        "0.3",
+        "--early-stopping-rounds",
+        "5",
+        "--eval-metric",
+        "logloss",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The latest 20 % of the 761 training rows evaluate each round.
+    assert_eq!(summary["train_rows"], 609);
+    assert_eq!(summary["validation_rows"], 152);
+    let trees = summary["trees"].as_u64().unwrap() as usize;
+    let best = summary["best_iteration"].as_u64().unwrap() as usize;
+
+    // One line a round on standard error, numbered from 0 as XGBoost does.
+    let log = stderr(&out);
+    let rounds: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("eval-logloss:"))
+        .collect();
+    assert_eq!(rounds.len(), trees, "{log}");
+    for (i, line) in rounds.iter().enumerate() {
+        assert!(line.starts_with(&format!("[{i}]\teval-logloss:")), "{line}");
+        let v: f64 = line.rsplit(':').next().unwrap().parse().unwrap();
+        assert!(v > 0.0 && v.is_finite(), "{line}");
+    }
+    // Stopped early: every tree is kept, the best round plus the patience.
+    assert!(trees < 400, "{trees} trees");
+    assert_eq!(trees, best + 5 + 1);
+
+    // Stored as XGBoost stores it: strings among the learner's attributes.
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let attributes = &json["learner"]["attributes"];
+    assert_eq!(
+        attributes["best_iteration"],
+        Value::String(best.to_string())
+    );
+    assert!(attributes["best_score"]
+        .as_str()
+        .unwrap()
+        .parse::<f64>()
+        .is_ok());
+    let forest = netprophet_boost::Forest::load(&model).unwrap();
+    assert_eq!(forest.num_trees(), trees);
+    assert_eq!(
+        forest.attributes[netprophet_boost::train::BEST_ITERATION],
+        best.to_string()
+    );
+}
+
+#[test]
+fn early_stopping_refuses_bad_values_cleanly() {
+    let model = tmp("bad-early.json");
+    let input = real_csv();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["train", "--input", s(&input), "--out", s(&model)];
+        args.extend(extra);
+        netprophet(&args)
+    };
+    for (extra, says) in [
+        (&["--early-stopping-rounds", "0"][..], "at least 1"),
+        (
+            &["--early-stopping-rounds=-3"][..],
+            "--early-stopping-rounds",
+        ),
+        (
+            &["--early-stopping-rounds", "many"][..],
+            "--early-stopping-rounds",
+        ),
+        (
+            &["--early-stopping-rounds", "5", "--eval-metric", "mse"][..],
+            "logloss, auc",
+        ),
+        (
+            &[
+                "--early-stopping-rounds",
+                "5",
+                "--validation-fraction",
+                "1.5",
+            ][..],
+            "--validation-fraction",
+        ),
+    ] {
+        let out = run(extra);
+        assert!(!out.status.success(), "{extra:?} was accepted");
+        let err = stderr(&out);
+        assert!(err.contains(says), "{extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{extra:?}: {err}");
+        assert!(!model.exists(), "{extra:?} wrote a model");
+    }
+}
+
+#[test]
+fn calibrated_early_stopping_watches_the_calibration_rows() {
+    let model = tmp("early-calibrated.json");
+    let out = netprophet(&[
+        "train",
+        "--input",
+        s(&real_csv()),
+        "--out",
+        s(&model),
+        "--calibrate",
+        "--n-estimators",
+        "400",
+        "--learning-rate",
+        "0.3",
+        "--early-stopping-rounds",
+        "5",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let trees = summary["trees"].as_u64().unwrap() as usize;
+    let best = summary["best_iteration"].as_u64().unwrap() as usize;
+    assert_eq!(trees, best + 5 + 1);
+    let rounds = stderr(&out)
+        .lines()
+        .filter(|l| l.contains("eval-logloss:"))
+        .count();
+    assert_eq!(rounds, trees);
+    let forest = netprophet_boost::Forest::load(&model).unwrap();
+    assert_eq!(forest.num_trees(), trees);
+    assert_eq!(
+        forest.attributes[netprophet_boost::train::BEST_ITERATION],
+        best.to_string()
+    );
+    assert!(summary["threshold"].is_number() || summary["threshold"].is_null());
+}

@@ -15,6 +15,8 @@ use rayon::prelude::*;
 
 use crate::{Forest, ModelError, Objective};
 
+#[cfg(feature = "ndarray")]
+mod array;
 mod complete;
 mod shap;
 mod sparse;
@@ -248,6 +250,38 @@ impl Predictor {
     /// row (`width >= num_feature`); returns `rows * num_group` margins.
     /// Large batches are scored in parallel (rayon).
     pub fn margins(&self, data: &[f32], width: usize) -> Result<Vec<f32>, ModelError> {
+        let rows = self.check_batch(data, width)?;
+        let mut out = vec![0.0f32; rows * self.num_group];
+        self.margins_into(data, width, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`margins`](Self::margins) into `out`, of length `rows *
+    /// num_group`: no allocation.
+    pub fn margins_into(
+        &self,
+        data: &[f32],
+        width: usize,
+        out: &mut [f32],
+    ) -> Result<(), ModelError> {
+        let rows = self.check_batch(data, width)?;
+        self.check_out(out.len(), rows * self.num_group)?;
+        let g = self.num_group;
+        if rows >= PARALLEL_MIN_ROWS {
+            data.par_chunks(BLOCK_ROWS * width)
+                .zip(out.par_chunks_mut(BLOCK_ROWS * g))
+                .for_each(|(d, o)| self.score_block(d, width, o));
+        } else {
+            data.chunks(BLOCK_ROWS * width)
+                .zip(out.chunks_mut(BLOCK_ROWS * g))
+                .for_each(|(d, o)| self.score_block(d, width, o));
+        }
+        Ok(())
+    }
+
+    /// How many rows of `width` values `data` holds, if that is a whole
+    /// number of rows wide enough for the model.
+    fn check_batch(&self, data: &[f32], width: usize) -> Result<usize, ModelError> {
         self.check_width(width, "each row")?;
         if width == 0 || !data.len().is_multiple_of(width) {
             return Err(ModelError::Input(format!(
@@ -255,47 +289,48 @@ impl Predictor {
                 data.len()
             )));
         }
-        let rows = data.len() / width;
-        let g = self.num_group;
-        let mut out = vec![0.0f32; rows * g];
-        let block = |(rows_in, out_block): (&[f32], &mut [f32])| {
-            for o in out_block.chunks_mut(g) {
-                o.copy_from_slice(&self.base_margin);
-            }
-            // Tree by tree over the block, so each row's sum is built in
-            // boosting order exactly as XGBoost builds it.
-            match &self.layout {
-                Layout::Complete(c) => {
-                    let groups = &self.groups;
-                    for (o, row) in out_block.chunks_mut(g).zip(rows_in.chunks(width)) {
-                        if g == 1 {
-                            let mut m = o[0];
-                            c.for_each_leaf(row, |_, leaf| m += leaf);
-                            o[0] = m;
-                        } else {
-                            c.for_each_leaf(row, |t, leaf| o[groups[t] as usize] += leaf);
-                        }
-                    }
-                }
-                Layout::Sparse(s) => {
-                    for (t, &grp) in self.groups.iter().enumerate() {
-                        for (o, row) in out_block.chunks_mut(g).zip(rows_in.chunks(width)) {
-                            o[grp as usize] += s.leaf(t, row);
-                        }
-                    }
-                }
-            }
-        };
-        if rows >= PARALLEL_MIN_ROWS {
-            data.par_chunks(BLOCK_ROWS * width)
-                .zip(out.par_chunks_mut(BLOCK_ROWS * g))
-                .for_each(block);
-        } else {
-            data.chunks(BLOCK_ROWS * width)
-                .zip(out.chunks_mut(BLOCK_ROWS * g))
-                .for_each(block);
+        Ok(data.len() / width)
+    }
+
+    fn check_out(&self, len: usize, want: usize) -> Result<(), ModelError> {
+        if len != want {
+            return Err(ModelError::Input(format!(
+                "output has {len} slots, the rows need {want}"
+            )));
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// Margins of the rows `rows_in` (row-major, `width` values each) into
+    /// `out_block`, `num_group` per row, on this thread.
+    fn score_block(&self, rows_in: &[f32], width: usize, out_block: &mut [f32]) {
+        let g = self.num_group;
+        for o in out_block.chunks_mut(g) {
+            o.copy_from_slice(&self.base_margin);
+        }
+        // Tree by tree over the block, so each row's sum is built in
+        // boosting order exactly as XGBoost builds it.
+        match &self.layout {
+            Layout::Complete(c) => {
+                let groups = &self.groups;
+                for (o, row) in out_block.chunks_mut(g).zip(rows_in.chunks(width)) {
+                    if g == 1 {
+                        let mut m = o[0];
+                        c.for_each_leaf(row, |_, leaf| m += leaf);
+                        o[0] = m;
+                    } else {
+                        c.for_each_leaf(row, |t, leaf| o[groups[t] as usize] += leaf);
+                    }
+                }
+            }
+            Layout::Sparse(s) => {
+                for (t, &grp) in self.groups.iter().enumerate() {
+                    for (o, row) in out_block.chunks_mut(g).zip(rows_in.chunks(width)) {
+                        o[grp as usize] += s.leaf(t, row);
+                    }
+                }
+            }
+        }
     }
 
     /// Outputs (probabilities for logistic objectives) of a batch; see

@@ -32,6 +32,42 @@ impl<'a> TrainData<'a> {
         }
     }
 
+    /// Rows from an `ndarray` matrix (feature `ndarray`): one row per
+    /// sample, one column per feature, in row-major (C) order and
+    /// contiguous, which the trainer reads in place. Any other layout is
+    /// an error; `x.as_standard_layout()` makes a row-major copy only when
+    /// one is needed.
+    ///
+    /// ```
+    /// use ndarray::{Array2, ShapeBuilder};
+    /// use netprophet_boost::train::{train, TrainData, TrainParams};
+    ///
+    /// // Column-major, as a Fortran-order numpy array arrives.
+    /// let x = Array2::from_shape_fn((200, 2).f(), |(i, j)| ((i + j) % 10) as f32);
+    /// let y: Vec<f32> = (0..200).map(|i| f32::from(u8::from(i % 10 > 5))).collect();
+    /// let rows = x.as_standard_layout(); // a copy here; none for C order
+    /// let data = TrainData::from_array(rows.view(), &y)?;
+    /// let params = TrainParams::default().n_estimators(5);
+    /// let forest = train(&data, &params)?;
+    /// assert_eq!(forest.num_trees(), 5);
+    /// # Ok::<(), netprophet_boost::ModelError>(())
+    /// ```
+    #[cfg(feature = "ndarray")]
+    pub fn from_array(x: ndarray::ArrayView2<'a, f32>, y: &'a [f32]) -> Result<Self, ModelError> {
+        let (rows, width) = x.dim();
+        if rows != y.len() {
+            return Err(invalid(format!("{rows} rows and {} labels", y.len())));
+        }
+        match x.to_slice() {
+            Some(x) => Ok(TrainData::new(x, width, y)),
+            None => Err(invalid(format!(
+                "the {rows} x {width} matrix is not in row-major (C) order or not contiguous \
+                 (strides {:?}): pass x.as_standard_layout().view()",
+                x.strides()
+            ))),
+        }
+    }
+
     /// The same rows, with feature names to store in the model.
     pub fn with_feature_names(self, names: &'a [String]) -> Self {
         TrainData {

@@ -53,6 +53,12 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     format: Format,
+    /// Also print each row's exact TreeSHAP contributions (XGBoost's
+    /// `pred_contribs`): one column per feature, `shap_<feature>`, and
+    /// `shap_bias`, in the model's margin (log-odds for binary:logistic),
+    /// adding up to the row's margin. What raised or lowered the risk.
+    #[arg(long)]
+    contributions: bool,
     /// Feature names, in model order, for a model that stores none.
     /// Default for such models: the 8-feature training schema
     /// avg_latency,jitter,rtt_min,rtt_max,packet_count,latency_change_5m,rolling_mean,rolling_std.
@@ -109,7 +115,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let rows = data.len() / width;
     let per_row = values.len().checked_div(rows).unwrap_or(1);
-    write_output(&values, per_row, args.format, args.margin)
+    let contributions = if args.contributions {
+        let mut names_out = Vec::new();
+        let groups = predictor.num_group();
+        for g in 0..groups {
+            let prefix = if groups == 1 {
+                "shap_".to_string()
+            } else {
+                format!("shap_{g}_")
+            };
+            names_out.extend(names.iter().map(|n| format!("{prefix}{n}")));
+            names_out.push(format!("{prefix}bias"));
+        }
+        Some((predictor.contributions(&data, width)?, names_out))
+    } else {
+        None
+    };
+    write_output(
+        &values,
+        per_row,
+        args.format,
+        args.margin,
+        contributions.as_ref().map(|(c, n)| (&c[..], &n[..])),
+    )
 }
 
 /// The model's feature rows from a CSV: its columns by name, or derived
@@ -159,31 +187,52 @@ fn write_output(
     per_row: usize,
     format: Format,
     margin: bool,
+    contributions: Option<(&[f32], &[String])>,
 ) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let what = if margin { "margin" } else { "prediction" };
+    let rows = values.len().checked_div(per_row).unwrap_or(0);
+    // A row's contributions, when asked for.
+    let shap = |r: usize| contributions.map(|(c, n)| &c[r * n.len()..(r + 1) * n.len()]);
     match format {
         Format::Csv => {
-            if per_row == 1 {
-                writeln!(out, "{what}")?;
+            let mut cols: Vec<String> = if per_row == 1 {
+                vec![what.to_string()]
             } else {
-                let cols: Vec<String> = (0..per_row).map(|k| format!("{what}_{k}")).collect();
-                writeln!(out, "{}", cols.join(","))?;
+                (0..per_row).map(|k| format!("{what}_{k}")).collect()
+            };
+            if let Some((_, names)) = contributions {
+                cols.extend(names.iter().cloned());
             }
-            for row in values.chunks(per_row) {
-                let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            writeln!(out, "{}", cols.join(","))?;
+            for (r, row) in values.chunks(per_row).enumerate() {
+                let mut cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+                if let Some(c) = shap(r) {
+                    cells.extend(c.iter().map(|v| v.to_string()));
+                }
                 writeln!(out, "{}", cells.join(","))?;
             }
         }
         Format::Json => {
-            let json: Vec<serde_json::Value> = values
-                .chunks(per_row)
+            let json: Vec<serde_json::Value> = (0..rows)
                 .map(|r| {
-                    if per_row == 1 {
-                        serde_json::json!(r[0])
+                    let row = &values[r * per_row..(r + 1) * per_row];
+                    let value = if per_row == 1 {
+                        serde_json::json!(row[0])
                     } else {
-                        serde_json::json!(r)
+                        serde_json::json!(row)
+                    };
+                    match (shap(r), contributions) {
+                        (Some(c), Some((_, names))) => {
+                            let map: serde_json::Map<String, serde_json::Value> = names
+                                .iter()
+                                .zip(c)
+                                .map(|(n, v)| (n.clone(), serde_json::json!(v)))
+                                .collect();
+                            serde_json::json!({ what: value, "contributions": map })
+                        }
+                        _ => value,
                     }
                 })
                 .collect();

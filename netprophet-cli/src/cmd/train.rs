@@ -7,6 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use netprophet_boost::calibration::Calibration;
+use netprophet_boost::train::{EvalMetric, Round, BEST_ITERATION};
 use netprophet_core::warnings::{brier, expected_calibration_error, Binning};
 
 use crate::model_card::{self, ModelCard};
@@ -49,9 +50,75 @@ pub struct Args {
     #[arg(long)]
     calibrate: bool,
     /// With --calibrate: fraction of each probe's training rows that
-    /// calibrate.
+    /// calibrate; with --early-stopping-rounds: that evaluate each round.
     #[arg(long, default_value_t = 0.2)]
     validation_fraction: f64,
+    /// Stop adding trees once the evaluation metric on each probe's latest
+    /// --validation-fraction of training rows has not improved for this
+    /// many rounds (XGBoost's early stopping: every tree is kept, the best
+    /// round is stored in the model as `best_iteration`). Each round's
+    /// metric is logged on standard error.
+    #[arg(long, value_parser = rounds)]
+    early_stopping_rounds: Option<usize>,
+    /// The metric early stopping watches (default: logloss, or rmse for
+    /// reg:squarederror).
+    #[arg(long, value_parser = eval_metric)]
+    eval_metric: Option<EvalMetric>,
+}
+
+/// `--early-stopping-rounds`: a whole number of rounds, at least 1.
+fn rounds(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("0 rounds would stop before the first; give at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "{text:?} is not a whole number of rounds (at least 1)"
+        )),
+    }
+}
+
+fn eval_metric(text: &str) -> Result<EvalMetric, String> {
+    EvalMetric::from_name(text)
+        .ok_or_else(|| format!("{text:?} is not one of logloss, auc, aucpr, error, rmse"))
+}
+
+impl Args {
+    /// The recipe, with early stopping when asked for.
+    fn recipe(&self) -> Recipe {
+        let mut recipe = self.recipe.recipe();
+        recipe.params.early_stopping_rounds = self.early_stopping_rounds;
+        recipe.params.eval_metric = self.eval_metric;
+        recipe
+    }
+
+    /// Trains on the rows `fit` of `rows`; with early stopping, the rows
+    /// `validation` evaluate each round, logged on standard error as
+    /// XGBoost logs them.
+    fn fit(
+        &self,
+        recipe: &Recipe,
+        rows: &netprophet_core::dataset::Dataset,
+        fit: &[u32],
+        validation: &[u32],
+    ) -> anyhow::Result<netprophet_boost::Forest> {
+        let cols: Vec<usize> = (0..rows.width()).collect();
+        if self.early_stopping_rounds.is_none() {
+            return recipe.fit_rows(rows, fit, &cols);
+        }
+        anyhow::ensure!(
+            !validation.is_empty(),
+            "no validation rows for early stopping (too few rows per probe)"
+        );
+        let metric = recipe
+            .params
+            .eval_metric
+            .unwrap_or(EvalMetric::default_for(recipe.params.objective));
+        recipe.fit_rows_eval(rows, fit, &cols, validation, &mut |r: Round| {
+            if let Some(v) = r.eval {
+                eprintln!("[{}]\teval-{}:{v:.5}", r.round - 1, metric.name());
+            }
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -63,7 +130,19 @@ struct Summary<'a> {
     train_rows: usize,
     train_positives: usize,
     train_seconds: f64,
+    trees: usize,
+    /// With early stopping: the rows that evaluated each round, and the
+    /// best round (from 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    validation_rows: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    best_iteration: Option<usize>,
     test: Option<Evaluation>,
+}
+
+/// The best round early stopping recorded in `forest`, if it did.
+fn best_iteration(forest: &netprophet_boost::Forest) -> Option<usize> {
+    forest.attributes.get(BEST_ITERATION)?.parse().ok()
 }
 
 /// Runs `netprophet train`.
@@ -73,17 +152,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let names = args.input.feature_names()?;
     let rows = args.input.load(&names)?;
-    let recipe = args.recipe.recipe();
+    let recipe = args.recipe();
     let (train_rows, test_rows) = if args.all_rows {
         (rows, None)
     } else {
         let (a, b) = split_rows(&rows, args.split, args.test_fraction, args.recipe.seed)?;
         (a, Some(b))
     };
+    // With early stopping, the latest training rows (they are in time
+    // order) evaluate each round.
+    let n = train_rows.len();
+    let n_fit = match args.early_stopping_rounds {
+        Some(_) => {
+            anyhow::ensure!(
+                args.validation_fraction > 0.0 && args.validation_fraction < 1.0,
+                "--validation-fraction {} must be between 0 and 1",
+                args.validation_fraction
+            );
+            (n as f64 * (1.0 - args.validation_fraction)).round() as usize
+        }
+        None => n,
+    };
+    let (fit, validation): (Vec<u32>, Vec<u32>) = (
+        (0..n_fit as u32).collect(),
+        (n_fit as u32..n as u32).collect(),
+    );
     let started = Instant::now();
-    let mut forest = recipe.fit(&train_rows)?;
+    let mut forest = if args.early_stopping_rounds.is_some() {
+        args.fit(&recipe, &train_rows, &fit, &validation)?
+    } else {
+        recipe.fit(&train_rows)?
+    };
     let train_seconds = started.elapsed().as_secs_f64();
-    describe(&mut forest, &args, &recipe, None, None, train_rows.len())?;
+    let fit_rows = fit.len();
+    describe(&mut forest, &args, &recipe, None, None, fit_rows)?;
     crate::model_card::save_model(&forest, &args.out)?;
     let test = match &test_rows {
         Some(t) => Some(Evaluation::new(
@@ -98,18 +200,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         features: &names,
         recipe: &recipe,
         split: (!args.all_rows).then_some(args.split),
-        train_rows: train_rows.len(),
-        train_positives: train_rows.positives(),
+        train_rows: fit_rows,
+        train_positives: fit
+            .iter()
+            .filter(|&&i| train_rows.y[i as usize] == 1)
+            .count(),
         train_seconds,
+        trees: forest.num_trees(),
+        validation_rows: args.early_stopping_rounds.map(|_| validation.len()),
+        best_iteration: best_iteration(&forest),
         test,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
         return Ok(());
     }
+    if let Some(best) = summary.best_iteration {
+        println!(
+            "early stopping: best round {best} of {} on {} validation rows",
+            summary.trees,
+            summary.validation_rows.unwrap_or(0)
+        );
+    }
     println!(
         "trained {} trees on {} rows ({} degraded{}) in {:.3} s; saved {}",
-        recipe.params.n_estimators,
+        summary.trees,
         summary.train_rows,
         summary.train_positives,
         if recipe.smote.is_some() {
@@ -183,7 +298,7 @@ fn describe(
 fn run_calibrated(args: &Args) -> anyhow::Result<()> {
     let names = args.input.feature_names()?;
     let rows = args.input.load_by_probe(&names)?;
-    let recipe = args.recipe.recipe();
+    let recipe = args.recipe();
     anyhow::ensure!(
         args.validation_fraction > 0.0 && args.validation_fraction < 1.0,
         "--validation-fraction {} must be between 0 and 1",
@@ -200,9 +315,9 @@ fn run_calibrated(args: &Args) -> anyhow::Result<()> {
         args.test_fraction
     };
     let fold = chrono_fold(&rows, test_fraction, args.validation_fraction);
-    let cols: Vec<usize> = (0..names.len()).collect();
     let started = Instant::now();
-    let mut forest = recipe.fit_rows(&rows, &fold.fit, &cols)?;
+    // Early stopping, when asked for, watches the calibration rows.
+    let mut forest = args.fit(&recipe, &rows, &fold.fit, &fold.validation)?;
     let train_seconds = started.elapsed().as_secs_f64();
     let scores_of = |idx: &[u32]| -> anyhow::Result<Vec<f64>> {
         let take: Vec<usize> = idx.iter().map(|&i| i as usize).collect();
@@ -242,6 +357,8 @@ fn run_calibrated(args: &Args) -> anyhow::Result<()> {
         train_positives: labels_of(&fold.fit).iter().filter(|&&y| y == 1).count(),
         validation_rows: fold.validation.len(),
         threshold,
+        trees: forest.num_trees(),
+        best_iteration: best_iteration(&forest),
         train_seconds,
         test,
     };
@@ -284,14 +401,24 @@ struct CalibratedSummary<'a> {
     validation_rows: usize,
     threshold: Option<f64>,
     train_seconds: f64,
+    trees: usize,
+    /// With early stopping: the best round (from 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    best_iteration: Option<usize>,
     test: Option<CalibratedTest>,
 }
 
 impl CalibratedSummary<'_> {
     fn print(&self, test_fraction: f64) {
+        if let Some(best) = self.best_iteration {
+            println!(
+                "early stopping: best round {best} of {} on the {} calibration rows",
+                self.trees, self.validation_rows
+            );
+        }
         println!(
             "trained {} trees on {} rows ({} degraded) in {:.3} s, calibrated on {} later rows (alarm threshold {}); saved {}",
-            self.recipe.params.n_estimators,
+            self.trees,
             self.train_rows,
             self.train_positives,
             self.train_seconds,
