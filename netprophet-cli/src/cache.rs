@@ -7,8 +7,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod record;
+
+pub use record::{MinuteOutcome, ProbeRecord, Runs};
+
 /// Layout version of the cache file; bumped when fields change meaning.
-pub const CACHE_VERSION: u32 = 1;
+/// Version 2 adds each prediction's strongest feature contributions and a
+/// per-probe record (recent minutes, warnings, degraded minutes); files of
+/// version 1 are still read (without them).
+pub const CACHE_VERSION: u32 = 2;
+/// The oldest layout version this build reads.
+pub const OLDEST_CACHE_VERSION: u32 = 1;
 /// How far back the dashboard chart reaches.
 pub const HISTORY_SECONDS: i64 = 12 * 3600;
 /// Most predictions a cache may hold.
@@ -16,7 +25,7 @@ pub const MAX_PREDICTIONS: usize = 50_000;
 /// Most prediction inputs a cache may hold, over all its predictions.
 pub const MAX_INPUTS: usize = 500_000;
 /// The last second a cache may name: 9999-12-31T23:59:59Z.
-const MAX_TIME: i64 = 253_402_300_799;
+pub(crate) const MAX_TIME: i64 = 253_402_300_799;
 
 /// Why a cache could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +140,54 @@ pub struct ProbePrediction {
     pub probability: f64,
     /// The model inputs, by feature name (null = missing).
     pub inputs: Vec<(String, Option<f64>)>,
+    /// The features that moved this prediction most, strongest first:
+    /// exact TreeSHAP contributions (at most [`MAX_CONTRIBUTIONS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<Contribution>,
+}
+
+/// How many contributions a prediction keeps: the few an operator reads.
+pub const MAX_CONTRIBUTIONS: usize = 5;
+
+/// One feature's share of a prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contribution {
+    /// Feature name.
+    pub feature: String,
+    /// The feature's value in the scored minute (null = missing).
+    pub value: Option<f64>,
+    /// Its TreeSHAP contribution to the model's margin (log-odds for a
+    /// logistic model): positive pushes the risk up, negative down.
+    pub contribution: f64,
+}
+
+/// The `keep` largest contributions by absolute value, strongest first,
+/// from a row's TreeSHAP output (`contribs`: one value per feature, then
+/// the bias, which is left out) and the row's inputs.
+pub fn top_contributions(
+    names: &[String],
+    inputs: &[f32],
+    contribs: &[f32],
+    keep: usize,
+) -> Vec<Contribution> {
+    let mut order: Vec<usize> = (0..names.len().min(contribs.len()))
+        .filter(|&i| contribs[i] != 0.0 && contribs[i].is_finite())
+        .collect();
+    order.sort_by(|&a, &b| {
+        contribs[b]
+            .abs()
+            .total_cmp(&contribs[a].abs())
+            .then(a.cmp(&b))
+    });
+    order
+        .into_iter()
+        .take(keep)
+        .map(|i| Contribution {
+            feature: names[i].clone(),
+            value: inputs.get(i).map(|v| f64::from(*v)).filter(|v| !v.is_nan()),
+            contribution: f64::from(contribs[i]),
+        })
+        .collect()
 }
 
 impl ProbePrediction {
@@ -171,7 +228,23 @@ pub struct PredictionCache {
     pub predictions: Vec<ProbePrediction>,
     /// Recent minutes of the headline probe, oldest first.
     pub history: Vec<HistoryPoint>,
+    /// How many minutes ahead the model looks: a scored minute's outcome
+    /// is the minute this much later (for the track record).
+    #[serde(default = "default_horizon")]
+    pub horizon_minutes: u32,
+    /// Per-probe records (recent buckets, warnings, outcomes), one per
+    /// probe with a prediction that has one; absent before version 2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeRecord>,
 }
+
+fn default_horizon() -> u32 {
+    5
+}
+
+/// Most runs (of scored, warned and degraded minutes) a cache may hold
+/// over all its probes.
+pub const MAX_RECORD_RUNS: usize = 2_000_000;
 
 /// Probability from which a model without its own alarm threshold is
 /// shown as high risk (the original system's 40 %).
@@ -210,9 +283,9 @@ impl PredictionCache {
     /// Parses and checks cache bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<PredictionCache, String> {
         let cache: PredictionCache = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        if cache.version != CACHE_VERSION {
+        if !(OLDEST_CACHE_VERSION..=CACHE_VERSION).contains(&cache.version) {
             return Err(format!(
-                "version {} (this build reads {CACHE_VERSION})",
+                "version {} (this build reads {OLDEST_CACHE_VERSION} to {CACHE_VERSION})",
                 cache.version
             ));
         }
@@ -255,13 +328,42 @@ impl PredictionCache {
         {
             return Err(format!("history risk {} out of [0, 1]", h.risk));
         }
+        if cache.probes.len() > cache.predictions.len() {
+            return Err(format!(
+                "{} probe records for {} predictions",
+                cache.probes.len(),
+                cache.predictions.len()
+            ));
+        }
+        let why: usize = cache.predictions.iter().map(|p| p.why.len()).sum();
+        if why > MAX_CONTRIBUTIONS * cache.predictions.len() {
+            return Err(format!(
+                "{why} contributions (at most {MAX_CONTRIBUTIONS} a prediction)"
+            ));
+        }
+        if cache.horizon_minutes > 1440 {
+            return Err(format!(
+                "horizon of {} minutes (at most a day)",
+                cache.horizon_minutes
+            ));
+        }
+        let mut runs = 0usize;
+        for r in &cache.probes {
+            r.check()?;
+            runs += r.runs();
+        }
+        if runs > MAX_RECORD_RUNS {
+            return Err(format!("{runs} record runs (at most {MAX_RECORD_RUNS})"));
+        }
         Ok(cache)
     }
 
     /// Writes the cache atomically: readers see the previous file or this
     /// one, never a mix, and a failure leaves the previous file untouched.
     pub fn write(&self, path: &Path) -> Result<(), CacheError> {
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| CacheError::Corrupt {
+        // Compact: a record's numbers one per line made a 12 000-probe
+        // cache several times larger.
+        let bytes = serde_json::to_vec(self).map_err(|e| CacheError::Corrupt {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
@@ -337,6 +439,7 @@ pub(crate) mod tests {
                 minute: generated_at - 60,
                 probability,
                 inputs: vec![("avg_latency".into(), Some(12.5)), ("jitter".into(), None)],
+                why: Vec::new(),
             }],
             history: (0..10)
                 .map(|i| HistoryPoint {
@@ -346,6 +449,8 @@ pub(crate) mod tests {
                     risk: 0.1 * i as f64,
                 })
                 .collect(),
+            horizon_minutes: 5,
+            probes: Vec::new(),
         }
     }
 

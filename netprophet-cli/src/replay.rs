@@ -220,8 +220,11 @@ impl Replay {
                     .iter()
                     .map(|f| (f.clone(), self.input(now, f)))
                     .collect(),
+                why: Vec::new(),
             }],
             history,
+            horizon_minutes: 5,
+            probes: Vec::new(),
         }
     }
 }

@@ -51,6 +51,7 @@ fn cache() -> PredictionCache {
             minute: T0 - 60,
             probability: 0.3,
             inputs: vec![("avg_latency".into(), Some(20.0))],
+            why: Vec::new(),
         }],
         history: (0..5)
             .map(|i| HistoryPoint {
@@ -60,6 +61,8 @@ fn cache() -> PredictionCache {
                 risk: 0.3,
             })
             .collect(),
+        horizon_minutes: 5,
+        probes: Vec::new(),
     }
 }
 
