@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use jiff::tz::TimeZone;
 
+use super::overview::Served;
 use crate::cache::{
     check_cache_file, read_cache_file, CacheError, PredictionCache, HISTORY_SECONDS,
 };
@@ -55,6 +56,9 @@ pub struct RefreshStatus {
     /// Whether a cycle is running now (since `last_attempt`).
     pub running: AtomicBool,
 }
+
+/// Probes exported on `/metrics` unless `serve --metrics-probes` says.
+pub const DEFAULT_METRICS_PROBES: usize = 100;
 
 /// How often the loader looks at the cache file when no request asks.
 const POLL: Duration = Duration::from_millis(500);
@@ -187,7 +191,7 @@ impl Loader {
                 Ok(mut c) => {
                     drop(bytes);
                     trim_history(&mut c);
-                    CacheView::Ready(Arc::new(c))
+                    CacheView::Ready(Arc::new(Served::new(c)))
                 }
                 Err(message) => CacheView::Corrupt(
                     CacheError::Corrupt {
@@ -215,7 +219,7 @@ pub struct RenderKey {
 /// address (the key) from being reused by a newer cache, without keeping
 /// an old, possibly large, cache's contents alive after the loader has
 /// replaced it.
-type RenderedBody = (RenderKey, Weak<PredictionCache>, bytes::Bytes);
+type RenderedBody = (RenderKey, Weak<Served>, bytes::Bytes);
 
 /// Which body is cached.
 #[derive(Clone, Copy, Debug)]
@@ -226,7 +230,12 @@ pub enum Rendered {
     Prediction = 1,
     /// The history JSON.
     History = 2,
+    /// The first page of `/api/probes`.
+    Probes = 3,
 }
+
+/// How many bodies are kept rendered.
+const RENDERED: usize = 4;
 
 /// State shared by all connections.
 pub struct ServerState {
@@ -249,7 +258,10 @@ pub struct ServerState {
     /// The last rendered dashboard and JSON, reused while the cache and
     /// what the page says about its age are unchanged: rendering is the
     /// only real work a request does.
-    rendered: Mutex<[Option<RenderedBody>; 3]>,
+    rendered: Mutex<[Option<RenderedBody>; RENDERED]>,
+    /// Most probes exported on `/metrics` (highest risk first), so a
+    /// cache of thousands of probes cannot flood Prometheus.
+    pub metrics_probes: usize,
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     rejected: AtomicU64,
     /// Refresh outcomes when the server refreshes in-process.
@@ -263,8 +275,8 @@ pub enum CacheView {
     Missing,
     /// The file is unreadable or invalid.
     Corrupt(String),
-    /// A valid cache.
-    Ready(Arc<PredictionCache>),
+    /// A valid cache, indexed.
+    Ready(Arc<Served>),
 }
 
 impl ServerState {
@@ -315,7 +327,8 @@ impl ServerState {
             last_nudge: AtomicU64::new(0),
             started: Instant::now(),
             first_done,
-            rendered: Mutex::new([None, None, None]),
+            rendered: Mutex::new([None, None, None, None]),
+            metrics_probes: DEFAULT_METRICS_PROBES,
             requests: Mutex::new(BTreeMap::new()),
             rejected: AtomicU64::new(0),
             refresh: RefreshStatus {
@@ -376,7 +389,7 @@ impl ServerState {
     pub fn rendered(
         &self,
         which: Rendered,
-        cache: &Arc<PredictionCache>,
+        cache: &Arc<Served>,
         time: i64,
         render: impl FnOnce() -> String,
     ) -> bytes::Bytes {
