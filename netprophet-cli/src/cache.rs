@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod generated;
 pub mod record;
 
 pub use record::{MinuteOutcome, ProbeRecord, Runs};
