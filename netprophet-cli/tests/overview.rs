@@ -272,3 +272,71 @@ fn twelve_thousand_generated_probes_page_and_filter() {
     assert!(one.contains("data-probe=\"1001234\""));
     assert_eq!(one.matches("<tr class=\"probe\"").count(), 1);
 }
+
+fn deploy() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/prometheus")
+}
+
+#[test]
+fn the_alert_rules_parse_and_name_metrics_the_server_exports() {
+    use yaml_rust2::YamlLoader;
+    let text = std::fs::read_to_string(deploy().join("netprophet-alerts.yml")).unwrap();
+    let docs = YamlLoader::load_from_str(&text).expect("the rule file is valid YAML");
+    let rules = docs[0]["groups"][0]["rules"]
+        .as_vec()
+        .expect("groups[0].rules");
+    let at_risk = rules
+        .iter()
+        .find(|r| r["alert"].as_str() == Some("NetprophetPathAtRisk"))
+        .expect("the at-risk alert");
+    assert_eq!(at_risk["for"].as_str(), Some("10m"));
+    let expr = at_risk["expr"].as_str().unwrap();
+    assert!(expr.contains("netprophet_risk") && expr.contains("netprophet_alarm_threshold"));
+    // Every metric a rule names is one the server exports.
+    let s = start("rules", &three_probes(), 100);
+    let (_, metrics) = get(s.addr, "/metrics");
+    for r in rules {
+        let expr = r["expr"].as_str().unwrap();
+        for name in expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("netprophet_"))
+        {
+            assert!(
+                metrics.contains(&format!("\n{name}{{")) || metrics.contains(&format!("\n{name} ")),
+                "{name} (in {expr:?}) is not exported"
+            );
+        }
+    }
+    let config = std::fs::read_to_string(deploy().join("prometheus.yml")).unwrap();
+    let config = YamlLoader::load_from_str(&config).unwrap();
+    assert_eq!(
+        config[0]["rule_files"][0].as_str(),
+        Some("netprophet-alerts.yml")
+    );
+    // promtool (Debian package `prometheus`) checks the rules' PromQL and
+    // runs their unit tests, when it is installed.
+    match std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+    {
+        Ok(_) => {
+            for args in [
+                vec!["check", "rules", "netprophet-alerts.yml"],
+                vec!["test", "rules", "netprophet-alerts.test.yml"],
+            ] {
+                let out = std::process::Command::new("promtool")
+                    .args(&args)
+                    .current_dir(deploy())
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "promtool {args:?}: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        Err(_) => eprintln!("skipped the promtool checks: promtool is not installed"),
+    }
+}
