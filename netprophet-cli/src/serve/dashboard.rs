@@ -198,8 +198,13 @@ pub fn render(
         } else {
             "normal"
         },
-        lat = ms(head.input("avg_latency")),
-        jit = ms(head.input("jitter")),
+        // A model without these inputs: the chart's latest minute.
+        lat = ms(head
+            .input("avg_latency")
+            .or_else(|| cache.history.last().and_then(|h| h.latency_ms))),
+        jit = ms(head
+            .input("jitter")
+            .or_else(|| cache.history.last().and_then(|h| h.jitter_ms))),
     );
     html.push_str("<div class=\"chart\">");
     html.push_str(&chart_svg(&cache.history, alarm));

@@ -157,6 +157,19 @@ impl Served {
             .map(|j| &self.cache.probes[j as usize])
     }
 
+    /// Latency of prediction `i`: its model input, or for a model without
+    /// that input the latest bucket of its record.
+    pub fn latency(&self, i: usize) -> Option<f64> {
+        self.cache.predictions[i].input("avg_latency").or_else(|| {
+            let r = self.record(i)?;
+            r.latency
+                .iter()
+                .rev()
+                .find(|v| !v.is_nan())
+                .map(|v| f64::from(*v))
+        })
+    }
+
     /// Prediction indexes in risk order that pass `filter`.
     pub fn filtered<'a>(&'a self, filter: &'a Filter) -> impl Iterator<Item = usize> + 'a {
         self.order

@@ -108,6 +108,7 @@ fn track_cell(t: &TrackSummary) -> String {
 /// Extra style of the overview and probe pages.
 pub const PAGES_STYLE: &str = "
 a{color:#7dd3fc}
+.card .value.small{font-size:1.1rem;line-height:1.6}
 .dot{display:inline-block;width:.8em;height:.8em;border-radius:50%;margin-right:6px;vertical-align:middle}
 .dot.high{background:#dc2626}.dot.warn{background:#f59e0b}.dot.low{background:#16a34a}
 .spark path{stroke:#38bdf8}.spark.high path{stroke:#f87171}.spark.warn path{stroke:#fbbf24}
@@ -128,8 +129,8 @@ pub fn overview_sections(s: &Served, now: i64, filter: &Filter, page: usize, htm
         "<h2>All probes</h2><div class=\"cards\">\
          <div class=\"card\"><div class=\"label\">Probes</div><div class=\"value\" id=\"probe-count\">{}</div></div>\
          <div class=\"card\"><div class=\"label\">At risk now (&ge; {:.0}%)</div><div class=\"value\" id=\"at-risk\">{}</div></div>\
-         <div class=\"card\"><div class=\"label\">Track record, 24 h</div><div class=\"value\" id=\"overall-day\">{}</div></div>\
-         <div class=\"card\"><div class=\"label\">Track record, 7 days</div><div class=\"value\" id=\"overall-week\">{}</div></div>\
+         <div class=\"card\"><div class=\"label\">Track record, 24 h</div><div class=\"value small\" id=\"overall-day\">{}</div></div>\
+         <div class=\"card\"><div class=\"label\">Track record, 7 days</div><div class=\"value small\" id=\"overall-week\">{}</div></div>\
          </div>",
         s.predictions.len(),
         alarm * 100.0,
@@ -171,7 +172,7 @@ pub fn overview_sections(s: &Served, now: i64, filter: &Filter, page: usize, htm
             probe_name(p),
             rank + 1,
             p.probability * 100.0,
-            ms(p.input("avg_latency")),
+            ms(s.latency(i)),
             ms(p.input("jitter")),
             sparkline(s.record(i), st),
             if age >= STALE_WARN { " class=\"stale\"" } else { "" },
@@ -261,7 +262,7 @@ pub fn probe_page(s: &Served, i: usize, now: i64, tz: &TimeZone, zone_name: &str
             "normal"
         },
         predicts = escape(&predicts),
-        lat = ms(p.input("avg_latency")),
+        lat = ms(s.latency(i)),
         jit = ms(p.input("jitter")),
         age = age_text(age),
     );
@@ -473,7 +474,7 @@ pub fn probe_chart(r: &ProbeRecord, alarm: f64) -> String {
     flush(&mut segment, &mut band, &mut line);
     let _ = write!(
         svg,
-        "<path id=\"band\" d=\"{band}\" fill=\"#dc2626\" fill-opacity=\"0.15\"/>\
+        "<path id=\"band\" d=\"{band}\" fill=\"#dc2626\" fill-opacity=\"0.08\"/>\
          <path id=\"threshold\" d=\"{line}\" fill=\"none\" stroke=\"#f87171\" stroke-dasharray=\"4 3\"/>"
     );
     let polyline = |vals: &[f32], y: &dyn Fn(f64) -> f64| {
@@ -569,7 +570,7 @@ fn row<'a>(s: &'a Served, i: usize) -> ProbeRow<'a> {
         probability: p.probability,
         risk_level: status(p.probability, s.alarm_threshold()),
         minute: p.minute,
-        latency_ms: p.input("avg_latency"),
+        latency_ms: s.latency(i),
         jitter_ms: p.input("jitter"),
         track: &s.track[i],
     }

@@ -453,7 +453,7 @@ fn metrics(state: &ServerState) -> Response<Body> {
 }
 
 /// One per-probe gauge's value.
-type ProbeGauge<'a> = dyn Fn(&crate::cache::ProbePrediction) -> Option<f64> + 'a;
+type ProbeGauge<'a> = dyn Fn(usize) -> Option<f64> + 'a;
 
 /// Per-probe gauges for the `limit` highest-risk probes (bounded
 /// cardinality: Prometheus keeps one series per probe label), and the
@@ -477,35 +477,35 @@ fn probe_metrics(c: &Served, now: i64, limit: usize, out: &mut String) {
     );
     let _ = writeln!(out, "# TYPE netprophet_probes_at_risk gauge");
     let _ = writeln!(out, "netprophet_probes_at_risk {}", c.at_risk);
-    let top: Vec<(u64, &crate::cache::ProbePrediction)> = c
+    let top: Vec<(u64, usize)> = c
         .order
         .iter()
-        .map(|&i| &c.predictions[i as usize])
-        .filter_map(|p| p.probe_id.map(|id| (id, p)))
+        .map(|&i| i as usize)
+        .filter_map(|i| c.predictions[i].probe_id.map(|id| (id, i)))
         .take(limit)
         .collect();
     let families: [(&str, &str, &ProbeGauge<'_>); 3] = [
         (
             "netprophet_risk",
             "Predicted degradation probability of a probe's path (highest-risk probes only, see --metrics-probes).",
-            &|p| Some(p.probability),
+            &|i| Some(c.predictions[i].probability),
         ),
         (
             "netprophet_latency_ms",
             "Mean RTT of the probe's latest scored minute.",
-            &|p| p.input("avg_latency"),
+            &|i| c.latency(i),
         ),
         (
             "netprophet_data_age_seconds",
             "Seconds since the end of the probe's latest scored minute.",
-            &|p| Some(cache_age(now, p.minute + 60) as f64),
+            &|i| Some(cache_age(now, c.predictions[i].minute + 60) as f64),
         ),
     ];
     for (name, help, value) in families {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} gauge");
-        for (id, p) in &top {
-            if let Some(v) = value(p) {
+        for (id, i) in &top {
+            if let Some(v) = value(*i) {
                 let _ = writeln!(out, "{name}{{probe=\"{id}\"}} {v}");
             }
         }
