@@ -158,10 +158,15 @@ impl Served {
     }
 
     /// Latency of prediction `i`: its model input, or for a model without
-    /// that input the latest bucket of its record.
+    /// that input the latest bucket of its record (the headline's latest
+    /// chart minute when it has no record).
     pub fn latency(&self, i: usize) -> Option<f64> {
         self.cache.predictions[i].input("avg_latency").or_else(|| {
-            let r = self.record(i)?;
+            let Some(r) = self.record(i) else {
+                return (i == 0)
+                    .then(|| self.cache.history.last().and_then(|h| h.latency_ms))
+                    .flatten();
+            };
             r.latency
                 .iter()
                 .rev()
