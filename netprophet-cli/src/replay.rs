@@ -256,17 +256,7 @@ impl Replay {
             generated_at: now.minute + 60,
             source: self.source.clone(),
             model: self.model.clone(),
-            predictions: vec![ProbePrediction {
-                probe_id: None,
-                minute: now.minute,
-                probability: now.risk,
-                inputs: self
-                    .features
-                    .iter()
-                    .map(|f| (f.clone(), self.input(now, f)))
-                    .collect(),
-                why: self.why(now),
-            }],
+            predictions: vec![self.prediction_at(index, 0)],
             history,
             horizon_minutes: self.horizon,
             probes: Vec::new(),
@@ -309,7 +299,13 @@ impl Replay {
         let record = self
             .probe_id
             .and_then(|id| ProbeRecord::update(None, id, &outcomes, self.alarm()));
-        let prediction = ProbePrediction {
+        (self.prediction_at(index, shift), record)
+    }
+
+    /// The prediction of minute `index`, dated `shift` seconds later.
+    fn prediction_at(&self, index: usize, shift: i64) -> ProbePrediction {
+        let now = &self.minutes[index.min(self.minutes.len() - 1)];
+        ProbePrediction {
             probe_id: self.probe_id,
             minute: now.minute + shift,
             probability: now.risk,
@@ -319,8 +315,7 @@ impl Replay {
                 .map(|f| (f.clone(), self.input(now, f)))
                 .collect(),
             why: self.why(now),
-        };
-        (prediction, record)
+        }
     }
 }
 

@@ -611,7 +611,10 @@ fn refresh_all_stores_each_probes_why_and_record_across_cycles() {
         expected.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
         for (got, (i, v)) in p.why.iter().zip(&expected) {
             assert_eq!(got.feature, c.model.features[*i]);
-            assert_eq!(got.contribution, f64::from(*v));
+            assert!(
+                (got.contribution - f64::from(*v)).abs() <= 5e-5,
+                "{got:?} vs {v}"
+            );
         }
         // Margin = bias + contributions: the stored ones are part of it.
         let margin: f32 = contribs.iter().sum();

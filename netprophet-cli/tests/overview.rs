@@ -167,7 +167,10 @@ fn probes_in_risk_order_with_their_track_records() {
     // Warned at 100 minutes ago, degraded from 95: 5 minutes ahead.
     assert_eq!(one["track"]["day"]["median_warning_minutes"], 5.0);
     assert_eq!(one["why"].as_array().unwrap().len(), 5);
-    assert_eq!(one["history"].as_array().unwrap().len(), 72);
+    assert_eq!(
+        one["history"].as_array().unwrap().len(),
+        netprophet_cli::cache::record::RECENT_BUCKETS
+    );
     assert_eq!(one["warnings"].as_array().unwrap().len(), 1);
     let missed = json(s.addr, "/api/probes/100");
     assert_eq!(missed["track"]["day"]["episodes"], 1);

@@ -12,16 +12,7 @@ use super::{
 };
 
 /// The bundled model's feature names, in its order.
-const FEATURES: [&str; 8] = [
-    "avg_latency",
-    "jitter",
-    "rtt_min",
-    "rtt_max",
-    "packet_count",
-    "latency_change_5m",
-    "rolling_mean",
-    "rolling_std",
-];
+const FEATURES: [&str; 8] = netprophet_core::schema::FEATURE_COLUMNS;
 
 /// A generated cache of `probes` probes (ids 1 000 000 up) written at
 /// `now`, each with a prediction, five contributions and a record of

@@ -71,12 +71,9 @@ pub struct Args {
     pub traces: TraceArgs,
 }
 
-/// The replay the flags ask for.
-fn replay(args: &Args) -> anyhow::Result<Replay> {
-    if args.input.is_none() && args.model.is_none() {
-        return Replay::bundled();
-    }
-    let (bytes, file) = match &args.model {
+/// The model's bytes and file: `--model` or the bundled one.
+fn model_bytes(args: &Args) -> anyhow::Result<(Vec<u8>, PathBuf)> {
+    Ok(match &args.model {
         Some(path) => (
             netprophet_boost::formats::read_model_file(path)
                 .with_context(|| format!("reading the model {}", path.display()))?,
@@ -86,7 +83,15 @@ fn replay(args: &Args) -> anyhow::Result<Replay> {
             BUNDLED_MODEL.to_vec(),
             PathBuf::from("tournament_model.json"),
         ),
-    };
+    })
+}
+
+/// The replay the flags ask for.
+fn replay(args: &Args) -> anyhow::Result<Replay> {
+    if args.input.is_none() && args.model.is_none() {
+        return Replay::bundled();
+    }
+    let (bytes, file) = model_bytes(args)?;
     let forest = Forest::from_slice(&bytes)
         .with_context(|| format!("loading the model {}", file.display()))?;
     let names = model_schema(&forest, None)?;
@@ -137,17 +142,7 @@ fn replay(args: &Args) -> anyhow::Result<Replay> {
 /// The bundled RTT traces scored with the demo's model (`--model` or the
 /// bundled one), one replay per probe.
 fn trace_replays(args: &Args) -> anyhow::Result<Vec<Replay>> {
-    let (bytes, file) = match &args.model {
-        Some(path) => (
-            netprophet_boost::formats::read_model_file(path)
-                .with_context(|| format!("reading the model {}", path.display()))?,
-            path.clone(),
-        ),
-        None => (
-            BUNDLED_MODEL.to_vec(),
-            PathBuf::from("tournament_model.json"),
-        ),
-    };
+    let (bytes, file) = model_bytes(args)?;
     let forest = Forest::from_slice(&bytes)
         .with_context(|| format!("loading the model {}", file.display()))?;
     let names = model_schema(&forest, None)?;
