@@ -86,6 +86,29 @@ pub fn read_cache_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
     Ok(Some(bytes))
 }
 
+/// Reads and parses a cache file as the server's loader does by default:
+/// the checks of [`read_cache_file`], then parsed as it is read (`Ok(None)`
+/// when there is none). `Err(Ok(_))` is an I/O problem, `Err(Err(_))` a
+/// file that is not a valid cache.
+#[allow(clippy::type_complexity)]
+pub fn read_cache_parsed(path: &Path) -> Result<Option<PredictionCache>, Result<String, String>> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Ok(format!("{}: {e}", path.display()))),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| Ok(format!("{}: {e}", path.display())))?;
+    check_cache_file(path, &meta).map_err(Ok)?;
+    let reader = std::io::BufReader::with_capacity(1 << 16, file.take(MAX_CACHE_BYTES));
+    PredictionCache::from_reader(reader).map(Some).map_err(Err)
+}
+
 fn too_large(path: &Path) -> String {
     format!(
         "{}: larger than the {} MiB a prediction cache may have",
@@ -287,6 +310,22 @@ impl PredictionCache {
     /// Parses and checks cache bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<PredictionCache, String> {
         let cache: PredictionCache = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        cache.check()?;
+        Ok(cache)
+    }
+
+    /// Parses and checks a cache as it is read, without holding the file's
+    /// bytes: a 12 000-probe cache is 20 MB of JSON, and the server's peak
+    /// memory was that much higher with the bytes held.
+    pub fn from_reader(reader: impl Read) -> Result<PredictionCache, String> {
+        let cache: PredictionCache = serde_json::from_reader(reader).map_err(|e| e.to_string())?;
+        cache.check()?;
+        Ok(cache)
+    }
+
+    /// The bounds and invariants a cache read from a file must meet.
+    fn check(&self) -> Result<(), String> {
+        let cache = self;
         if !(OLDEST_CACHE_VERSION..=CACHE_VERSION).contains(&cache.version) {
             return Err(format!(
                 "version {} (this build reads {OLDEST_CACHE_VERSION} to {CACHE_VERSION})",
@@ -359,7 +398,7 @@ impl PredictionCache {
         if runs > MAX_RECORD_RUNS {
             return Err(format!("{runs} record runs (at most {MAX_RECORD_RUNS})"));
         }
-        Ok(cache)
+        Ok(())
     }
 
     /// Writes the cache atomically: readers see the previous file or this
@@ -456,6 +495,53 @@ pub(crate) mod tests {
             horizon_minutes: 5,
             probes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn version_1_files_are_still_read_and_records_are_checked() {
+        // A version-1 cache as earlier builds wrote it: no contributions,
+        // no records, no horizon.
+        let mut v1 = serde_json::to_value(sample(1_000_000, 0.25)).unwrap();
+        v1["version"] = 1.into();
+        let o = v1.as_object_mut().unwrap();
+        o.remove("probes");
+        o.remove("horizon_minutes");
+        let c = PredictionCache::from_slice(v1.to_string().as_bytes()).unwrap();
+        assert_eq!((c.version, c.horizon_minutes), (1, 5));
+        assert!(c.probes.is_empty() && c.predictions[0].why.is_empty());
+        let mut bad = v1.clone();
+        bad["version"] = 3.into();
+        assert!(PredictionCache::from_slice(bad.to_string().as_bytes()).is_err());
+        // A record with unsorted runs is refused, through either parser.
+        let mut c2 = sample(1_000_000, 0.25);
+        let minutes: Vec<MinuteOutcome> = (0..30)
+            .map(|i| MinuteOutcome {
+                minute: 999_000 - 1_800 + i * 60,
+                latency: Some(1.0),
+                threshold: Some(2.0),
+                risk: 0.5,
+                degraded: i % 7 == 0,
+            })
+            .collect();
+        c2.probes
+            .push(ProbeRecord::update(None, 7, &minutes, 0.4).unwrap());
+        let text = serde_json::to_string(&c2).unwrap();
+        assert_eq!(PredictionCache::from_reader(text.as_bytes()).unwrap(), c2);
+        c2.probes[0].degraded.0.reverse();
+        let text = serde_json::to_string(&c2).unwrap();
+        assert!(PredictionCache::from_slice(text.as_bytes()).is_err());
+        assert!(PredictionCache::from_reader(text.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn the_strongest_contributions_come_first() {
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let top = top_contributions(&names, &[1.0, f32::NAN, 3.0], &[0.5, -2.0, 0.0, 9.0], 5);
+        let got: Vec<_> = top
+            .iter()
+            .map(|c| (c.feature.as_str(), c.contribution, c.value))
+            .collect();
+        assert_eq!(got, vec![("b", -2.0, None), ("a", 0.5, Some(1.0))]);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use jiff::tz::TimeZone;
 
 use super::overview::Served;
 use crate::cache::{
-    check_cache_file, read_cache_file, CacheError, PredictionCache, HISTORY_SECONDS,
+    check_cache_file, read_cache_parsed, CacheError, PredictionCache, HISTORY_SECONDS,
 };
 
 /// Current time in Unix seconds. Injectable so tests (and the demo's
@@ -125,7 +125,8 @@ fn trim_history(c: &mut PredictionCache) {
 /// from the last view.
 struct Loader {
     path: PathBuf,
-    read: Arc<CacheReader>,
+    /// `None`: the default, parsing the file as it is read.
+    read: Option<Arc<CacheReader>>,
     loaded: Arc<RwLock<Arc<Loaded>>>,
     first_done: Arc<AtomicBool>,
 }
@@ -184,24 +185,31 @@ impl Loader {
         // Checked on the path first, so a FIFO or a huge file is never
         // opened; the reader checks the opened file again (it may have been
         // replaced in between).
-        let view = match check_cache_file(&self.path, &meta).and_then(|()| (self.read)(&self.path))
-        {
-            Ok(None) => CacheView::Missing,
-            Ok(Some(bytes)) => match PredictionCache::from_slice(&bytes) {
-                Ok(mut c) => {
-                    drop(bytes);
-                    trim_history(&mut c);
-                    CacheView::Ready(Arc::new(Served::new(c)))
-                }
-                Err(message) => CacheView::Corrupt(
-                    CacheError::Corrupt {
-                        path: self.path.clone(),
-                        message,
-                    }
-                    .to_string(),
-                ),
+        let parsed = match check_cache_file(&self.path, &meta) {
+            Err(e) => Err(Ok(e)),
+            Ok(()) => match &self.read {
+                None => read_cache_parsed(&self.path),
+                Some(read) => match read(&self.path) {
+                    Ok(None) => Ok(None),
+                    Ok(Some(bytes)) => PredictionCache::from_slice(&bytes).map(Some).map_err(Err),
+                    Err(e) => Err(Ok(e)),
+                },
             },
-            Err(e) => CacheView::Corrupt(e),
+        };
+        let view = match parsed {
+            Ok(None) => CacheView::Missing,
+            Ok(Some(mut c)) => {
+                trim_history(&mut c);
+                CacheView::Ready(Arc::new(Served::new(c)))
+            }
+            Err(Ok(io)) => CacheView::Corrupt(io),
+            Err(Err(message)) => CacheView::Corrupt(
+                CacheError::Corrupt {
+                    path: self.path.clone(),
+                    message,
+                }
+                .to_string(),
+            ),
         };
         self.store(identity, view);
     }
@@ -282,7 +290,7 @@ pub enum CacheView {
 impl ServerState {
     /// State for serving `cache_path`; starts the thread that loads it.
     pub fn new(cache_path: PathBuf, clock: Clock, tz: TimeZone, zone_name: String) -> ServerState {
-        Self::with_reader(cache_path, clock, tz, zone_name, Arc::new(read_cache_file))
+        Self::with_loader(cache_path, clock, tz, zone_name, None)
     }
 
     /// [`ServerState::new`] with the cache file read by `read` (tests stand
@@ -293,6 +301,16 @@ impl ServerState {
         tz: TimeZone,
         zone_name: String,
         read: Arc<CacheReader>,
+    ) -> ServerState {
+        Self::with_loader(cache_path, clock, tz, zone_name, Some(read))
+    }
+
+    fn with_loader(
+        cache_path: PathBuf,
+        clock: Clock,
+        tz: TimeZone,
+        zone_name: String,
+        read: Option<Arc<CacheReader>>,
     ) -> ServerState {
         let loaded = Arc::new(RwLock::new(Arc::new(Loaded {
             identity: None,
