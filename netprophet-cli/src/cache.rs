@@ -63,6 +63,23 @@ pub const MAX_CACHE_BYTES: u64 = 64 << 20;
 /// would otherwise wait for a writer forever), checks that what was opened
 /// is a regular file of at most [`MAX_CACHE_BYTES`], and reads it.
 pub fn read_cache_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
+    let Some((file, meta)) = open_cache(path)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_CACHE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_CACHE_BYTES {
+        return Err(too_large(path));
+    }
+    Ok(Some(bytes))
+}
+
+/// Opens a cache file without blocking (a FIFO at the path would otherwise
+/// wait for a writer forever) and checks that what was opened is a regular
+/// file of at most [`MAX_CACHE_BYTES`]; `Ok(None)` when there is none.
+fn open_cache(path: &Path) -> Result<Option<(std::fs::File, std::fs::Metadata)>, String> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -76,14 +93,7 @@ pub fn read_cache_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
         .metadata()
         .map_err(|e| format!("{}: {e}", path.display()))?;
     check_cache_file(path, &meta)?;
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_CACHE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_CACHE_BYTES {
-        return Err(too_large(path));
-    }
-    Ok(Some(bytes))
+    Ok(Some((file, meta)))
 }
 
 /// Reads and parses a cache file as the server's loader does by default:
@@ -92,19 +102,9 @@ pub fn read_cache_file(path: &Path) -> Result<Option<Vec<u8>>, String> {
 /// file that is not a valid cache.
 #[allow(clippy::type_complexity)]
 pub fn read_cache_parsed(path: &Path) -> Result<Option<PredictionCache>, Result<String, String>> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let file = match options.open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Ok(format!("{}: {e}", path.display()))),
+    let Some((file, _)) = open_cache(path).map_err(Ok)? else {
+        return Ok(None);
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| Ok(format!("{}: {e}", path.display())))?;
-    check_cache_file(path, &meta).map_err(Ok)?;
     let reader = std::io::BufReader::with_capacity(1 << 16, file.take(MAX_CACHE_BYTES));
     PredictionCache::from_reader(reader).map(Some).map_err(Err)
 }

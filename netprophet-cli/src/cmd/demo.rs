@@ -19,6 +19,7 @@ use anyhow::Context;
 use netprophet_boost::Forest;
 use netprophet_core::dataset::read_minutes_csv;
 
+use crate::cache::ModelIdentity;
 use crate::model_card::{model_schema, ModelCard};
 use crate::replay::{Ensemble, Replay, BUNDLED_MODEL, BUNDLED_TRACES, RECORDED_MINUTES};
 use crate::serve::{self, Clock, ServerConfig, ServerState};
@@ -86,17 +87,23 @@ fn model_bytes(args: &Args) -> anyhow::Result<(Vec<u8>, PathBuf)> {
     })
 }
 
-/// The replay the flags ask for.
-fn replay(args: &Args) -> anyhow::Result<Replay> {
-    if args.input.is_none() && args.model.is_none() {
-        return Replay::bundled();
-    }
+/// The demo's model, its feature names, card and identity.
+fn load_model(args: &Args) -> anyhow::Result<(Forest, Vec<String>, ModelCard, ModelIdentity)> {
     let (bytes, file) = model_bytes(args)?;
     let forest = Forest::from_slice(&bytes)
         .with_context(|| format!("loading the model {}", file.display()))?;
     let names = model_schema(&forest, None)?;
     let card = ModelCard::read(&forest, &names)?;
     let identity = card.identity(&file, &bytes, &forest, &names);
+    Ok((forest, names, card, identity))
+}
+
+/// The replay the flags ask for.
+fn replay(args: &Args) -> anyhow::Result<Replay> {
+    if args.input.is_none() && args.model.is_none() {
+        return Replay::bundled();
+    }
+    let (forest, names, card, identity) = load_model(args)?;
     let (frames, source) = match &args.input {
         None => {
             let dir = std::env::temp_dir().join(format!("netprophet-demo-{}", std::process::id()));
@@ -142,12 +149,7 @@ fn replay(args: &Args) -> anyhow::Result<Replay> {
 /// The bundled RTT traces scored with the demo's model (`--model` or the
 /// bundled one), one replay per probe.
 fn trace_replays(args: &Args) -> anyhow::Result<Vec<Replay>> {
-    let (bytes, file) = model_bytes(args)?;
-    let forest = Forest::from_slice(&bytes)
-        .with_context(|| format!("loading the model {}", file.display()))?;
-    let names = model_schema(&forest, None)?;
-    let card = ModelCard::read(&forest, &names)?;
-    let identity = card.identity(&file, &bytes, &forest, &names);
+    let (forest, names, card, identity) = load_model(args)?;
     let dir = std::env::temp_dir().join(format!("netprophet-demo-traces-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let loaded = (|| -> anyhow::Result<Vec<Replay>> {
