@@ -209,7 +209,8 @@ pub fn render(
     html.push_str("<div class=\"chart\">");
     html.push_str(&chart_svg(&cache.history, alarm));
     html.push_str("</div>");
-    if cache.predictions.len() > 1 {
+    // One probe with an id still gets its row, which links to its page.
+    if cache.predictions.len() > 1 || head.probe_id.is_some() {
         overview_sections(cache, now, filter, page, &mut html);
     }
     let _ = write!(
@@ -381,6 +382,17 @@ mod tests {
         assert!(low.contains("PST") || low.contains("PDT"));
         assert!(low.contains("<svg") && low.contains("id=\"latency\""));
         assert!(!low.contains("http://") || low.contains("xmlns=\"http://www.w3.org/2000/svg\""));
+    }
+
+    #[test]
+    fn one_probe_with_an_id_links_to_its_page_and_one_without_does_not() {
+        let tz = TimeZone::UTC;
+        let with_id = render(sample(1_770_000_000, 0.2), 1_770_000_000, &tz, "UTC");
+        assert!(with_id.contains("<a href=\"/probe/7\">7</a>"));
+        let mut anonymous = sample(1_770_000_000, 0.2);
+        anonymous.predictions[0].probe_id = None;
+        let page = render(anonymous, 1_770_000_000, &tz, "UTC");
+        assert!(!page.contains("id=\"probes\"") && page.contains("probe n/a"));
     }
 
     #[test]

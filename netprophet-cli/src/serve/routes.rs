@@ -167,7 +167,9 @@ fn dashboard_page(state: &ServerState, query: &str) -> Response<Body> {
             // shows it, and (with many probes) with the probes' ages, in
             // whole minutes.
             let time = match Freshness::of(now, c.generated_at) {
-                Freshness::Fresh if c.predictions.len() == 1 => i64::MIN,
+                Freshness::Fresh if c.predictions.len() == 1 && c.headline().probe_id.is_none() => {
+                    i64::MIN
+                }
                 Freshness::Fresh => now.div_euclid(60),
                 _ => age / 60,
             };
