@@ -18,6 +18,15 @@ alone and beside 1000 idle connections.
     python3 -m venv venv && venv/bin/pip install -r benches/requirements-serving.txt
     cargo build --release -p netprophet-cli -p netprophet-benches
     venv/bin/python benches/compare_serving.py [PATH]    # PATH: / (default) or /api/prediction
+    python3 benches/compare_serving.py --many             # 1 probe vs 12 000 (no venv needed)
+
+`--many`: `serve` with the demo's one-probe cache (real, `demo --single`)
+side by side with a GENERATED cache of 12 000 made-up probes, each with a
+week of record (`gen_cache` in this folder; no real cache of that size is
+on hand), on `/`, `/api/probes` and one `/probe/{id}`, at 50 closed-loop
+connections from `loadgen`: requests/s, p50, p99, errors, and the
+server's RSS after the runs and at its peak (VmHWM, which includes
+loading the cache).
 """
 
 import json
@@ -116,14 +125,60 @@ def run(name, port, pids, path, secs, open_loop):
     return rows
 
 
+def many():
+    secs = float(os.environ.get("SECONDS_PER_RUN", "5"))
+    conns = int(os.environ.get("CONNECTIONS", "50"))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        one = os.path.join(tmp, "one.json")
+        subprocess.check_call([os.path.join(BIN, "netprophet"), "demo", "--no-serve", "--single", "--cache", one],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        big = os.path.join(tmp, "generated-12000.json")
+        print(subprocess.check_output([os.path.join(BIN, "gen_cache"), big, "12000"]).decode().strip(), flush=True)
+        for name, cache, paths in [("1 probe (real)", one, ["/", "/api/probes"]),
+                                   ("12 000 probes (generated)", big, ["/", "/api/probes", "/probe/1006000"])]:
+            port = 18090
+            server = subprocess.Popen([os.path.join(BIN, "netprophet"), "serve", "--listen", f"127.0.0.1:{port}",
+                                       "--cache", cache], stderr=subprocess.DEVNULL)
+            wait(port)
+            try:
+                import urllib.request
+                for _ in range(100):  # until the loader has read the cache
+                    try:
+                        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                        break
+                    except Exception:
+                        time.sleep(0.1)
+                idle_rss = rss_mib([str(server.pid)])
+                for path in paths:
+                    rps, p50, p99, errors = loadgen(port, path, conns, secs)
+                    r = {"cache": name, "path": path, "connections": conns, "rps": round(rps), "p50_ms": p50,
+                         "p99_ms": p99, "errors": errors, "idle_rss_mb": round(idle_rss, 1),
+                         "rss_mb": round(rss_mib([str(server.pid)]), 1),
+                         "peak_rss_mb": round(rss_mib([str(server.pid)], "VmHWM:"), 1)}
+                    rows.append(r)
+                    print(json.dumps(r), flush=True)
+            finally:
+                server.terminate()
+                server.wait()
+    print()
+    print("| cache | path | req/s | p50 | p99 | errors | RSS after / peak |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['cache']} | `{r['path']}` | {r['rps']:,} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | "
+              f"{r['errors']} | {r['rss_mb']:.1f} / {r['peak_rss_mb']:.1f} MB |".replace(",", " "))
+
+
 def main():
+    if "--many" in sys.argv[1:]:
+        return many()
     path = sys.argv[1] if len(sys.argv) > 1 else "/"
     secs = float(os.environ.get("SECONDS_PER_RUN", "5"))
     rate = int(os.environ.get("OPEN_LOOP_RATE", "20000"))
     with tempfile.TemporaryDirectory() as tmp:
         cache = os.path.join(tmp, "prediction.json")
         # A real cache: the demo's first replay step, written by the binary.
-        subprocess.check_call([os.path.join(BIN, "netprophet"), "demo", "--no-serve", "--cache", cache],
+        subprocess.check_call([os.path.join(BIN, "netprophet"), "demo", "--no-serve", "--single", "--cache", cache],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ours = subprocess.Popen([os.path.join(BIN, "netprophet"), "serve", "--listen", "127.0.0.1:18080",
                                  "--cache", cache], stderr=subprocess.DEVNULL)

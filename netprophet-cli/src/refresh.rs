@@ -6,7 +6,7 @@
 //! A failed cycle returns an error and leaves the previous cache exactly as
 //! it was: nothing is written until everything has succeeded.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use anyhow::{bail, Context};
@@ -18,7 +18,8 @@ use netprophet_core::features::{
 };
 
 use crate::cache::{
-    HistoryPoint, PredictionCache, ProbePrediction, CACHE_VERSION, HISTORY_SECONDS,
+    top_contributions, HistoryPoint, MinuteOutcome, PredictionCache, ProbePrediction, ProbeRecord,
+    CACHE_VERSION, DEFAULT_ALARM, HISTORY_SECONDS, MAX_CONTRIBUTIONS,
 };
 use crate::model_card::{fetch_minutes_of, model_schema, ModelCard};
 use crate::telemetry::Selection;
@@ -91,23 +92,60 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
     };
     // The last complete minute: the current one is still filling.
     let last_minute = bin_of(now) - BIN_SECONDS;
+    let alarm = card.threshold.unwrap_or(DEFAULT_ALARM);
+    let previous = PredictionCache::read(&cfg.cache).ok();
+    let old_records: std::collections::HashMap<u64, &ProbeRecord> = previous
+        .iter()
+        .flat_map(|c| &c.probes)
+        .map(|r| (r.probe_id, r))
+        .collect();
     let mut predictions = Vec::new();
+    let mut records = Vec::new();
     let mut headline_history = Vec::new();
     for &id in &ids {
         let bins = probes.probe(id).map(|p| p.bins()).unwrap_or_default();
-        let Some((prediction, history)) = model.score(id, bins, last_minute)? else {
+        let Some(scored) = model.score(id, bins, last_minute)? else {
             continue;
         };
         if headline_history.is_empty() {
-            headline_history = history;
+            headline_history = scored.history;
         }
-        predictions.push(prediction);
+        records.extend(ProbeRecord::update(
+            old_records.get(&id).copied(),
+            id,
+            &scored.outcomes,
+            alarm,
+        ));
+        predictions.push(scored.prediction);
     }
     if predictions.is_empty() {
         bail!("no complete minute to predict from yet");
     }
+    // Probes that did not report this time keep their last prediction and
+    // record for a while, so the overview shows how old their data is
+    // instead of dropping them.
+    if let Some(prev) = &previous {
+        let fresh: std::collections::HashSet<Option<u64>> =
+            predictions.iter().map(|p| p.probe_id).collect();
+        for p in &prev.predictions {
+            if p.probe_id.is_some()
+                && !fresh.contains(&p.probe_id)
+                && p.minute > now - KEEP_SILENT_SECONDS
+            {
+                predictions.push(p.clone());
+                records.extend(
+                    old_records
+                        .get(&p.probe_id.unwrap_or(0))
+                        .map(|r| (*r).clone()),
+                );
+            }
+        }
+    }
     let history = merge_history(
-        previous_history(&cfg.cache, predictions[0].probe_id),
+        previous
+            .filter(|c| c.predictions.first().map(|p| p.probe_id) == Some(predictions[0].probe_id))
+            .map(|c| c.history)
+            .unwrap_or_default(),
         headline_history,
         now,
     );
@@ -124,6 +162,8 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
         model: card.identity(&cfg.model, &bytes, &forest, &names),
         predictions,
         history,
+        horizon_minutes: card.target.horizon.min(1440) as u32,
+        probes: records,
     };
     cache.write(&cfg.cache)?;
     Ok(RefreshOutcome {
@@ -203,6 +243,18 @@ fn selected(selection: &Selection, probes: &ProbeCollector) -> Vec<u64> {
     }
 }
 
+/// How long a probe that stopped reporting keeps its last prediction in
+/// the cache (shown with its age): 6 hours.
+const KEEP_SILENT_SECONDS: i64 = 6 * 3600;
+
+/// One probe's refresh: its prediction, its minutes for the headline
+/// chart, and each scored minute with its observed outcome.
+struct Scored {
+    prediction: ProbePrediction,
+    history: Vec<HistoryPoint>,
+    outcomes: Vec<MinuteOutcome>,
+}
+
 /// The loaded model, ready to score probes' live minutes.
 struct LiveModel<'a> {
     predictor: Predictor,
@@ -218,7 +270,7 @@ impl LiveModel<'_> {
         id: u64,
         bins: Vec<(i64, netprophet_core::features::Bin)>,
         last_minute: i64,
-    ) -> anyhow::Result<Option<(ProbePrediction, Vec<HistoryPoint>)>> {
+    ) -> anyhow::Result<Option<Scored>> {
         let mut live = StreamingFeatures::new(self.card.features);
         let mut rows = Vec::new();
         for (minute, bin) in bins {
@@ -248,6 +300,16 @@ impl LiveModel<'_> {
             .into_iter()
             .map(|p| self.card.probability(f64::from(p)))
             .collect();
+        // Why: the exact TreeSHAP contributions of the latest minute only
+        // (one row per probe keeps a 12 000-probe refresh cheap).
+        let width = self.names.len();
+        let row = &x[last * width..(last + 1) * width];
+        let mut contribs = vec![0f32; self.predictor.contributions_width()];
+        let why = match self.predictor.contributions_row_into(row, &mut contribs) {
+            Ok(()) => top_contributions(self.names, row, &contribs, MAX_CONTRIBUTIONS),
+            // A model too deep for TreeSHAP still predicts; it has no "why".
+            Err(_) => Vec::new(),
+        };
         let prediction = ProbePrediction {
             probe_id: Some(id),
             minute: rows[last].timestamp,
@@ -258,7 +320,21 @@ impl LiveModel<'_> {
                 .zip(&columns)
                 .map(|(n, c)| (n.clone(), Some(c[last]).filter(|v| !v.is_nan())))
                 .collect(),
+            why,
         };
+        let labels = netprophet_core::labels::label(&frame, self.card.target);
+        let outcomes = rows
+            .iter()
+            .zip(&risks)
+            .enumerate()
+            .map(|(i, (r, risk))| MinuteOutcome {
+                minute: r.timestamp,
+                latency: Some(r.avg_latency).filter(|v| !v.is_nan()),
+                threshold: labels.threshold.get(i).copied().filter(|v| v.is_finite()),
+                risk: *risk,
+                degraded: labels.now.get(i).copied().unwrap_or(false),
+            })
+            .collect();
         let history = rows
             .iter()
             .zip(&risks)
@@ -269,16 +345,11 @@ impl LiveModel<'_> {
                 risk: *risk,
             })
             .collect();
-        Ok(Some((prediction, history)))
-    }
-}
-
-/// The previous cache's history, when it is readable and for the same
-/// probe (a different headline probe starts a fresh chart).
-fn previous_history(path: &Path, probe: Option<u64>) -> Vec<HistoryPoint> {
-    match PredictionCache::read(path) {
-        Ok(c) if c.predictions.first().map(|p| p.probe_id) == Some(probe) => c.history,
-        _ => Vec::new(),
+        Ok(Some(Scored {
+            prediction,
+            history,
+            outcomes,
+        }))
     }
 }
 

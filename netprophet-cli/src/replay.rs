@@ -14,13 +14,36 @@ use anyhow::{bail, Context};
 use netprophet_boost::{ColumnMap, Forest, Predictor};
 use netprophet_core::time::parse_utc;
 
+use crate::cache::record::RECORD_SECONDS;
 use crate::cache::{
-    HistoryPoint, ModelIdentity, PredictionCache, ProbePrediction, CACHE_VERSION, HISTORY_SECONDS,
+    top_contributions, HistoryPoint, MinuteOutcome, ModelIdentity, PredictionCache,
+    ProbePrediction, ProbeRecord, CACHE_VERSION, DEFAULT_ALARM, HISTORY_SECONDS, MAX_CONTRIBUTIONS,
 };
 use crate::model_card::{model_schema, ModelCard};
 
 /// The bundled recording.
 pub const RECORDED_MINUTES: &str = include_str!("../../fixtures/data/training_data.csv");
+/// Real RTT traces the demo replays beside the bundled recording, by
+/// probe id: RIPE Atlas built-in measurements to b.root-servers.net,
+/// 2016 (`fixtures/data/rtt-traces/`, MIT licence, notice beside them).
+pub const BUNDLED_TRACES: [(u64, &str); 4] = [
+    (
+        11323,
+        include_str!("../../fixtures/data/rtt-traces/11323.csv"),
+    ),
+    (
+        13746,
+        include_str!("../../fixtures/data/rtt-traces/13746.csv"),
+    ),
+    (
+        15018,
+        include_str!("../../fixtures/data/rtt-traces/15018.csv"),
+    ),
+    (
+        17783,
+        include_str!("../../fixtures/data/rtt-traces/17783.csv"),
+    ),
+];
 /// The bundled model: `fixtures/tournament_model.json`, trained by
 /// netprophet with the original system's recipe (SMOTE k=3, 200 trees,
 /// depth 5, learning rate 0.1) on the 947 complete real rows, carrying its
@@ -41,6 +64,10 @@ pub struct ScoredMinute {
     pub latency: Option<f64>,
     /// RTT standard deviation of the minute.
     pub jitter: Option<f64>,
+    /// The degradation threshold in force at the minute, ms.
+    pub threshold: Option<f64>,
+    /// Whether the minute turned out degraded (the labeller's "now").
+    pub degraded: bool,
 }
 
 /// A scored recording, ready to be replayed.
@@ -54,6 +81,13 @@ pub struct Replay {
     pub model: ModelIdentity,
     /// Where the telemetry came from.
     pub source: String,
+    /// The probe replayed, when the recording names one.
+    pub probe_id: Option<u64>,
+    /// Minutes ahead the model predicts.
+    pub horizon: u32,
+    /// The model, for the contributions of the minute shown (computed
+    /// when a minute is shown, not for every minute of the recording).
+    predictor: std::sync::Arc<Predictor>,
 }
 
 fn parse_minute(s: &str) -> anyhow::Result<i64> {
@@ -114,6 +148,8 @@ impl Replay {
                 risk,
                 latency: column("avg_latency"),
                 jitter: column("jitter"),
+                threshold: column("threshold"),
+                degraded: column("is_degraded").is_some_and(|v| v > 0.5),
             });
         }
         if minutes.is_empty() {
@@ -124,6 +160,9 @@ impl Replay {
             features: features.to_vec(),
             model,
             source: source.to_owned(),
+            probe_id: None,
+            horizon: 5,
+            predictor: std::sync::Arc::new(predictor),
         })
     }
 
@@ -164,6 +203,7 @@ impl Replay {
                 .matrix(names)
                 .context("the model needs a feature netprophet does not compute")?;
             let risks = predictor.predict(&x, names.len())?;
+            let labels = netprophet_core::labels::label(frame, card.target);
             for (i, (row, risk)) in x.chunks(names.len().max(1)).zip(risks).enumerate() {
                 let ok = |v: f64| (!v.is_nan()).then_some(v);
                 minutes.push(ScoredMinute {
@@ -172,6 +212,8 @@ impl Replay {
                     risk: card.probability(f64::from(risk)),
                     latency: ok(frame.avg_latency[i]),
                     jitter: ok(frame.jitter[i]),
+                    threshold: labels.threshold.get(i).copied().filter(|v| v.is_finite()),
+                    degraded: labels.now.get(i).copied().unwrap_or(false),
                 });
             }
         }
@@ -183,6 +225,9 @@ impl Replay {
             features: names.to_vec(),
             model,
             source: source.to_owned(),
+            probe_id: frames.iter().find_map(|f| f.probe_id),
+            horizon: card.target.horizon.min(1440) as u32,
+            predictor: std::sync::Arc::new(predictor),
         })
     }
 
@@ -211,18 +256,116 @@ impl Replay {
             generated_at: now.minute + 60,
             source: self.source.clone(),
             model: self.model.clone(),
-            predictions: vec![ProbePrediction {
-                probe_id: None,
-                minute: now.minute,
-                probability: now.risk,
-                inputs: self
-                    .features
-                    .iter()
-                    .map(|f| (f.clone(), self.input(now, f)))
-                    .collect(),
-            }],
+            predictions: vec![self.prediction_at(index, 0)],
             history,
+            horizon_minutes: self.horizon,
+            probes: Vec::new(),
         }
+    }
+
+    fn why(&self, m: &ScoredMinute) -> Vec<crate::cache::Contribution> {
+        let mut contribs = vec![0f32; self.predictor.contributions_width()];
+        match self
+            .predictor
+            .contributions_row_into(&m.inputs, &mut contribs)
+        {
+            Ok(()) => top_contributions(&self.features, &m.inputs, &contribs, MAX_CONTRIBUTIONS),
+            // A model too deep for TreeSHAP still predicts; it has no "why".
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn alarm(&self) -> f64 {
+        self.model.alarm_threshold.unwrap_or(DEFAULT_ALARM)
+    }
+
+    /// The prediction and record of minute `index`, dated `shift` seconds
+    /// later (so recordings of other days run on one clock).
+    pub fn probe_at(&self, index: usize, shift: i64) -> (ProbePrediction, Option<ProbeRecord>) {
+        let index = index.min(self.minutes.len() - 1);
+        let now = &self.minutes[index];
+        let from = now.minute - RECORD_SECONDS;
+        let outcomes: Vec<MinuteOutcome> = self.minutes[..=index]
+            .iter()
+            .filter(|m| m.minute > from)
+            .map(|m| MinuteOutcome {
+                minute: m.minute + shift,
+                latency: m.latency,
+                threshold: m.threshold,
+                risk: m.risk,
+                degraded: m.degraded,
+            })
+            .collect();
+        let record = self
+            .probe_id
+            .and_then(|id| ProbeRecord::update(None, id, &outcomes, self.alarm()));
+        (self.prediction_at(index, shift), record)
+    }
+
+    /// The prediction of minute `index`, dated `shift` seconds later.
+    fn prediction_at(&self, index: usize, shift: i64) -> ProbePrediction {
+        let now = &self.minutes[index.min(self.minutes.len() - 1)];
+        ProbePrediction {
+            probe_id: self.probe_id,
+            minute: now.minute + shift,
+            probability: now.risk,
+            inputs: self
+                .features
+                .iter()
+                .map(|f| (f.clone(), self.input(now, f)))
+                .collect(),
+            why: self.why(now),
+        }
+    }
+}
+
+/// Several recordings replayed together: the first one drives the clock
+/// (its minute `index` is "now"); each other one is shifted so that its
+/// chosen minute falls on the first one's starting minute, and shows its
+/// latest minute up to "now".
+#[derive(Debug, Clone)]
+pub struct Ensemble {
+    /// The recording that drives the clock (the headline).
+    pub lead: Replay,
+    /// The others, with the seconds each is shifted by.
+    pub others: Vec<(Replay, i64)>,
+}
+
+impl Ensemble {
+    /// `lead` alone.
+    pub fn single(lead: Replay) -> Ensemble {
+        Ensemble {
+            lead,
+            others: Vec::new(),
+        }
+    }
+
+    /// Adds `other` so that its minute `at` coincides with the lead's
+    /// minute `start`.
+    pub fn add(&mut self, other: Replay, at: usize, start: usize) {
+        let at = at.min(other.minutes.len() - 1);
+        let start = start.min(self.lead.minutes.len() - 1);
+        let shift = self.lead.minutes[start].minute - other.minutes[at].minute;
+        self.others.push((other, shift));
+    }
+
+    /// The cache right after the lead's minute `index` arrived.
+    pub fn cache_at(&self, index: usize) -> PredictionCache {
+        let mut cache = self.lead.cache_at(index);
+        if self.lead.probe_id.is_some() {
+            cache.probes.extend(self.lead.probe_at(index, 0).1);
+        }
+        let now = cache.generated_at;
+        for (r, shift) in &self.others {
+            let k = r.minutes.partition_point(|m| m.minute + shift < now);
+            if k == 0 {
+                continue;
+            }
+            let (prediction, record) = r.probe_at(k - 1, *shift);
+            cache.predictions.push(prediction);
+            cache.probes.extend(record);
+        }
+        cache
     }
 }
 

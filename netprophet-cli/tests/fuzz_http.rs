@@ -24,12 +24,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use watchdog::{case, run};
 
 const T0: i64 = 1_770_650_000;
-const ROUTES: [&str; 5] = [
+const ROUTES: [&str; 9] = [
     "/",
     "/api/prediction",
     "/api/history",
     "/healthz",
     "/metrics",
+    "/api/probes",
+    "/probe/7",
+    "/api/probes/7",
+    "/?q=7&page=1",
 ];
 
 fn cache() -> PredictionCache {
@@ -51,6 +55,7 @@ fn cache() -> PredictionCache {
             minute: T0 - 60,
             probability: 0.3,
             inputs: vec![("avg_latency".into(), Some(20.0))],
+            why: Vec::new(),
         }],
         history: (0..5)
             .map(|i| HistoryPoint {
@@ -60,6 +65,8 @@ fn cache() -> PredictionCache {
                 risk: 0.3,
             })
             .collect(),
+        horizon_minutes: 5,
+        probes: Vec::new(),
     }
 }
 
@@ -80,7 +87,8 @@ fn request() -> impl Strategy<Value = Request> {
         4 => prop::sample::select(ROUTES.to_vec()).prop_map(str::to_owned),
         1 => prop::sample::select(vec![
             "*", "http://t/healthz", "//", "/%00", "/api/prediction?x=1", "/nope", "", "/\u{7f}",
-            "/../etc/passwd",
+            "/../etc/passwd", "/probe/-1", "/probe/007", "/probe/", "/api/probes/99999999999999999999999",
+            "/?q=%ff", "/?q=%3Cscript%3E", "/api/probes?limit=99999999", "/probe/8",
         ])
         .prop_map(str::to_owned),
         1 => "[ -~]{0,40}",

@@ -560,3 +560,82 @@ fn a_history_model_fetches_its_look_back_and_scores_as_the_batch_path() {
     }
     assert!(compared >= 700, "{compared} minutes compared");
 }
+
+#[test]
+fn refresh_all_stores_each_probes_why_and_record_across_cycles() {
+    let mock = MockAtlas::start(
+        retimed(NOW - 3 * 3600, NOW + 3600, &[6001, 6002]),
+        Vec::new(),
+    );
+    let cache = tmp("all-why.json");
+    let cycle = |now: i64| {
+        netprophet(&[
+            "refresh",
+            "--all",
+            "--model",
+            &fixtures_model(),
+            "--cache",
+            s(&cache),
+            "--base-url",
+            &mock.url,
+            "--now",
+            &now.to_string(),
+        ])
+    };
+    let out = cycle(NOW);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c = netprophet_cli::cache::PredictionCache::read(&cache).unwrap();
+    assert_eq!(c.version, netprophet_cli::cache::CACHE_VERSION);
+    assert_eq!(c.predictions.len(), 2);
+    // The stored "why" is the model's exact TreeSHAP, strongest first.
+    let bytes = std::fs::read(fixtures_model()).unwrap();
+    let forest = netprophet_boost::Forest::from_slice(&bytes).unwrap();
+    let predictor = netprophet_boost::Predictor::new(&forest).unwrap();
+    for p in &c.predictions {
+        assert!(!p.why.is_empty() && p.why.len() <= 5, "{:?}", p.why);
+        let row: Vec<f32> = p
+            .inputs
+            .iter()
+            .map(|(_, v)| v.map_or(f32::NAN, |v| v as f32))
+            .collect();
+        let mut contribs = vec![0f32; predictor.contributions_width()];
+        predictor
+            .contributions_row_into(&row, &mut contribs)
+            .unwrap();
+        let mut expected: Vec<(usize, f32)> = contribs[..row.len()]
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, v)| *v != 0.0)
+            .collect();
+        expected.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        for (got, (i, v)) in p.why.iter().zip(&expected) {
+            assert_eq!(got.feature, c.model.features[*i]);
+            assert!(
+                (got.contribution - f64::from(*v)).abs() <= 5e-5,
+                "{got:?} vs {v}"
+            );
+        }
+        // Margin = bias + contributions: the stored ones are part of it.
+        let margin: f32 = contribs.iter().sum();
+        let prob = 1.0 / (1.0 + (-f64::from(margin)).exp());
+        assert!(
+            (prob - p.probability).abs() < 1e-4,
+            "{prob} vs {}",
+            p.probability
+        );
+    }
+    let ids: Vec<u64> = c.probes.iter().map(|r| r.probe_id).collect();
+    assert_eq!(ids, vec![6001, 6002]);
+    let first_scored = c.probes[0].scored.clone();
+    assert_eq!(first_scored.last(), Some(NOW - 60));
+
+    // Ten minutes later: the record spans both cycles.
+    let out = cycle(NOW + 600);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c2 = netprophet_cli::cache::PredictionCache::read(&cache).unwrap();
+    let r = &c2.probes[0];
+    assert_eq!(r.scored.last(), Some(NOW + 540));
+    assert_eq!(r.scored.0.first().unwrap()[0], first_scored.0[0][0]);
+    assert_eq!(r.risk.len(), r.latency.len());
+}

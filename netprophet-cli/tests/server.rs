@@ -86,6 +86,7 @@ fn cache_at(generated_at: i64, probability: f64) -> PredictionCache {
                 ("avg_latency".into(), Some(27.5)),
                 ("jitter".into(), Some(3.25)),
             ],
+            why: Vec::new(),
         }],
         history: (0..30)
             .map(|i| HistoryPoint {
@@ -95,6 +96,8 @@ fn cache_at(generated_at: i64, probability: f64) -> PredictionCache {
                 risk: probability * i as f64 / 30.0,
             })
             .collect(),
+        horizon_minutes: 5,
+        probes: Vec::new(),
     }
 }
 

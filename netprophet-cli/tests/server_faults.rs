@@ -110,6 +110,7 @@ fn cache_at(generated_at: i64, probability: f64) -> PredictionCache {
             minute: generated_at - 60,
             probability,
             inputs: vec![("avg_latency".into(), Some(20.0))],
+            why: Vec::new(),
         }],
         history: (0..10)
             .map(|i| HistoryPoint {
@@ -119,6 +120,8 @@ fn cache_at(generated_at: i64, probability: f64) -> PredictionCache {
                 risk: probability,
             })
             .collect(),
+        horizon_minutes: 5,
+        probes: Vec::new(),
     }
 }
 

@@ -1,9 +1,10 @@
 //! `netprophet demo`: the whole pipeline offline, on bundled real data.
 //!
 //! Replays the 952 recorded real minutes of RIPE Atlas msm 1001 bundled in
-//! the binary, one minute per tick on a simulated clock, scores each with
-//! the bundled model, writes the prediction cache atomically as a live
-//! refresh would, and serves the dashboard from it. When the recording
+//! the binary, one minute per tick on a simulated clock, beside four real
+//! RTT traces of other probes (shifted onto the same clock), scores each
+//! with the bundled model, writes the prediction cache atomically as a
+//! live refresh would, and serves the overview and probe pages from it. When the recording
 //! ends the simulated clock keeps running, so the stale-data banners
 //! appear as they would if refreshes stopped.
 
@@ -18,8 +19,9 @@ use anyhow::Context;
 use netprophet_boost::Forest;
 use netprophet_core::dataset::read_minutes_csv;
 
+use crate::cache::ModelIdentity;
 use crate::model_card::{model_schema, ModelCard};
-use crate::replay::{Replay, BUNDLED_MODEL, RECORDED_MINUTES};
+use crate::replay::{Ensemble, Replay, BUNDLED_MODEL, BUNDLED_TRACES, RECORDED_MINUTES};
 use crate::serve::{self, Clock, ServerConfig, ServerState};
 use crate::telemetry::{input_kind, load_probes, InputKind, Selection, TraceArgs};
 
@@ -57,6 +59,10 @@ pub struct Args {
     /// With --input: the probe to replay.
     #[arg(long)]
     pub probe: Option<u64>,
+    /// Replay the bundled recording alone, without the four RTT traces
+    /// of other probes beside it.
+    #[arg(long)]
+    pub single: bool,
     /// Score with this model instead of the bundled one (for example
     /// fixtures/sustained_model.json, calibrated, which warns of sustained
     /// episodes).
@@ -66,12 +72,9 @@ pub struct Args {
     pub traces: TraceArgs,
 }
 
-/// The replay the flags ask for.
-fn replay(args: &Args) -> anyhow::Result<Replay> {
-    if args.input.is_none() && args.model.is_none() {
-        return Replay::bundled();
-    }
-    let (bytes, file) = match &args.model {
+/// The model's bytes and file: `--model` or the bundled one.
+fn model_bytes(args: &Args) -> anyhow::Result<(Vec<u8>, PathBuf)> {
+    Ok(match &args.model {
         Some(path) => (
             netprophet_boost::formats::read_model_file(path)
                 .with_context(|| format!("reading the model {}", path.display()))?,
@@ -81,12 +84,26 @@ fn replay(args: &Args) -> anyhow::Result<Replay> {
             BUNDLED_MODEL.to_vec(),
             PathBuf::from("tournament_model.json"),
         ),
-    };
+    })
+}
+
+/// The demo's model, its feature names, card and identity.
+fn load_model(args: &Args) -> anyhow::Result<(Forest, Vec<String>, ModelCard, ModelIdentity)> {
+    let (bytes, file) = model_bytes(args)?;
     let forest = Forest::from_slice(&bytes)
         .with_context(|| format!("loading the model {}", file.display()))?;
     let names = model_schema(&forest, None)?;
     let card = ModelCard::read(&forest, &names)?;
     let identity = card.identity(&file, &bytes, &forest, &names);
+    Ok((forest, names, card, identity))
+}
+
+/// The replay the flags ask for.
+fn replay(args: &Args) -> anyhow::Result<Replay> {
+    if args.input.is_none() && args.model.is_none() {
+        return Replay::bundled();
+    }
+    let (forest, names, card, identity) = load_model(args)?;
     let (frames, source) = match &args.input {
         None => {
             let dir = std::env::temp_dir().join(format!("netprophet-demo-{}", std::process::id()));
@@ -129,14 +146,68 @@ fn replay(args: &Args) -> anyhow::Result<Replay> {
     Replay::from_frames(&frames, &forest, &names, &card, identity, &source)
 }
 
+/// The bundled RTT traces scored with the demo's model (`--model` or the
+/// bundled one), one replay per probe.
+fn trace_replays(args: &Args) -> anyhow::Result<Vec<Replay>> {
+    let (forest, names, card, identity) = load_model(args)?;
+    let dir = std::env::temp_dir().join(format!("netprophet-demo-traces-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let loaded = (|| -> anyhow::Result<Vec<Replay>> {
+        let mut out = Vec::new();
+        for (id, text) in BUNDLED_TRACES {
+            // The reader takes the probe id from the file name.
+            let path = dir.join(format!("{id}.csv"));
+            std::fs::write(&path, text)?;
+            let selection = Selection::from_flags(&[id], false);
+            let probes = load_probes(
+                std::slice::from_ref(&path),
+                &args.traces.columns(),
+                &selection,
+            )?;
+            let frames = probes.probes.probe_frames(id, card.features);
+            let source = format!(
+                "RTT trace of RIPE Atlas probe {id} to b.root-servers.net (2016), replayed shifted onto the demo clock"
+            );
+            out.push(Replay::from_frames(
+                &frames,
+                &forest,
+                &names,
+                &card,
+                identity.clone(),
+                &source,
+            )?);
+        }
+        Ok(out)
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    loaded
+}
+
+/// The recordings the flags ask for: the lead one, and unless `--input`
+/// or `--single` is given, the bundled traces beside it.
+fn ensemble(args: &Args) -> anyhow::Result<Ensemble> {
+    let lead = replay(args)?;
+    let mut all = Ensemble::single(lead);
+    if args.input.is_none() && !args.single {
+        let total = all.lead.minutes.len();
+        let start = args.start.min(total - 1);
+        for other in trace_replays(args)? {
+            // Each trace's last minutes play alongside the lead's.
+            let at = other.minutes.len().saturating_sub(total - start);
+            all.add(other, at, start);
+        }
+    }
+    Ok(all)
+}
+
 /// Runs `netprophet demo`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     super::serve::init_logging();
-    let replay = Arc::new(replay(&args)?);
+    let replay = Arc::new(ensemble(&args)?);
     let cache = args.cache.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("netprophet-demo-{}.json", std::process::id()))
     });
-    let total = replay.minutes.len();
+    let total = replay.lead.minutes.len();
     let start = args.start.min(total - 1);
     announce(&replay);
     replay
@@ -152,7 +223,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// One line on what is replayed, with which model, and how often it
 /// alarms.
-fn announce(replay: &Replay) {
+fn announce(all: &Ensemble) {
+    let replay = &all.lead;
     let alarm = replay
         .model
         .alarm_threshold
@@ -172,17 +244,28 @@ fn announce(replay: &Replay) {
             .unwrap_or("a degraded minute 5 minutes ahead"),
         alarm * 100.0
     );
+    if !all.others.is_empty() {
+        let ids: Vec<String> = all
+            .others
+            .iter()
+            .filter_map(|(r, _)| r.probe_id.map(|i| i.to_string()))
+            .collect();
+        eprintln!(
+            "netprophet demo: beside it, real RTT traces of probes {} (2016), shifted onto the same clock",
+            ids.join(", ")
+        );
+    }
 }
 
 /// `--no-serve`: writes the cache minute by minute as fast as it can and
 /// says where it ended.
 fn replay_offline(
-    replay: &Replay,
+    replay: &Ensemble,
     cache: &std::path::Path,
     start: usize,
     ticks: usize,
 ) -> anyhow::Result<()> {
-    let total = replay.minutes.len();
+    let total = replay.lead.minutes.len();
     for t in 1..=ticks {
         replay
             .cache_at((start + t).min(total - 1))
@@ -191,9 +274,10 @@ fn replay_offline(
     }
     let last = replay.cache_at((start + ticks).min(total - 1));
     println!(
-        "replayed {ticks} minutes; last minute {} risk {:.4}; cache {}",
+        "replayed {ticks} minutes; last minute {} risk {:.4}; {} probes; cache {}",
         last.headline().minute,
         last.headline().probability,
+        last.predictions.len(),
         cache.display()
     );
     Ok(())
@@ -204,12 +288,12 @@ fn replay_offline(
 /// the stale-data banners appear.
 fn serve_replay(
     args: &Args,
-    replay: Arc<Replay>,
+    replay: Arc<Ensemble>,
     cache: PathBuf,
     start: usize,
 ) -> anyhow::Result<()> {
-    let total = replay.minutes.len();
-    let sim_now = Arc::new(AtomicI64::new(replay.minutes[start].minute + 60));
+    let total = replay.lead.minutes.len();
+    let sim_now = Arc::new(AtomicI64::new(replay.lead.minutes[start].minute + 60));
     let tz = serve::time_zone(&args.zone)?;
     let clock_now = sim_now.clone();
     let state = Arc::new(ServerState::new(
@@ -247,7 +331,7 @@ fn serve_replay(
                     if let Ok(Err(e)) = written {
                         tracing::error!("{e}");
                     }
-                    sim_now.store(replay.minutes[i].minute + 60, Ordering::Relaxed);
+                    sim_now.store(replay.lead.minutes[i].minute + 60, Ordering::Relaxed);
                     if i + 1 == total {
                         eprintln!("netprophet demo: recording finished; the simulated clock keeps running, so the stale-data banners will show");
                     }

@@ -40,6 +40,11 @@ pub struct Args {
     /// For in-process refreshes: predict for this probe (repeatable).
     #[arg(long)]
     pub probe: Vec<u64>,
+    /// Most probes given per-probe gauges on /metrics, highest risk
+    /// first (0 to 100000): each is a Prometheus series per metric.
+    #[arg(long, default_value_t = serve::DEFAULT_METRICS_PROBES as u32,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub metrics_probes: u32,
     #[command(flatten)]
     pub atlas: crate::atlas_args::AtlasArgs,
 }
@@ -151,12 +156,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     init_logging();
     let config = args.config();
     let tz = serve::time_zone(&config.zone)?;
-    let state = Arc::new(ServerState::new(
+    let mut state = ServerState::new(
         config.cache.clone(),
         Clock::system(),
         tz,
         config.zone.clone(),
-    ));
+    );
+    state.metrics_probes = args.metrics_probes as usize;
+    let state = Arc::new(state);
     let refresher = match args.refresh_every {
         Some(every) => Some((
             every,

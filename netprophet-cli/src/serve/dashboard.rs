@@ -6,7 +6,9 @@ use std::fmt::Write;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
-use crate::cache::{HistoryPoint, PredictionCache};
+use super::overview::{Filter, Served};
+use super::pages::{overview_sections, PAGES_STYLE};
+use crate::cache::HistoryPoint;
 
 /// Probability at or above which the risk is shown red, for a model
 /// without its own alarm threshold.
@@ -15,9 +17,6 @@ pub const HIGH_RISK: f64 = crate::cache::DEFAULT_ALARM;
 pub const STALE_WARN: i64 = 15 * 60;
 /// Cache age (seconds) from which the page warns in red.
 pub const STALE_CRITICAL: i64 = 30 * 60;
-
-/// Most probes listed in the page's table; the JSON API has them all.
-pub const MAX_TABLE_ROWS: usize = 500;
 
 /// How far ahead of the server's clock a cache's `generated_at` may be
 /// (clock skew between the refresher and the server) and still count as
@@ -71,11 +70,13 @@ impl Freshness {
     }
 }
 
-fn escape(s: &str) -> String {
+/// Escapes text for HTML content and attribute values.
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// Formats a Unix time in `tz` as `2026-02-09 15:04 PST`.
@@ -93,7 +94,8 @@ fn ms(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |v| format!("{v:.2} ms"))
 }
 
-const STYLE: &str = "
+/// The pages' shared style sheet.
+pub const STYLE: &str = "
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#0f172a;color:#e2e8f0}
 main{max-width:960px;margin:0 auto;padding:24px}
 h1{font-size:1.4rem;margin:0 0 16px}
@@ -115,8 +117,17 @@ table{border-collapse:collapse;margin-top:16px;width:100%}
 td,th{text-align:left;padding:4px 8px;border-bottom:1px solid #334155;font-size:.9rem}
 ";
 
-/// Renders the dashboard for `cache` as seen at `now` (Unix seconds).
-pub fn render(cache: &PredictionCache, now: i64, tz: &TimeZone, zone_name: &str) -> String {
+/// Renders the dashboard for `cache` as seen at `now` (Unix seconds): the
+/// headline probe's cards and chart, and with more than one probe the
+/// overview of all of them (`filter`ed, page `page` of the table).
+pub fn render(
+    cache: &Served,
+    now: i64,
+    tz: &TimeZone,
+    zone_name: &str,
+    filter: &Filter,
+    page: usize,
+) -> String {
     let age = cache_age(now, cache.generated_at);
     let fresh = Freshness::of(now, cache.generated_at);
     let refresh = if fresh == Freshness::Fresh { 60 } else { 30 };
@@ -137,9 +148,14 @@ pub fn render(cache: &PredictionCache, now: i64, tz: &TimeZone, zone_name: &str)
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"refresh\" content=\"{refresh}\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>netprophet: {pct:.0}% degradation risk</title><style>{STYLE}</style></head><body><main>\
-         <h1>netprophet: will this path be degraded in 5 minutes?</h1>",
-        pct = p * 100.0
+         <title>netprophet: {pct:.0}% degradation risk</title><style>{STYLE}{PAGES_STYLE}</style></head><body><main>\
+         <h1>netprophet: {question}</h1>",
+        pct = p * 100.0,
+        question = if cache.predictions.len() > 1 {
+            "which paths will be degraded in 5 minutes?"
+        } else {
+            "will this path be degraded in 5 minutes?"
+        }
     );
     match fresh {
         Freshness::Fresh => {}
@@ -182,32 +198,20 @@ pub fn render(cache: &PredictionCache, now: i64, tz: &TimeZone, zone_name: &str)
         } else {
             "normal"
         },
-        lat = ms(head.input("avg_latency")),
-        jit = ms(head.input("jitter")),
+        // A model without these inputs: the chart's latest minute.
+        lat = ms(head
+            .input("avg_latency")
+            .or_else(|| cache.history.last().and_then(|h| h.latency_ms))),
+        jit = ms(head
+            .input("jitter")
+            .or_else(|| cache.history.last().and_then(|h| h.jitter_ms))),
     );
     html.push_str("<div class=\"chart\">");
     html.push_str(&chart_svg(&cache.history, alarm));
     html.push_str("</div>");
-    if cache.predictions.len() > 1 {
-        html.push_str("<table><tr><th>Probe</th><th>Risk</th><th>Latency</th><th>Jitter</th></tr>");
-        for pr in cache.predictions.iter().take(MAX_TABLE_ROWS) {
-            let _ = write!(
-                html,
-                "<tr><td>{}</td><td>{:.1}%</td><td>{}</td><td>{}</td></tr>",
-                pr.probe_id.map_or("all".into(), |i| i.to_string()),
-                pr.probability * 100.0,
-                ms(pr.input("avg_latency")),
-                ms(pr.input("jitter"))
-            );
-        }
-        if cache.predictions.len() > MAX_TABLE_ROWS {
-            let _ = write!(
-                html,
-                "<tr><td colspan=\"4\">and {} more probes: see /api/prediction</td></tr>",
-                cache.predictions.len() - MAX_TABLE_ROWS
-            );
-        }
-        html.push_str("</table>");
+    // One probe with an id still gets its row, which links to its page.
+    if cache.predictions.len() > 1 || head.probe_id.is_some() {
+        overview_sections(cache, now, filter, page, &mut html);
     }
     let _ = write!(
         html,
@@ -345,11 +349,15 @@ mod tests {
     use super::*;
     use crate::cache::tests::sample;
 
+    fn render(c: crate::cache::PredictionCache, now: i64, tz: &TimeZone, zone: &str) -> String {
+        super::render(&Served::new(c), now, tz, zone, &Filter::All, 1)
+    }
+
     #[test]
     fn colours_and_banners_follow_the_thresholds() {
         let tz = TimeZone::get("America/Los_Angeles").unwrap();
         let low = render(
-            &sample(1_770_000_000, 0.39),
+            sample(1_770_000_000, 0.39),
             1_770_000_000,
             &tz,
             "America/Los_Angeles",
@@ -357,7 +365,7 @@ mod tests {
         assert!(low.contains("risk low") && !low.contains("id=\"stale\""));
         assert!(low.contains("content=\"60\""));
         let high = render(
-            &sample(1_770_000_000, 0.40),
+            sample(1_770_000_000, 0.40),
             1_770_000_000 + 15 * 60,
             &tz,
             "x",
@@ -365,7 +373,7 @@ mod tests {
         assert!(high.contains("risk high") && high.contains("banner warn"));
         assert!(high.contains("content=\"30\""));
         let old = render(
-            &sample(1_770_000_000, 0.1),
+            sample(1_770_000_000, 0.1),
             1_770_000_000 + 30 * 60,
             &tz,
             "x",
@@ -374,6 +382,17 @@ mod tests {
         assert!(low.contains("PST") || low.contains("PDT"));
         assert!(low.contains("<svg") && low.contains("id=\"latency\""));
         assert!(!low.contains("http://") || low.contains("xmlns=\"http://www.w3.org/2000/svg\""));
+    }
+
+    #[test]
+    fn one_probe_with_an_id_links_to_its_page_and_one_without_does_not() {
+        let tz = TimeZone::UTC;
+        let with_id = render(sample(1_770_000_000, 0.2), 1_770_000_000, &tz, "UTC");
+        assert!(with_id.contains("<a href=\"/probe/7\">7</a>"));
+        let mut anonymous = sample(1_770_000_000, 0.2);
+        anonymous.predictions[0].probe_id = None;
+        let page = render(anonymous, 1_770_000_000, &tz, "UTC");
+        assert!(!page.contains("id=\"probes\"") && page.contains("probe n/a"));
     }
 
     #[test]

@@ -21,11 +21,13 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub mod dashboard;
+pub mod overview;
+pub mod pages;
 mod routes;
 mod state;
 
 pub use crate::cache::{read_cache_file, MAX_CACHE_BYTES};
-pub use state::{CacheReader, Clock, RefreshStatus, ServerState};
+pub use state::{CacheReader, Clock, RefreshStatus, ServerState, DEFAULT_METRICS_PROBES};
 
 /// Server settings. Defaults suit a 1 GiB, 2 vCPU VM.
 #[derive(Debug, Clone)]

@@ -10,7 +10,12 @@ use hyper::header::{HeaderValue, ALLOW, CACHE_CONTROL, CONTENT_TYPE, HOST, RETRY
 use hyper::{Method, Request, Response, StatusCode, Version};
 
 use super::dashboard::{self, cache_age, Freshness};
+use super::overview::{parse_probe_id, query_value, Filter, Served};
+use super::pages::{self, API_LIMIT};
 use super::state::{CacheView, Rendered, ServerState};
+
+/// Longest query string accepted (bytes); longer ones get 400.
+pub const MAX_QUERY_BYTES: usize = 512;
 
 type Body = Full<Bytes>;
 
@@ -72,12 +77,16 @@ fn unavailable(
 /// Routes a request. Only GET and HEAD exist; anything else is 405.
 pub fn handle<B>(state: &ServerState, req: Request<B>) -> Response<Body> {
     let path = req.uri().path();
+    let query = req.uri().query().unwrap_or("");
     let route: &'static str = match path {
         "/" => "/",
         "/api/prediction" => "/api/prediction",
         "/api/history" => "/api/history",
+        "/api/probes" => "/api/probes",
         "/healthz" => "/healthz",
         "/metrics" => "/metrics",
+        _ if path.starts_with("/probe/") => "/probe/{id}",
+        _ if path.starts_with("/api/probes/") => "/api/probes/{id}",
         _ => "other",
     };
     let hosts = req.headers().get_all(HOST).iter().count();
@@ -98,9 +107,17 @@ pub fn handle<B>(state: &ServerState, req: Request<B>) -> Response<Body> {
         r
     } else {
         match route {
-            "/" => dashboard_page(state),
+            _ if query.len() > MAX_QUERY_BYTES => response(
+                StatusCode::BAD_REQUEST,
+                TEXT,
+                format!("the query is longer than {MAX_QUERY_BYTES} bytes\n"),
+            ),
+            "/" => dashboard_page(state, query),
             "/api/prediction" => prediction(state),
             "/api/history" => history(state),
+            "/api/probes" => probes(state, query),
+            "/probe/{id}" => probe(state, &path["/probe/".len()..], false),
+            "/api/probes/{id}" => probe(state, &path["/api/probes/".len()..], true),
             "/healthz" => healthz(state),
             "/metrics" => metrics(state),
             _ => response(StatusCode::NOT_FOUND, TEXT, "not found\n"),
@@ -110,23 +127,129 @@ pub fn handle<B>(state: &ServerState, req: Request<B>) -> Response<Body> {
     resp
 }
 
-fn dashboard_page(state: &ServerState) -> Response<Body> {
+fn bad_request(message: &str) -> Response<Body> {
+    response(StatusCode::BAD_REQUEST, TEXT, format!("{message}\n"))
+}
+
+/// The filter and page number of a query (`q`, `page`), strictly.
+fn filter_and_page(query: &str) -> Result<(Filter, usize), String> {
+    let filter = match query_value(query, "q")? {
+        Some(q) => Filter::parse(&q)?,
+        None => Filter::All,
+    };
+    let page = match query_value(query, "page")? {
+        Some(p) => p
+            .parse::<usize>()
+            .ok()
+            .filter(|p| (1..=1_000_000).contains(p))
+            .ok_or_else(|| format!("page {p:?} is not a page number"))?,
+        None => 1,
+    };
+    Ok((filter, page))
+}
+
+fn dashboard_page(state: &ServerState, query: &str) -> Response<Body> {
+    let (filter, page) = match filter_and_page(query) {
+        Ok(f) => f,
+        Err(e) => return bad_request(&e),
+    };
     match state.cache() {
         CacheView::Ready(c) => {
             let now = state.clock.now();
+            let render = || dashboard::render(&c, now, &state.tz, &state.zone_name, &filter, page);
+            if filter != Filter::All || page != 1 {
+                // Filtered and later pages are rendered per request: a
+                // hundred rows from the index, no scoring.
+                return response(StatusCode::OK, HTML, render());
+            }
             let age = cache_age(now, c.generated_at);
-            // The page changes with the cache, and with its age only once
-            // a banner shows it (in whole minutes).
+            // The page changes with the cache, with its age once a banner
+            // shows it, and (with many probes) with the probes' ages, in
+            // whole minutes.
             let time = match Freshness::of(now, c.generated_at) {
-                Freshness::Fresh => i64::MIN,
+                Freshness::Fresh if c.predictions.len() == 1 && c.headline().probe_id.is_none() => {
+                    i64::MIN
+                }
+                Freshness::Fresh => now.div_euclid(60),
                 _ => age / 60,
             };
-            let body = state.rendered(Rendered::Dashboard, &c, time, || {
-                dashboard::render(&c, now, &state.tz, &state.zone_name)
-            });
+            let body = state.rendered(Rendered::Dashboard, &c, time, render);
             response(StatusCode::OK, HTML, body)
         }
         other => unavailable("/", &other, false).0,
+    }
+}
+
+fn probes(state: &ServerState, query: &str) -> Response<Body> {
+    let parsed = (|| -> Result<(Filter, usize, usize), String> {
+        let (filter, _) = filter_and_page(query)?;
+        let num = |key: &str, default: usize, max: usize| -> Result<usize, String> {
+            match query_value(query, key)? {
+                Some(v) => v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|v| *v <= max)
+                    .ok_or_else(|| format!("{key} {v:?} is not a number up to {max}")),
+                None => Ok(default),
+            }
+        };
+        let limit = num("limit", API_LIMIT, crate::cache::MAX_PREDICTIONS)?;
+        let offset = num("offset", 0, crate::cache::MAX_PREDICTIONS)?;
+        Ok((filter, offset, limit))
+    })();
+    let (filter, offset, limit) = match parsed {
+        Ok(p) => p,
+        Err(e) => return bad_request(&e),
+    };
+    match state.cache() {
+        CacheView::Ready(c) => {
+            if (&filter, offset, limit) == (&Filter::All, 0, API_LIMIT) {
+                // The default page depends on the cache only.
+                let body = state.rendered(Rendered::Probes, &c, 0, || {
+                    pages::probes_json(&c, &filter, offset, limit)
+                });
+                return response(StatusCode::OK, JSON, body);
+            }
+            response(
+                StatusCode::OK,
+                JSON,
+                pages::probes_json(&c, &filter, offset, limit),
+            )
+        }
+        other => unavailable("/api/probes", &other, true).0,
+    }
+}
+
+fn probe(state: &ServerState, segment: &str, json: bool) -> Response<Body> {
+    let Some(id) = parse_probe_id(segment) else {
+        return bad_request("a probe id is 1 to 20 digits");
+    };
+    let route = if json {
+        "/api/probes/{id}"
+    } else {
+        "/probe/{id}"
+    };
+    match state.cache() {
+        CacheView::Ready(c) => match c.find(id) {
+            Some(i) => {
+                let now = state.clock.now();
+                if json {
+                    response(StatusCode::OK, JSON, pages::probe_json(&c, i, now))
+                } else {
+                    response(
+                        StatusCode::OK,
+                        HTML,
+                        pages::probe_page(&c, i, now, &state.tz, &state.zone_name),
+                    )
+                }
+            }
+            None => response(
+                StatusCode::NOT_FOUND,
+                TEXT,
+                format!("probe {id} is not in the prediction cache\n"),
+            ),
+        },
+        other => unavailable(route, &other, json).0,
     }
 }
 
@@ -244,7 +367,8 @@ fn healthz(state: &ServerState) -> Response<Body> {
 
 fn metrics(state: &ServerState) -> Response<Body> {
     let mut out = String::with_capacity(2048);
-    let (age, valid) = match state.cache() {
+    let view = state.cache();
+    let (age, valid) = match &view {
         CacheView::Ready(c) => (cache_age(state.clock.now(), c.generated_at), 1),
         _ => (-1, 0),
     };
@@ -320,9 +444,72 @@ fn metrics(state: &ServerState) -> Response<Body> {
         "netprophet_connections_rejected_total {}",
         state.rejected()
     );
+    if let CacheView::Ready(c) = &view {
+        probe_metrics(c, state.clock.now(), state.metrics_probes, &mut out);
+    }
     response(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",
         out,
     )
+}
+
+/// One per-probe gauge's value.
+type ProbeGauge<'a> = dyn Fn(usize) -> Option<f64> + 'a;
+
+/// Per-probe gauges for the `limit` highest-risk probes (bounded
+/// cardinality: Prometheus keeps one series per probe label), and the
+/// alarm threshold the alert rule compares against.
+fn probe_metrics(c: &Served, now: i64, limit: usize, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "# HELP netprophet_alarm_threshold Risk from which a probe is shown as high risk."
+    );
+    let _ = writeln!(out, "# TYPE netprophet_alarm_threshold gauge");
+    let _ = writeln!(out, "netprophet_alarm_threshold {}", c.alarm_threshold());
+    let _ = writeln!(
+        out,
+        "# HELP netprophet_probes Probes in the prediction cache."
+    );
+    let _ = writeln!(out, "# TYPE netprophet_probes gauge");
+    let _ = writeln!(out, "netprophet_probes {}", c.predictions.len());
+    let _ = writeln!(
+        out,
+        "# HELP netprophet_probes_at_risk Probes at or above the alarm threshold."
+    );
+    let _ = writeln!(out, "# TYPE netprophet_probes_at_risk gauge");
+    let _ = writeln!(out, "netprophet_probes_at_risk {}", c.at_risk);
+    let top: Vec<(u64, usize)> = c
+        .order
+        .iter()
+        .map(|&i| i as usize)
+        .filter_map(|i| c.predictions[i].probe_id.map(|id| (id, i)))
+        .take(limit)
+        .collect();
+    let families: [(&str, &str, &ProbeGauge<'_>); 3] = [
+        (
+            "netprophet_risk",
+            "Predicted degradation probability of a probe's path (highest-risk probes only, see --metrics-probes).",
+            &|i| Some(c.predictions[i].probability),
+        ),
+        (
+            "netprophet_latency_ms",
+            "Mean RTT of the probe's latest scored minute.",
+            &|i| c.latency(i),
+        ),
+        (
+            "netprophet_data_age_seconds",
+            "Seconds since the end of the probe's latest scored minute.",
+            &|i| Some(cache_age(now, c.predictions[i].minute + 60) as f64),
+        ),
+    ];
+    for (name, help, value) in families {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (id, i) in &top {
+            if let Some(v) = value(*i) {
+                let _ = writeln!(out, "{name}{{probe=\"{id}\"}} {v}");
+            }
+        }
+    }
 }

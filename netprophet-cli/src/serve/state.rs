@@ -11,8 +11,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use jiff::tz::TimeZone;
 
+use super::overview::Served;
 use crate::cache::{
-    check_cache_file, read_cache_file, CacheError, PredictionCache, HISTORY_SECONDS,
+    check_cache_file, read_cache_parsed, CacheError, PredictionCache, HISTORY_SECONDS,
 };
 
 /// Current time in Unix seconds. Injectable so tests (and the demo's
@@ -55,6 +56,9 @@ pub struct RefreshStatus {
     /// Whether a cycle is running now (since `last_attempt`).
     pub running: AtomicBool,
 }
+
+/// Probes exported on `/metrics` unless `serve --metrics-probes` says.
+pub const DEFAULT_METRICS_PROBES: usize = 100;
 
 /// How often the loader looks at the cache file when no request asks.
 const POLL: Duration = Duration::from_millis(500);
@@ -121,7 +125,8 @@ fn trim_history(c: &mut PredictionCache) {
 /// from the last view.
 struct Loader {
     path: PathBuf,
-    read: Arc<CacheReader>,
+    /// `None`: the default, parsing the file as it is read.
+    read: Option<Arc<CacheReader>>,
     loaded: Arc<RwLock<Arc<Loaded>>>,
     first_done: Arc<AtomicBool>,
 }
@@ -180,24 +185,31 @@ impl Loader {
         // Checked on the path first, so a FIFO or a huge file is never
         // opened; the reader checks the opened file again (it may have been
         // replaced in between).
-        let view = match check_cache_file(&self.path, &meta).and_then(|()| (self.read)(&self.path))
-        {
-            Ok(None) => CacheView::Missing,
-            Ok(Some(bytes)) => match PredictionCache::from_slice(&bytes) {
-                Ok(mut c) => {
-                    drop(bytes);
-                    trim_history(&mut c);
-                    CacheView::Ready(Arc::new(c))
-                }
-                Err(message) => CacheView::Corrupt(
-                    CacheError::Corrupt {
-                        path: self.path.clone(),
-                        message,
-                    }
-                    .to_string(),
-                ),
+        let parsed = match check_cache_file(&self.path, &meta) {
+            Err(e) => Err(Ok(e)),
+            Ok(()) => match &self.read {
+                None => read_cache_parsed(&self.path),
+                Some(read) => match read(&self.path) {
+                    Ok(None) => Ok(None),
+                    Ok(Some(bytes)) => PredictionCache::from_slice(&bytes).map(Some).map_err(Err),
+                    Err(e) => Err(Ok(e)),
+                },
             },
-            Err(e) => CacheView::Corrupt(e),
+        };
+        let view = match parsed {
+            Ok(None) => CacheView::Missing,
+            Ok(Some(mut c)) => {
+                trim_history(&mut c);
+                CacheView::Ready(Arc::new(Served::new(c)))
+            }
+            Err(Ok(io)) => CacheView::Corrupt(io),
+            Err(Err(message)) => CacheView::Corrupt(
+                CacheError::Corrupt {
+                    path: self.path.clone(),
+                    message,
+                }
+                .to_string(),
+            ),
         };
         self.store(identity, view);
     }
@@ -215,7 +227,7 @@ pub struct RenderKey {
 /// address (the key) from being reused by a newer cache, without keeping
 /// an old, possibly large, cache's contents alive after the loader has
 /// replaced it.
-type RenderedBody = (RenderKey, Weak<PredictionCache>, bytes::Bytes);
+type RenderedBody = (RenderKey, Weak<Served>, bytes::Bytes);
 
 /// Which body is cached.
 #[derive(Clone, Copy, Debug)]
@@ -226,7 +238,12 @@ pub enum Rendered {
     Prediction = 1,
     /// The history JSON.
     History = 2,
+    /// The first page of `/api/probes`.
+    Probes = 3,
 }
+
+/// How many bodies are kept rendered.
+const RENDERED: usize = 4;
 
 /// State shared by all connections.
 pub struct ServerState {
@@ -249,7 +266,10 @@ pub struct ServerState {
     /// The last rendered dashboard and JSON, reused while the cache and
     /// what the page says about its age are unchanged: rendering is the
     /// only real work a request does.
-    rendered: Mutex<[Option<RenderedBody>; 3]>,
+    rendered: Mutex<[Option<RenderedBody>; RENDERED]>,
+    /// Most probes exported on `/metrics` (highest risk first), so a
+    /// cache of thousands of probes cannot flood Prometheus.
+    pub metrics_probes: usize,
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     rejected: AtomicU64,
     /// Refresh outcomes when the server refreshes in-process.
@@ -263,14 +283,14 @@ pub enum CacheView {
     Missing,
     /// The file is unreadable or invalid.
     Corrupt(String),
-    /// A valid cache.
-    Ready(Arc<PredictionCache>),
+    /// A valid cache, indexed.
+    Ready(Arc<Served>),
 }
 
 impl ServerState {
     /// State for serving `cache_path`; starts the thread that loads it.
     pub fn new(cache_path: PathBuf, clock: Clock, tz: TimeZone, zone_name: String) -> ServerState {
-        Self::with_reader(cache_path, clock, tz, zone_name, Arc::new(read_cache_file))
+        Self::with_loader(cache_path, clock, tz, zone_name, None)
     }
 
     /// [`ServerState::new`] with the cache file read by `read` (tests stand
@@ -281,6 +301,16 @@ impl ServerState {
         tz: TimeZone,
         zone_name: String,
         read: Arc<CacheReader>,
+    ) -> ServerState {
+        Self::with_loader(cache_path, clock, tz, zone_name, Some(read))
+    }
+
+    fn with_loader(
+        cache_path: PathBuf,
+        clock: Clock,
+        tz: TimeZone,
+        zone_name: String,
+        read: Option<Arc<CacheReader>>,
     ) -> ServerState {
         let loaded = Arc::new(RwLock::new(Arc::new(Loaded {
             identity: None,
@@ -315,7 +345,8 @@ impl ServerState {
             last_nudge: AtomicU64::new(0),
             started: Instant::now(),
             first_done,
-            rendered: Mutex::new([None, None, None]),
+            rendered: Mutex::new([None, None, None, None]),
+            metrics_probes: DEFAULT_METRICS_PROBES,
             requests: Mutex::new(BTreeMap::new()),
             rejected: AtomicU64::new(0),
             refresh: RefreshStatus {
@@ -376,7 +407,7 @@ impl ServerState {
     pub fn rendered(
         &self,
         which: Rendered,
-        cache: &Arc<PredictionCache>,
+        cache: &Arc<Served>,
         time: i64,
         render: impl FnOnce() -> String,
     ) -> bytes::Bytes {
