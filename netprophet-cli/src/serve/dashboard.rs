@@ -151,11 +151,17 @@ pub fn render(
          <title>netprophet: {pct:.0}% degradation risk</title><style>{STYLE}{PAGES_STYLE}</style></head><body><main>\
          <h1>netprophet: {question}</h1>",
         pct = p * 100.0,
-        question = if cache.predictions.len() > 1 {
-            "which paths will be degraded in 5 minutes?"
-        } else {
-            "will this path be degraded in 5 minutes?"
-        }
+        // The horizon the model predicts for (5 minutes for the original
+        // target, 15 for the sustained one), not a fixed 5.
+        question = format_args!(
+            "{} degraded in {} minutes?",
+            if cache.predictions.len() > 1 {
+                "which paths will be"
+            } else {
+                "will this path be"
+            },
+            cache.horizon_minutes
+        )
     );
     match fresh {
         Freshness::Fresh => {}
@@ -382,6 +388,17 @@ mod tests {
         assert!(low.contains("PST") || low.contains("PDT"));
         assert!(low.contains("<svg") && low.contains("id=\"latency\""));
         assert!(!low.contains("http://") || low.contains("xmlns=\"http://www.w3.org/2000/svg\""));
+    }
+
+    #[test]
+    fn the_heading_names_the_models_horizon() {
+        let tz = TimeZone::UTC;
+        let original = render(sample(1_770_000_000, 0.2), 1_770_000_000, &tz, "UTC");
+        assert!(original.contains("degraded in 5 minutes?"), "{original}");
+        let mut sustained = sample(1_770_000_000, 0.2);
+        sustained.horizon_minutes = 15;
+        let page = render(sustained, 1_770_000_000, &tz, "UTC");
+        assert!(page.contains("will this path be degraded in 15 minutes?"));
     }
 
     #[test]
