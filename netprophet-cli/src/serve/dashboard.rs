@@ -90,7 +90,8 @@ pub fn local_time(unix: i64, tz: &TimeZone) -> String {
     }
 }
 
-fn ms(v: Option<f64>) -> String {
+/// A latency for a page: `12.34 ms`, or `n/a`.
+pub(super) fn ms(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |v| format!("{v:.2} ms"))
 }
 
@@ -238,6 +239,28 @@ pub fn render(
     html
 }
 
+/// Opens a chart's `<svg>` element of `w` x `h` with its accessible
+/// label. With fewer than two points there is nothing to draw: the
+/// finished "not enough history" chart is the error.
+pub(super) fn chart_open(w: f64, h: f64, label: &str, points: usize) -> Result<String, String> {
+    let mut svg = String::with_capacity(12 * 1024);
+    let _ = write!(
+        svg,
+        "<svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"100%\" \
+         role=\"img\" aria-label=\"{label}\">"
+    );
+    if points < 2 {
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" fill=\"#94a3b8\" text-anchor=\"middle\">Not enough history yet</text></svg>",
+            w / 2.0,
+            h / 2.0
+        );
+        return Err(svg);
+    }
+    Ok(svg)
+}
+
 /// The latency and risk chart as inline SVG: latency (ms) on the left
 /// axis, risk (%) on the right, with the alarm threshold dashed.
 pub fn chart_svg(history: &[HistoryPoint], alarm: f64) -> String {
@@ -247,21 +270,10 @@ pub fn chart_svg(history: &[HistoryPoint], alarm: f64) -> String {
     const R: f64 = 50.0;
     const T: f64 = 20.0;
     const B: f64 = 30.0;
-    let mut svg = String::with_capacity(8 * 1024);
-    let _ = write!(
-        svg,
-        "<svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"100%\" \
-         role=\"img\" aria-label=\"Recent latency and degradation risk\">"
-    );
-    if history.len() < 2 {
-        let _ = write!(
-            svg,
-            "<text x=\"{}\" y=\"{}\" fill=\"#94a3b8\" text-anchor=\"middle\">Not enough history yet</text></svg>",
-            W / 2.0,
-            H / 2.0
-        );
-        return svg;
-    }
+    let mut svg = match chart_open(W, H, "Recent latency and degradation risk", history.len()) {
+        Ok(svg) => svg,
+        Err(empty) => return empty,
+    };
     let t0 = history[0].minute as f64;
     let t1 = history[history.len() - 1].minute as f64;
     let span = (t1 - t0).max(60.0);

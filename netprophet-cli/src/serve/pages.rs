@@ -9,7 +9,9 @@ use std::fmt::Write;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use super::dashboard::{cache_age, escape, local_time, Freshness, STALE_WARN, STYLE};
+use super::dashboard::{
+    cache_age, chart_open, escape, local_time, ms, Freshness, STALE_WARN, STYLE,
+};
 use super::overview::{Filter, Served, Track, TrackSummary};
 use crate::cache::record::BUCKET_SECONDS;
 use crate::cache::{Contribution, ProbePrediction, ProbeRecord};
@@ -34,10 +36,6 @@ pub fn status(p: f64, alarm: f64) -> &'static str {
     } else {
         "low"
     }
-}
-
-fn ms(v: Option<f64>) -> String {
-    v.map_or("n/a".into(), |v| format!("{v:.2} ms"))
 }
 
 /// Age in words: `45 s`, `12 min`, `3 h 5 min`.
@@ -394,21 +392,15 @@ pub fn probe_chart(r: &ProbeRecord, alarm: f64) -> String {
     const T: f64 = 20.0;
     const B: f64 = 50.0;
     let n = r.risk.len();
-    let mut svg = String::with_capacity(12 * 1024);
-    let _ = write!(
-        svg,
-        "<svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"100%\" \
-         role=\"img\" aria-label=\"Latency, threshold, risk, degraded minutes and warnings\">"
-    );
-    if n < 2 {
-        let _ = write!(
-            svg,
-            "<text x=\"{}\" y=\"{}\" fill=\"#94a3b8\" text-anchor=\"middle\">Not enough history yet</text></svg>",
-            W / 2.0,
-            H / 2.0
-        );
-        return svg;
-    }
+    let mut svg = match chart_open(
+        W,
+        H,
+        "Latency, threshold, risk, degraded minutes and warnings",
+        n,
+    ) {
+        Ok(svg) => svg,
+        Err(empty) => return empty,
+    };
     let t0 = r.bucket_start;
     let t1 = t0 + n as i64 * BUCKET_SECONDS;
     let x = |t: i64| L + (t - t0) as f64 / (t1 - t0) as f64 * (W - L - R);

@@ -372,77 +372,72 @@ fn metrics(state: &ServerState) -> Response<Body> {
         CacheView::Ready(c) => (cache_age(state.clock.now(), c.generated_at), 1),
         _ => (-1, 0),
     };
-    let _ = writeln!(
-        out,
-        "# HELP netprophet_cache_age_seconds Age of the prediction cache (-1: none; below -300: it claims a future time, a clock is wrong)."
+    metric(
+        &mut out,
+        "netprophet_cache_age_seconds",
+        "gauge",
+        "Age of the prediction cache (-1: none; below -300: it claims a future time, a clock is wrong).",
+        age,
     );
-    let _ = writeln!(out, "# TYPE netprophet_cache_age_seconds gauge");
-    let _ = writeln!(out, "netprophet_cache_age_seconds {age}");
-    let _ = writeln!(
-        out,
-        "# HELP netprophet_cache_valid 1 when a valid cache is being served."
+    metric(
+        &mut out,
+        "netprophet_cache_valid",
+        "gauge",
+        "1 when a valid cache is being served.",
+        valid,
     );
-    let _ = writeln!(out, "# TYPE netprophet_cache_valid gauge");
-    let _ = writeln!(out, "netprophet_cache_valid {valid}");
     let last_ok = state.refresh.last_ok.load(Ordering::Relaxed);
     // Without an in-process refresher (cron mode), a valid cache is the
     // evidence that the last refresh succeeded.
     let last_ok = if last_ok < 0 { valid } else { last_ok };
-    let _ = writeln!(
-        out,
-        "# HELP netprophet_last_refresh_success 1 when the last refresh succeeded."
+    metric(
+        &mut out,
+        "netprophet_last_refresh_success",
+        "gauge",
+        "1 when the last refresh succeeded.",
+        last_ok,
     );
-    let _ = writeln!(out, "# TYPE netprophet_last_refresh_success gauge");
-    let _ = writeln!(out, "netprophet_last_refresh_success {last_ok}");
-    let _ = writeln!(
-        out,
-        "# HELP netprophet_refresh_failures_total Failed in-process refresh cycles."
+    metric(
+        &mut out,
+        "netprophet_refresh_failures_total",
+        "counter",
+        "Failed in-process refresh cycles.",
+        state.refresh.failures.load(Ordering::Relaxed),
     );
-    let _ = writeln!(out, "# TYPE netprophet_refresh_failures_total counter");
-    let _ = writeln!(
-        out,
-        "netprophet_refresh_failures_total {}",
-        state.refresh.failures.load(Ordering::Relaxed)
+    let running_for = if state.refresh.running.load(Ordering::Relaxed) {
+        state
+            .clock
+            .now()
+            .saturating_sub(state.refresh.last_attempt.load(Ordering::Relaxed))
+            .max(0)
+    } else {
+        0
+    };
+    metric(
+        &mut out,
+        "netprophet_refresh_running_seconds",
+        "gauge",
+        "How long the in-process refresh cycle now running has run (0: none running).",
+        running_for,
     );
-    let running = state.refresh.running.load(Ordering::Relaxed);
-    let _ = writeln!(
-        out,
-        "# HELP netprophet_refresh_running_seconds How long the in-process refresh cycle now running has run (0: none running)."
+    metric_head(
+        &mut out,
+        "netprophet_http_requests_total",
+        "counter",
+        "HTTP responses by route and status.",
     );
-    let _ = writeln!(out, "# TYPE netprophet_refresh_running_seconds gauge");
-    let _ = writeln!(
-        out,
-        "netprophet_refresh_running_seconds {}",
-        if running {
-            state
-                .clock
-                .now()
-                .saturating_sub(state.refresh.last_attempt.load(Ordering::Relaxed))
-                .max(0)
-        } else {
-            0
-        }
-    );
-    let _ = writeln!(
-        out,
-        "# HELP netprophet_http_requests_total HTTP responses by route and status."
-    );
-    let _ = writeln!(out, "# TYPE netprophet_http_requests_total counter");
     for ((route, status), n) in state.request_counts() {
         let _ = writeln!(
             out,
             "netprophet_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
         );
     }
-    let _ = writeln!(
-        out,
-        "# HELP netprophet_connections_rejected_total Connections closed at the connection limit."
-    );
-    let _ = writeln!(out, "# TYPE netprophet_connections_rejected_total counter");
-    let _ = writeln!(
-        out,
-        "netprophet_connections_rejected_total {}",
-        state.rejected()
+    metric(
+        &mut out,
+        "netprophet_connections_rejected_total",
+        "counter",
+        "Connections closed at the connection limit.",
+        state.rejected(),
     );
     if let CacheView::Ready(c) = &view {
         probe_metrics(c, state.clock.now(), state.metrics_probes, &mut out);
@@ -454,6 +449,18 @@ fn metrics(state: &ServerState) -> Response<Body> {
     )
 }
 
+/// A metric family's `# HELP` and `# TYPE` lines.
+fn metric_head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A metric without labels: its family lines and its one sample.
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    metric_head(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
 /// One per-probe gauge's value.
 type ProbeGauge<'a> = dyn Fn(usize) -> Option<f64> + 'a;
 
@@ -461,24 +468,27 @@ type ProbeGauge<'a> = dyn Fn(usize) -> Option<f64> + 'a;
 /// cardinality: Prometheus keeps one series per probe label), and the
 /// alarm threshold the alert rule compares against.
 fn probe_metrics(c: &Served, now: i64, limit: usize, out: &mut String) {
-    let _ = writeln!(
+    metric(
         out,
-        "# HELP netprophet_alarm_threshold Risk from which a probe is shown as high risk."
+        "netprophet_alarm_threshold",
+        "gauge",
+        "Risk from which a probe is shown as high risk.",
+        c.alarm_threshold(),
     );
-    let _ = writeln!(out, "# TYPE netprophet_alarm_threshold gauge");
-    let _ = writeln!(out, "netprophet_alarm_threshold {}", c.alarm_threshold());
-    let _ = writeln!(
+    metric(
         out,
-        "# HELP netprophet_probes Probes in the prediction cache."
+        "netprophet_probes",
+        "gauge",
+        "Probes in the prediction cache.",
+        c.predictions.len(),
     );
-    let _ = writeln!(out, "# TYPE netprophet_probes gauge");
-    let _ = writeln!(out, "netprophet_probes {}", c.predictions.len());
-    let _ = writeln!(
+    metric(
         out,
-        "# HELP netprophet_probes_at_risk Probes at or above the alarm threshold."
+        "netprophet_probes_at_risk",
+        "gauge",
+        "Probes at or above the alarm threshold.",
+        c.at_risk,
     );
-    let _ = writeln!(out, "# TYPE netprophet_probes_at_risk gauge");
-    let _ = writeln!(out, "netprophet_probes_at_risk {}", c.at_risk);
     let top: Vec<(u64, usize)> = c
         .order
         .iter()
@@ -504,8 +514,7 @@ fn probe_metrics(c: &Served, now: i64, limit: usize, out: &mut String) {
         ),
     ];
     for (name, help, value) in families {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
+        metric_head(out, name, "gauge", help);
         for (id, i) in &top {
             if let Some(v) = value(*i) {
                 let _ = writeln!(out, "{name}{{probe=\"{id}\"}} {v}");
