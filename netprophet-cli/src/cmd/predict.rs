@@ -92,11 +92,13 @@ fn derived_rows(
 pub fn run(args: Args) -> anyhow::Result<()> {
     let forest = Forest::load(&args.model)?;
     let names = model_schema(&forest, args.features.as_deref())?;
+    // Read once: the card gives both the feature configuration rows are
+    // derived with and the calibration applied to the scores.
+    let card = ModelCard::read(&forest, &names)?;
     let data = if netprophet_core::parquet::is_parquet_input(&args.input) {
-        let config = ModelCard::read(&forest, &names)?.features;
-        crate::input::parquet_matrix(&args.input, &names, config)?
+        crate::input::parquet_matrix(&args.input, &names, card.features)?
     } else {
-        csv_rows(&args, &forest, &names)?
+        csv_rows(&args, &card, &names)?
     };
     let width = names.len();
     let predictor = Predictor::new(&forest)?;
@@ -104,7 +106,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         predictor.margins(&data, width)?
     } else {
         let raw = predictor.predict(&data, width)?;
-        let card = ModelCard::read(&forest, &names)?;
         if args.raw || card.calibration.is_none() {
             raw
         } else {
@@ -142,7 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The model's feature rows from a CSV: its columns by name, or derived
 /// from its per-minute columns.
-fn csv_rows(args: &Args, forest: &Forest, names: &[String]) -> anyhow::Result<Vec<f32>> {
+fn csv_rows(args: &Args, card: &ModelCard, names: &[String]) -> anyhow::Result<Vec<f32>> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_path(&args.input)
@@ -172,7 +173,7 @@ fn csv_rows(args: &Args, forest: &Forest, names: &[String]) -> anyhow::Result<Ve
             data
         }
         Err(_) if header.iter().any(|h| h == "timestamp") && names.iter().all(derivable) => {
-            derived_rows(&args.input, names, ModelCard::read(forest, names)?.features)?
+            derived_rows(&args.input, names, card.features)?
         }
         Err(e) => {
             return Err(e)
