@@ -15,9 +15,10 @@ mod watchdog;
 use std::sync::Arc;
 use std::time::Duration;
 
-use netprophet_cli::cache::{
-    digest, HistoryPoint, ModelIdentity, PredictionCache, ProbePrediction, CACHE_VERSION,
-};
+#[path = "support/in_process.rs"]
+mod in_process;
+
+use in_process::one_probe_cache;
 use netprophet_cli::serve::{self, Clock, ServerConfig, ServerState};
 use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,40 +36,6 @@ const ROUTES: [&str; 9] = [
     "/api/probes/7",
     "/?q=7&page=1",
 ];
-
-fn cache() -> PredictionCache {
-    PredictionCache {
-        version: CACHE_VERSION,
-        generated_at: T0,
-        source: "fuzz".into(),
-        model: ModelIdentity {
-            file: "m.json".into(),
-            digest: digest(b"m"),
-            trees: 1,
-            features: vec!["avg_latency".into()],
-            predicts: None,
-            alarm_threshold: None,
-            calibrated: false,
-        },
-        predictions: vec![ProbePrediction {
-            probe_id: Some(7),
-            minute: T0 - 60,
-            probability: 0.3,
-            inputs: vec![("avg_latency".into(), Some(20.0))],
-            why: Vec::new(),
-        }],
-        history: (0..5)
-            .map(|i| HistoryPoint {
-                minute: T0 - 300 + i * 60,
-                latency_ms: Some(20.0),
-                jitter_ms: None,
-                risk: 0.3,
-            })
-            .collect(),
-        horizon_minutes: 5,
-        probes: Vec::new(),
-    }
-}
 
 /// A request: its bytes, and whether it is a plain GET of a route with
 /// exactly one Host that must be answered with the page.
@@ -171,7 +138,7 @@ fn generated_requests_never_panic_or_hang_the_server() {
     let dir = std::env::temp_dir().join(format!("np-fuzz-http-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("cache.json");
-    cache().write(&path).unwrap();
+    one_probe_cache(T0, 0.3).write(&path).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "support/in_process.rs"]
+mod in_process;
+
 use netprophet_cli::cache::{
     digest, HistoryPoint, ModelIdentity, PredictionCache, ProbePrediction, CACHE_VERSION,
 };
@@ -50,12 +53,7 @@ async fn start(name: &str, header_timeout: Duration) -> Server {
         header_timeout,
         ..ServerConfig::default()
     };
-    let listener = serve::bind(config.listen).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve::serve(listener, config, state, async move {
-        let _ = rx.await;
-    }));
+    let (addr, tx) = in_process::spawn(config, state).await;
     Server {
         addr,
         now,

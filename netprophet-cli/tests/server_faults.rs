@@ -10,9 +10,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use netprophet_cli::cache::{
-    digest, HistoryPoint, ModelIdentity, PredictionCache, ProbePrediction, CACHE_VERSION,
-};
+#[path = "support/in_process.rs"]
+mod in_process;
+
+use in_process::one_probe_cache;
+use netprophet_cli::cache::HistoryPoint;
 use netprophet_cli::serve::{self, Clock, ServerConfig, ServerState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -73,12 +75,7 @@ async fn start_with(
         header_timeout: Duration::from_secs(5),
         ..ServerConfig::default()
     };
-    let listener = serve::bind(config.listen).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve::serve(listener, config, state, async move {
-        let _ = rx.await;
-    }));
+    let (addr, tx) = in_process::spawn(config, state).await;
     Server {
         addr,
         cache,
@@ -89,40 +86,6 @@ async fn start_with(
 
 async fn start(name: &str) -> Server {
     start_with(name, None, |_| {}).await
-}
-
-fn cache_at(generated_at: i64, probability: f64) -> PredictionCache {
-    PredictionCache {
-        version: CACHE_VERSION,
-        generated_at,
-        source: "test".into(),
-        model: ModelIdentity {
-            file: "m.json".into(),
-            digest: digest(b"m"),
-            trees: 1,
-            features: vec!["avg_latency".into()],
-            predicts: None,
-            alarm_threshold: None,
-            calibrated: false,
-        },
-        predictions: vec![ProbePrediction {
-            probe_id: Some(7),
-            minute: generated_at - 60,
-            probability,
-            inputs: vec![("avg_latency".into(), Some(20.0))],
-            why: Vec::new(),
-        }],
-        history: (0..10)
-            .map(|i| HistoryPoint {
-                minute: generated_at - 600 + i * 60,
-                latency_ms: Some(20.0),
-                jitter_ms: Some(1.0),
-                risk: probability,
-            })
-            .collect(),
-        horizon_minutes: 5,
-        probes: Vec::new(),
-    }
 }
 
 async fn raw(addr: SocketAddr, request: &[u8]) -> (u16, String) {
@@ -203,9 +166,9 @@ async fn a_fifo_at_the_cache_path_blocks_nothing() {
     assert!(body.contains("netprophet_cache_valid 0"), "{body}");
     // The refresher refuses to replace a FIFO; once it is gone, a real
     // cache is served.
-    assert!(cache_at(T0, 0.25).write(&s.cache).is_err());
+    assert!(one_probe_cache(T0, 0.25).write(&s.cache).is_err());
     std::fs::remove_file(&s.cache).unwrap();
-    cache_at(T0, 0.25).write(&s.cache).unwrap();
+    one_probe_cache(T0, 0.25).write(&s.cache).unwrap();
     assert_eq!(until(s.addr, "/", |st, _| st == 200).await.0, 200);
 }
 
@@ -227,7 +190,7 @@ async fn a_huge_cache_file_is_refused_without_being_read() {
     let statuses = all_answer_quickly(s.addr, 5, "huge file").await;
     assert_eq!(statuses, [503, 503, 503, 503, 200]);
     // And a file just over the bound, full of valid-looking JSON, too.
-    let mut big = cache_at(T0, 0.5);
+    let mut big = one_probe_cache(T0, 0.5);
     big.source = "x".repeat(netprophet_cli::serve::MAX_CACHE_BYTES as usize);
     big.write(&s.cache).unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -237,7 +200,10 @@ async fn a_huge_cache_file_is_refused_without_being_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vanished_cache_file_is_noticed_and_a_new_one_served() {
-    let s = start_with("vanish", None, |p| cache_at(T0, 0.3).write(p).unwrap()).await;
+    let s = start_with("vanish", None, |p| {
+        one_probe_cache(T0, 0.3).write(p).unwrap()
+    })
+    .await;
     assert_eq!(
         all_answer_quickly(s.addr, 2, "before").await,
         [200, 200, 200, 200, 200]
@@ -246,7 +212,7 @@ async fn a_vanished_cache_file_is_noticed_and_a_new_one_served() {
     until(s.addr, "/healthz", |st, _| st == 503).await;
     let statuses = all_answer_quickly(s.addr, 5, "vanished file").await;
     assert_eq!(statuses, [503, 503, 503, 503, 200]);
-    cache_at(T0, 0.6).write(&s.cache).unwrap();
+    one_probe_cache(T0, 0.6).write(&s.cache).unwrap();
     let (status, body) = until(s.addr, "/", |st, _| st == 200).await;
     assert_eq!(status, 200);
     assert!(body.contains("60.0%"));
@@ -265,12 +231,12 @@ async fn a_slow_disk_delays_only_the_loader_and_the_last_cache_is_served() {
         netprophet_cli::serve::read_cache_file(p)
     });
     let s = start_with("slowdisk", Some(reader), |p| {
-        cache_at(T0, 0.3).write(p).unwrap()
+        one_probe_cache(T0, 0.3).write(p).unwrap()
     })
     .await;
     until(s.addr, "/", |st, _| st == 200).await;
     slow.store(true, Ordering::Relaxed);
-    cache_at(T0 + 60, 0.8).write(&s.cache).unwrap();
+    one_probe_cache(T0 + 60, 0.8).write(&s.cache).unwrap();
     // The loader is now stuck in a 3 s read; requests keep the old cache.
     let statuses = all_answer_quickly(s.addr, 10, "slow disk").await;
     assert_eq!(statuses, [200, 200, 200, 200, 200]);
@@ -283,7 +249,10 @@ async fn a_slow_disk_delays_only_the_loader_and_the_last_cache_is_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_closed_clients_get_their_answer() {
-    let s = start_with("halfclose", None, |p| cache_at(T0, 0.3).write(p).unwrap()).await;
+    let s = start_with("halfclose", None, |p| {
+        one_probe_cache(T0, 0.3).write(p).unwrap()
+    })
+    .await;
     until(s.addr, "/healthz", |st, _| st == 200).await;
     let mut answered = 0;
     for i in 0..200 {
@@ -304,7 +273,7 @@ async fn half_closed_clients_get_their_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http11_needs_exactly_one_host() {
-    let s = start_with("host", None, |p| cache_at(T0, 0.3).write(p).unwrap()).await;
+    let s = start_with("host", None, |p| one_probe_cache(T0, 0.3).write(p).unwrap()).await;
     until(s.addr, "/healthz", |st, _| st == 200).await;
     let cases: [(&[u8], u16); 5] = [
         (b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 400),
@@ -329,7 +298,7 @@ async fn http11_needs_exactly_one_host() {
 async fn a_cache_from_the_future_is_never_fresh() {
     let s = start("future").await;
     // Two hours ahead of the server's clock: a clock is wrong.
-    cache_at(T0 + 7200, 0.3).write(&s.cache).unwrap();
+    one_probe_cache(T0 + 7200, 0.3).write(&s.cache).unwrap();
     let (status, body) = until(s.addr, "/", |st, _| st == 200).await;
     assert_eq!(status, 200);
     assert!(
@@ -342,7 +311,7 @@ async fn a_cache_from_the_future_is_never_fresh() {
     assert_eq!(v["stale"], true);
     assert_eq!(v["age_seconds"], -7200);
     // Within the allowed clock skew it counts as now.
-    cache_at(T0 + 120, 0.4).write(&s.cache).unwrap();
+    one_probe_cache(T0 + 120, 0.4).write(&s.cache).unwrap();
     let (_, body) = until(s.addr, "/", |_, b| b.contains("40.0%")).await;
     assert!(!body.contains("id=\"stale\""), "{body}");
     s.now.store(T0, Ordering::Relaxed);
@@ -350,7 +319,7 @@ async fn a_cache_from_the_future_is_never_fresh() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_with_an_endless_history_is_served_trimmed() {
-    let mut c = cache_at(T0, 0.3);
+    let mut c = one_probe_cache(T0, 0.3);
     // 100 000 points: 69 days of minutes, most outside the 12 h chart.
     c.history = (0..100_000)
         .map(|i| HistoryPoint {
@@ -369,7 +338,7 @@ async fn a_cache_with_an_endless_history_is_served_trimmed() {
     assert_eq!(history.len(), 720, "the 12 hours up to the latest point");
     assert_eq!(history.last().unwrap()["minute"], T0 - 60);
     // Too many predictions is a file the server refuses, quickly.
-    let mut many = cache_at(T0, 0.3);
+    let mut many = one_probe_cache(T0, 0.3);
     many.predictions =
         vec![many.predictions[0].clone(); netprophet_cli::cache::MAX_PREDICTIONS + 1];
     many.write(&s.cache).unwrap();
