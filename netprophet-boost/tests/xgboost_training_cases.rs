@@ -76,12 +76,17 @@ fn rows(kind: &str, x_all: &[f32], target: &[Option<f32>]) -> Rows {
     }
 }
 
-#[test]
-fn every_parameter_case_trains_xgboosts_trees() {
-    let cases: Value = serde_json::from_str(
+/// The committed parameter cases (`fixtures/boost/training_cases/cases.json`).
+fn cases() -> Value {
+    serde_json::from_str(
         &fs::read_to_string(fixtures().join("boost/training_cases/cases.json")).unwrap(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn every_parameter_case_trains_xgboosts_trees() {
+    let cases = cases();
     let (x_all, target) = real_rows();
     let margins = expected();
     let mut checked = 0;
@@ -117,10 +122,7 @@ fn every_parameter_case_trains_xgboosts_trees() {
 
 #[test]
 fn early_stopping_stops_where_xgboost_stops() {
-    let cases: Value = serde_json::from_str(
-        &fs::read_to_string(fixtures().join("boost/training_cases/cases.json")).unwrap(),
-    )
-    .unwrap();
+    let cases = cases();
     let (x_all, target) = real_rows();
     let margins = expected();
     let mut checked = 0;
