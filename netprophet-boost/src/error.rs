@@ -72,6 +72,9 @@ pub enum ModelError {
     /// Training parameters out of range: every bad one, not only the first.
     #[error("invalid training parameters: {}", list(.0))]
     Params(Vec<BadParam>),
+    /// A source of training batches failed (its error names the input).
+    #[error("reading training rows: {0}")]
+    Batches(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A model file could not be loaded; wraps the cause with the file name.
     #[error("{}: {source}", path.display())]
     File {

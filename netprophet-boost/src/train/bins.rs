@@ -13,6 +13,9 @@
 
 use rayon::prelude::*;
 
+use super::batches::{RowBatches, SliceBatches};
+use crate::error::ModelError;
+
 /// Bin index of a missing value.
 pub(crate) const MISSING: u16 = u16::MAX;
 
@@ -48,26 +51,108 @@ pub(crate) struct Binned {
 }
 
 impl Binned {
-    /// Bins `x` (row-major, `width` features) with at most `max_bin` bins
-    /// per feature, cut at weighted quantiles of the non-missing values
-    /// (rows of weight 0 take no part in placing the cuts).
-    pub fn new(x: &[f32], width: usize, weights: Option<&[f32]>, max_bin: usize) -> Binned {
+    /// Bins `x` (row-major, `width` features, already checked) with at
+    /// most `max_bin` bins per feature, cut at weighted quantiles of the
+    /// non-missing values (rows of weight 0 take no part in placing the
+    /// cuts).
+    pub fn new(
+        x: &[f32],
+        width: usize,
+        weights: Option<&[f32]>,
+        max_bin: usize,
+    ) -> Result<Binned, ModelError> {
         let rows = x.len() / width.max(1);
+        Binned::from_batches(
+            &mut SliceBatches::new(x, width, rows),
+            width,
+            rows,
+            weights,
+            max_bin,
+        )
+    }
+
+    /// Bins the rows `batches` hands over, reading them three times: to
+    /// count each feature's values (the sketch is sized by them, as
+    /// XGBoost's is), to sketch them in row order, and to bin them. Only
+    /// the cuts and the binned rows are kept, so the result is the same
+    /// whatever the batch sizes, and the same as [`Binned::new`] of all
+    /// the rows at once.
+    pub fn from_batches(
+        batches: &mut dyn RowBatches,
+        width: usize,
+        rows: usize,
+        weights: Option<&[f32]>,
+        max_bin: usize,
+    ) -> Result<Binned, ModelError> {
+        if width == 0 || rows == 0 {
+            return Err(ModelError::Input(format!(
+                "{rows} rows of {width} features: nothing to bin"
+            )));
+        }
         // Slots of all features must fit a u16.
-        let max_bin = max_bin.clamp(
-            2,
-            (usize::from(MISSING) / width.max(1))
-                .saturating_sub(1)
-                .max(2),
-        );
-        // Each feature's column of slots is its own piece of `col_slots`,
-        // filled with bins local to the feature; the feature's offset is
-        // added once all cuts are known.
-        let mut col_slots = vec![0u16; rows * width];
-        let (cuts, min_vals): (Vec<Vec<f32>>, Vec<f32>) = col_slots
-            .par_chunks_mut(rows.max(1))
-            .enumerate()
-            .map(|(f, col)| feature_bins(x, width, f, weights, max_bin, col))
+        let max_bin = max_bin.clamp(2, (usize::from(MISSING) / width).saturating_sub(1).max(2));
+
+        // Pass 1: each feature's number of values, and no infinity.
+        let mut counts = vec![0usize; width];
+        let mut dense = true;
+        let mut seen = 0usize;
+        batches.for_each_batch(&mut |b: &[f32]| {
+            let n = batch_rows(b, width, seen, rows)?;
+            let per_feature: Vec<(usize, Option<usize>)> = (0..width)
+                .into_par_iter()
+                .map(|f| {
+                    let mut count = 0;
+                    for (k, row) in b.chunks_exact(width).enumerate() {
+                        let v = row[f];
+                        if v.is_infinite() {
+                            return (count, Some(k));
+                        }
+                        count += usize::from(!v.is_nan());
+                    }
+                    (count, None)
+                })
+                .collect();
+            for (f, (count, infinite)) in per_feature.into_iter().enumerate() {
+                if let Some(k) = infinite {
+                    return Err(ModelError::Input(format!(
+                        "row {}, feature {f}: {} is infinite",
+                        seen + k,
+                        b[k * width + f]
+                    )));
+                }
+                counts[f] += count;
+                dense &= count == n;
+            }
+            seen += n;
+            Ok(())
+        })?;
+        if seen != rows {
+            return Err(ModelError::Input(format!(
+                "the batches hold {seen} rows for {rows} labels"
+            )));
+        }
+
+        // Pass 2: XGBoost's sketch sees each feature's values in row order.
+        let mut sketches: Vec<Sketch> = counts.iter().map(|&n| Sketch::new(n, max_bin)).collect();
+        let mut at = 0usize;
+        batches.for_each_batch(&mut |b: &[f32]| {
+            let n = batch_rows(b, width, at, rows)?;
+            sketches.par_iter_mut().enumerate().for_each(|(f, s)| {
+                for (k, row) in b.chunks_exact(width).enumerate() {
+                    let v = row[f];
+                    if !v.is_nan() {
+                        s.push(v, weights.map_or(1.0, |w| w[at + k]));
+                    }
+                }
+            });
+            at += n;
+            Ok(())
+        })?;
+        same_rows(at, rows)?;
+        let (cuts, min_vals): (Vec<Vec<f32>>, Vec<f32>) = sketches
+            .into_par_iter()
+            .zip(counts)
+            .map(|(s, n)| feature_cuts(&s.summary(), n, max_bin))
             .unzip();
         let mut offsets = Vec::with_capacity(width);
         let mut slots = 0;
@@ -76,28 +161,48 @@ impl Binned {
             // Bins 0..cuts.len(), then the missing slot.
             slots += c.len() + 1;
         }
-        col_slots
-            .par_chunks_mut(rows.max(1))
-            .zip(&offsets)
-            .for_each(|(col, &off)| {
-                for s in col {
-                    *s += off as u16;
-                }
-            });
+
+        // Pass 3: a value's bin counts the cuts at or below it (the last
+        // bin holds anything above, as in XGBoost's bin search); missing
+        // values take the slot past the last bin.
+        let mut col_slots = vec![0u16; rows * width];
         let mut row_slots = vec![0u16; rows * width];
-        row_slots
-            .par_chunks_mut(width.max(1) * 4096)
-            .enumerate()
-            .for_each(|(c, block)| {
-                let first = c * 4096;
-                for (k, row) in block.chunks_mut(width.max(1)).enumerate() {
-                    for (f, slot) in row.iter_mut().enumerate() {
-                        *slot = col_slots[f * rows + first + k];
+        let mut at = 0usize;
+        batches.for_each_batch(&mut |b: &[f32]| {
+            let n = batch_rows(b, width, at, rows)?;
+            col_slots
+                .par_chunks_mut(rows)
+                .zip(cuts.par_iter().zip(&offsets))
+                .enumerate()
+                .for_each(|(f, (col, (cuts, &off)))| {
+                    let last_bin = cuts.len() - 1;
+                    for (slot, row) in col[at..at + n].iter_mut().zip(b.chunks_exact(width)) {
+                        let v = row[f];
+                        let bin = if v.is_nan() {
+                            cuts.len()
+                        } else {
+                            cuts.partition_point(|&c| c <= v).min(last_bin)
+                        };
+                        *slot = (off + bin) as u16;
                     }
-                }
-            });
-        let dense = !x.iter().any(|v| v.is_nan());
-        Binned {
+                });
+            let col_slots = &col_slots;
+            row_slots[at * width..(at + n) * width]
+                .par_chunks_mut(width * 4096)
+                .enumerate()
+                .for_each(|(c, block)| {
+                    let first = at + c * 4096;
+                    for (k, row) in block.chunks_mut(width).enumerate() {
+                        for (f, slot) in row.iter_mut().enumerate() {
+                            *slot = col_slots[f * rows + first + k];
+                        }
+                    }
+                });
+            at += n;
+            Ok(())
+        })?;
+        same_rows(at, rows)?;
+        Ok(Binned {
             cuts,
             min_vals,
             offsets,
@@ -107,7 +212,7 @@ impl Binned {
             rows,
             width,
             dense,
-        }
+        })
     }
 
     /// Histogram slot of feature `f`'s missing values.
@@ -136,42 +241,33 @@ impl Binned {
     }
 }
 
-/// Cuts feature `f` and writes each row's bin (local to the feature; the
-/// missing slot is one past the last bin) into `col`; returns the cuts
-/// and the feature's "min value".
-fn feature_bins(
-    x: &[f32],
-    width: usize,
-    f: usize,
-    weights: Option<&[f32]>,
-    max_bin: usize,
-    col: &mut [u16],
-) -> (Vec<f32>, f32) {
-    let rows = col.len();
-    let value = |r: usize| x[r * width + f];
-    // XGBoost's sketch sees the values in row order.
-    let n = (0..rows).filter(|&r| !value(r).is_nan()).count();
-    let mut sketch = Sketch::new(n, max_bin);
-    for r in 0..rows {
-        let v = value(r);
-        if !v.is_nan() {
-            sketch.push(v, weights.map_or(1.0, |w| w[r]));
-        }
+/// Rows in batch `b`, which must hold whole rows of `width` features and,
+/// after the `at` rows before it, no more than `rows` in all.
+fn batch_rows(b: &[f32], width: usize, at: usize, rows: usize) -> Result<usize, ModelError> {
+    if b.len() % width != 0 {
+        return Err(ModelError::Input(format!(
+            "a batch of {} values after row {at} is not whole rows of {width} features",
+            b.len()
+        )));
     }
-    let (cuts, min_val) = feature_cuts(&sketch.summary(), n, max_bin);
-    // A value's bin counts the cuts at or below it (the last bin holds
-    // anything above, as in XGBoost's bin search); missing values take
-    // the slot past the last bin.
-    let last_bin = cuts.len() - 1;
-    for (r, slot) in col.iter_mut().enumerate() {
-        let v = value(r);
-        *slot = if v.is_nan() {
-            cuts.len()
-        } else {
-            cuts.partition_point(|&c| c <= v).min(last_bin)
-        } as u16;
+    let n = b.len() / width;
+    if at + n > rows {
+        return Err(ModelError::Input(format!(
+            "the batches hold more than the {rows} rows of the labels (or changed between passes)"
+        )));
     }
-    (cuts, min_val)
+    Ok(n)
+}
+
+/// The rows of a later pass must be the first pass's.
+fn same_rows(at: usize, rows: usize) -> Result<(), ModelError> {
+    if at == rows {
+        Ok(())
+    } else {
+        Err(ModelError::Input(format!(
+            "the batches held {rows} rows, then {at}: they changed between passes"
+        )))
+    }
 }
 
 /// One value of a feature's weighted quantile summary: the weight of
@@ -458,7 +554,7 @@ mod tests {
     #[test]
     fn bins_match_the_saved_comparison() {
         let x = [1.0f32, 5.0, 3.0, f32::NAN, 3.0, 2.0];
-        let b = Binned::new(&x, 1, None, 256);
+        let b = Binned::new(&x, 1, None, 256).unwrap();
         // XGBoost's cuts: the values above the smallest, and one above
         // the largest (5 + (5 + 1e-5)).
         assert_eq!(b.cuts[0], vec![2.0, 3.0, 5.0, 10.00001]);
@@ -479,7 +575,7 @@ mod tests {
     #[test]
     fn many_values_are_cut_at_quantiles() {
         let x: Vec<f32> = (0..10_000).map(|i| i as f32).collect();
-        let b = Binned::new(&x, 1, None, 16);
+        let b = Binned::new(&x, 1, None, 16).unwrap();
         assert!(
             b.cuts[0].len() <= 16 && b.cuts[0].len() >= 15,
             "{}",
@@ -512,7 +608,7 @@ mod tests {
                 _ => 1.0,
             })
             .collect();
-        let b = Binned::new(&x, 1, Some(&w), 64);
+        let b = Binned::new(&x, 1, Some(&w), 64).unwrap();
         let cuts = &b.cuts[0];
         assert!(cuts.len() <= 64 && cuts.len() >= 61, "{} cuts", cuts.len());
         assert!(cuts.windows(2).all(|p| p[0] < p[1]));
@@ -579,7 +675,7 @@ mod tests {
                     [if m == 0 { f32::NAN } else { v }, v * v]
                 })
                 .collect();
-            let b = Binned::new(&x, 2, None, max_bin);
+            let b = Binned::new(&x, 2, None, max_bin).unwrap();
             for f in 0..2 {
                 proptest::prop_assert!(b.cuts[f].len() <= max_bin);
                 proptest::prop_assert!(b.cuts[f].windows(2).all(|w| w[0] < w[1]));

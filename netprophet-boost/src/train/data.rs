@@ -92,10 +92,7 @@ impl<'a> TrainData<'a> {
     /// Checks the rows for `objective`; returns how many there are.
     pub(crate) fn check(&self, objective: TrainObjective) -> Result<usize, ModelError> {
         let d = self;
-        if d.width == 0 {
-            return Err(invalid("training rows have no features".into()));
-        }
-        if d.x.len() != d.y.len() * d.width {
+        if d.width > 0 && d.x.len() != d.y.len() * d.width {
             return Err(invalid(format!(
                 "{} values do not make {} rows of {} features",
                 d.x.len(),
@@ -103,43 +100,7 @@ impl<'a> TrainData<'a> {
                 d.width
             )));
         }
-        if d.y.is_empty() {
-            return Err(invalid("no training rows".into()));
-        }
-        if d.y.len() > u32::MAX as usize {
-            return Err(invalid(format!(
-                "{} rows: at most {} can be trained on",
-                d.y.len(),
-                u32::MAX
-            )));
-        }
-        if let Some(w) = d.weight {
-            if w.len() != d.y.len() {
-                return Err(invalid(format!(
-                    "{} weights for {} rows",
-                    w.len(),
-                    d.y.len()
-                )));
-            }
-            if let Some(i) = w.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
-                return Err(invalid(format!(
-                    "row {i}: weight {} is not a finite number >= 0",
-                    w[i]
-                )));
-            }
-        }
-        if let Some(names) = d.feature_names {
-            if let Some(name) = crate::model::first_duplicate(names) {
-                return Err(ModelError::DuplicateFeature(name.to_owned()));
-            }
-            if names.len() != d.width {
-                return Err(invalid(format!(
-                    "{} feature names for {} features",
-                    names.len(),
-                    d.width
-                )));
-            }
-        }
+        check_rows(d.width, d.y, d.weight, d.feature_names, objective)?;
         if let Some(i) = d.x.iter().position(|v| v.is_infinite()) {
             return Err(invalid(format!(
                 "row {}, feature {}: {} is infinite",
@@ -148,19 +109,67 @@ impl<'a> TrainData<'a> {
                 d.x[i]
             )));
         }
-        for (i, &y) in d.y.iter().enumerate() {
-            let ok = match objective {
-                TrainObjective::BinaryLogistic => y == 0.0 || y == 1.0,
-                TrainObjective::SquaredError => y.is_finite(),
-            };
-            if !ok {
-                return Err(invalid(format!(
-                    "row {i}: label {y} is not valid for {objective:?}"
-                )));
-            }
-        }
         Ok(d.y.len())
     }
+}
+
+/// The checks of training rows that need no feature value: width,
+/// labels for `objective`, weights, names.
+pub(crate) fn check_rows(
+    width: usize,
+    y: &[f32],
+    weight: Option<&[f32]>,
+    feature_names: Option<&[String]>,
+    objective: TrainObjective,
+) -> Result<(), ModelError> {
+    if width == 0 {
+        return Err(invalid("training rows have no features".into()));
+    }
+    if y.is_empty() {
+        return Err(invalid("no training rows".into()));
+    }
+    if y.len() > u32::MAX as usize {
+        return Err(invalid(format!(
+            "{} rows: at most {} can be trained on",
+            y.len(),
+            u32::MAX
+        )));
+    }
+    if let Some(w) = weight {
+        if w.len() != y.len() {
+            return Err(invalid(format!("{} weights for {} rows", w.len(), y.len())));
+        }
+        if let Some(i) = w.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+            return Err(invalid(format!(
+                "row {i}: weight {} is not a finite number >= 0",
+                w[i]
+            )));
+        }
+    }
+    if let Some(names) = feature_names {
+        if let Some(name) = crate::model::first_duplicate(names) {
+            return Err(ModelError::DuplicateFeature(name.to_owned()));
+        }
+        if names.len() != width {
+            return Err(invalid(format!(
+                "{} feature names for {} features",
+                names.len(),
+                width
+            )));
+        }
+    }
+    for (i, &y) in y.iter().enumerate() {
+        let ok = match objective {
+            TrainObjective::BinaryLogistic => y == 0.0 || y == 1.0,
+            TrainObjective::SquaredError => y.is_finite(),
+        };
+        if !ok {
+            return Err(invalid(format!(
+                "row {i}: label {y} is not valid for {objective:?}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn invalid(msg: String) -> ModelError {

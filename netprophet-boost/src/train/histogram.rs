@@ -169,7 +169,7 @@ mod tests {
                 }
             })
             .collect();
-        let binned = Binned::new(&x, width, None, 64);
+        let binned = Binned::new(&x, width, None, 64).unwrap();
         let grad: Vec<Grad32> = (0..n)
             .map(|i| Grad32 {
                 g: ((i * 31) % 97) as f32 / 13.0 - 3.0,

@@ -28,6 +28,7 @@
 //! | `metric.rs` | `metric/`, the `EarlyStopping` callback | evaluation metrics, early stopping |
 //! | this file | `learner.cc`, `gbtree.cc` | the boosting rounds |
 
+mod batches;
 mod bins;
 mod data;
 mod evaluator;
@@ -51,6 +52,7 @@ use grow::{Grower, RowBuffers};
 use histogram::Grad32;
 use tree::{BinTree, Settled};
 
+pub use batches::{BatchData, BatchError, RowBatches, SliceBatches};
 pub use data::TrainData;
 pub use metric::{evaluate as evaluate_metric, python_str};
 pub use params::{
@@ -136,6 +138,39 @@ pub fn train_with_eval(
     boost(data, Some(eval), params, progress)
 }
 
+/// [`train`] on rows whose features come in batches ([`RowBatches`]): a
+/// file read a piece at a time, a database cursor, rows computed on the
+/// fly. The features are read three times and never held; the model is
+/// the one [`train`] grows on the same rows in the same order, bit for
+/// bit, whatever the batch sizes.
+///
+/// ```
+/// use netprophet_boost::train::{train, train_batches, BatchData, SliceBatches, TrainData, TrainParams};
+///
+/// let x: Vec<f32> = (0..1000).flat_map(|i| [(i % 10) as f32, (i / 10) as f32]).collect();
+/// let y: Vec<f32> = (0..1000).map(|i| if i % 10 > 5 { 1.0 } else { 0.0 }).collect();
+/// let params = TrainParams::default().n_estimators(10);
+/// // 64 rows at a time; a real source would read them from disk.
+/// let mut batches = SliceBatches::new(&x, 2, 64);
+/// let streamed = train_batches(BatchData::new(&mut batches, 2, &y), &params)?;
+/// assert_eq!(streamed, train(&TrainData::new(&x, 2, &y), &params)?);
+/// # Ok::<(), netprophet_boost::ModelError>(())
+/// ```
+pub fn train_batches(data: BatchData<'_>, params: &TrainParams) -> Result<Forest, ModelError> {
+    boost_batches(data, None, params, |_| {})
+}
+
+/// [`train_batches`] with an evaluation set held in memory, as
+/// [`train_with_eval`] (early stopping, a metric per round).
+pub fn train_batches_with_eval(
+    data: BatchData<'_>,
+    eval: &TrainData<'_>,
+    params: &TrainParams,
+    progress: impl FnMut(Round),
+) -> Result<Forest, ModelError> {
+    boost_batches(data, Some(eval), params, progress)
+}
+
 /// An evaluation set while training: its rows, margins so far and the
 /// early-stopping state.
 struct EvalState<'a> {
@@ -149,11 +184,68 @@ fn boost(
     data: &TrainData<'_>,
     eval: Option<&TrainData<'_>>,
     params: &TrainParams,
-    mut progress: impl FnMut(Round),
+    progress: impl FnMut(Round),
 ) -> Result<Forest, ModelError> {
     params.validate()?;
-    let n = data.check(params.objective)?;
-    let width = data.width;
+    data.check(params.objective)?;
+    let rows = Rows {
+        width: data.width,
+        y: data.y,
+        weight: data.weight,
+        feature_names: data.feature_names,
+    };
+    check_eval(&rows, eval, params)?;
+    let binned = Binned::new(data.x, data.width, data.weight, params.max_bin)?;
+    grow_forest(&binned, &rows, eval, params, progress)
+}
+
+fn boost_batches(
+    data: BatchData<'_>,
+    eval: Option<&TrainData<'_>>,
+    params: &TrainParams,
+    progress: impl FnMut(Round),
+) -> Result<Forest, ModelError> {
+    params.validate()?;
+    data::check_rows(
+        data.width,
+        data.y,
+        data.weight,
+        data.feature_names,
+        params.objective,
+    )?;
+    let rows = Rows {
+        width: data.width,
+        y: data.y,
+        weight: data.weight,
+        feature_names: data.feature_names,
+    };
+    check_eval(&rows, eval, params)?;
+    let binned = Binned::from_batches(
+        data.batches,
+        data.width,
+        data.y.len(),
+        data.weight,
+        params.max_bin,
+    )?;
+    grow_forest(&binned, &rows, eval, params, progress)
+}
+
+/// What the boosting rounds need of the training rows besides their bins.
+struct Rows<'a> {
+    width: usize,
+    y: &'a [f32],
+    weight: Option<&'a [f32]>,
+    feature_names: Option<&'a [String]>,
+}
+
+/// The checks of the evaluation set and of the parameters against the
+/// training rows' width.
+fn check_eval(
+    rows: &Rows<'_>,
+    eval: Option<&TrainData<'_>>,
+    params: &TrainParams,
+) -> Result<(), ModelError> {
+    let width = rows.width;
     if params.monotone_constraints.len() > width {
         return Err(ModelError::Input(format!(
             "{} monotone constraints for {width} features",
@@ -174,7 +266,19 @@ fn boost(
             "early_stopping_rounds needs an evaluation set".into(),
         ));
     }
-    let binned = Binned::new(data.x, width, data.weight, params.max_bin);
+    Ok(())
+}
+
+/// The boosting rounds over binned rows.
+fn grow_forest(
+    binned: &Binned,
+    data: &Rows<'_>,
+    eval: Option<&TrainData<'_>>,
+    params: &TrainParams,
+    mut progress: impl FnMut(Round),
+) -> Result<Forest, ModelError> {
+    let n = data.y.len();
+    let width = data.width;
     let weight = objective::row_weights(data.y, data.weight, params)?;
     let (base_score, objective, base_margin) = objective::base_score(data.y, &weight, params)?;
     // Gradients are float32 (as XGBoost computes them): so is the weight
@@ -215,7 +319,7 @@ fn boost(
             &mut margin,
             &mut grad,
             last,
-            &binned,
+            binned,
             data.y,
             &weight,
             params.objective,
@@ -223,20 +327,20 @@ fn boost(
         sampler::sample_rows(n, params.subsample, &mut rng, &mut buffers.idx);
         let columns = sampler::ColumnSampler::new(width, params, round, &mut rng);
         let grower = Grower {
-            binned: &binned,
+            binned,
             grad: &grad,
             p: &tree_params,
             columns: &columns,
         };
         let (tree, settled) = grower.grow(&mut buffers);
-        let model_tree = tree.to_model(&binned);
+        let model_tree = tree.to_model(binned);
         pending = if params.subsample >= 1.0 {
             Some((tree, settled))
         } else {
             // Rows left out of this tree's sample still move by their
             // leaf: walk the tree for every row.
             margin.par_iter_mut().enumerate().for_each(|(i, m)| {
-                *m += tree.leaf_of(&binned, i as u32);
+                *m += tree.leaf_of(binned, i as u32);
             });
             None
         };
@@ -566,7 +670,7 @@ mod tests {
         // walk of the tree gives. Both drivers.
         let n = 6 * histogram::PARALLEL_ROWS;
         let (x, y) = data(n);
-        let binned = Binned::new(&x, 3, None, 256);
+        let binned = Binned::new(&x, 3, None, 256).unwrap();
         let grad: Vec<Grad32> = (0..n)
             .map(|i| {
                 objective::gradient(

@@ -130,7 +130,7 @@ mod tests {
     #[test]
     fn a_split_below_every_value_sends_only_missing_values_left() {
         let x = [1.0f32, f32::NAN, 3.0, 2.0];
-        let binned = Binned::new(&x, 1, None, 256);
+        let binned = Binned::new(&x, 1, None, 256).unwrap();
         let below = SplitTest::new(&binned, 0, -1, true);
         let left: Vec<bool> = (0..4).map(|r| below.goes_left(r)).collect();
         assert_eq!(left, [false, true, false, false]);
