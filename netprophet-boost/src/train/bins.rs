@@ -244,7 +244,7 @@ impl Binned {
 /// Rows in batch `b`, which must hold whole rows of `width` features and,
 /// after the `at` rows before it, no more than `rows` in all.
 fn batch_rows(b: &[f32], width: usize, at: usize, rows: usize) -> Result<usize, ModelError> {
-    if b.len() % width != 0 {
+    if !b.len().is_multiple_of(width) {
         return Err(ModelError::Input(format!(
             "a batch of {} values after row {at} is not whole rows of {width} features",
             b.len()
