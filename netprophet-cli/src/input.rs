@@ -13,6 +13,7 @@ use netprophet_core::labels::{label, LabelConfig, Labels, Target};
 use netprophet_core::parquet::{for_each_probe_parquet, is_parquet_input};
 use netprophet_core::schema::FEATURE_COLUMNS;
 
+use crate::spill::Spill;
 use crate::telemetry::{input_kind, load_probes, InputKind, Selection, TraceArgs};
 
 /// The named feature sets, with what each adds.
@@ -275,6 +276,66 @@ impl InputArgs {
         }
         rows.out.x.shrink_to_fit();
         self.complete(rows.out, names)
+    }
+
+    /// Labelled rows of `names` written to a temporary file in `dir` as
+    /// each probe is read (only labels and probe ranges stay in memory):
+    /// with `by_time`, in the order [`InputArgs::load`] gives, else in
+    /// the order of [`InputArgs::load_by_probe`].
+    pub fn spill(
+        &self,
+        names: &[String],
+        dir: &std::path::Path,
+        by_time: bool,
+    ) -> anyhow::Result<Spill> {
+        struct ToDisk<'a> {
+            names: &'a [String],
+            complete: bool,
+            by_time: bool,
+            labelled: usize,
+            out: Spill,
+        }
+        impl FrameSink for ToDisk<'_> {
+            fn frames(&mut self, frames: Vec<(FeatureFrame, Labels)>) -> anyhow::Result<()> {
+                if frames.is_empty() {
+                    return Ok(());
+                }
+                let mut d =
+                    match Dataset::from_frames(frames.iter().map(|(f, l)| (f, l)), self.names) {
+                        Ok(d) => d,
+                        Err(netprophet_core::dataset::DatasetError::Empty(_)) => return Ok(()),
+                        Err(e) => return Err(e).context("building labelled rows"),
+                    };
+                drop(frames);
+                self.labelled += d.len();
+                if self.complete {
+                    d = d.complete_rows();
+                }
+                if self.by_time {
+                    d = d.sorted_by_time();
+                }
+                Ok(self.out.append(&d)?)
+            }
+        }
+        let mut sink = ToDisk {
+            names,
+            complete: self.complete_rows,
+            by_time,
+            labelled: 0,
+            out: Spill::new(dir, names.len(), by_time)?,
+        };
+        self.for_each_probe(&mut sink)?;
+        if sink.labelled == 0 {
+            bail!("no labelled row in the input (every row lacks a target)");
+        }
+        if sink.out.rows() == 0 {
+            bail!("no row has every feature ({})", names.join(", "));
+        }
+        Ok(if by_time {
+            sink.out.into_time_order()?
+        } else {
+            sink.out
+        })
     }
 
     /// The inputs' labelled frames, all at once (read once; rows for any

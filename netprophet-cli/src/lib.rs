@@ -19,6 +19,7 @@ pub mod refresh;
 pub mod replay;
 pub mod report;
 pub mod serve;
+pub mod spill;
 pub mod telemetry;
 
 /// An error and its causes on one line, `what failed: why: deeper cause`,

@@ -208,12 +208,22 @@ pub struct Fold {
 /// rows validate, its latest `test` fraction (may be 0) tests; rows are
 /// ordered probe by probe, each in time order.
 pub fn chrono_fold(rows: &Dataset, test: f64, validation: f64) -> Fold {
+    chrono_fold_blocks(&probe_blocks(&rows.probe_ids), test, validation)
+}
+
+/// [`chrono_fold`] over rows given as runs of one probe's rows.
+pub fn chrono_fold_blocks(
+    blocks: &[(u64, std::ops::Range<usize>)],
+    test: f64,
+    validation: f64,
+) -> Fold {
     let mut f = Fold {
         fit: Vec::new(),
         validation: Vec::new(),
         test: Vec::new(),
     };
-    for (_, range) in probe_blocks(&rows.probe_ids) {
+    for (_, range) in blocks {
+        let range = range.clone();
         let n = range.len() as f64;
         let test_start = range.start + (n * (1.0 - test)).round() as usize;
         let val_start =

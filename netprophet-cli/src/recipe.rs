@@ -2,14 +2,19 @@
 //! (optional SMOTE on the training side, then boosting), scoring, and
 //! splitting labelled rows.
 
+use std::borrow::Cow;
+
 use anyhow::Context;
 use netprophet_boost::train::{
-    train, train_with_eval, GrowPolicy, Round, TrainData, TrainObjective, TrainParams,
+    train, train_batches, train_batches_with_eval, train_with_eval, BatchData, GrowPolicy, Round,
+    TrainData, TrainObjective, TrainParams,
 };
 use netprophet_boost::{Forest, Predictor};
 use netprophet_core::dataset::Dataset;
 use netprophet_core::smote::Smote;
 use netprophet_core::split;
+
+use crate::spill::Spill;
 
 pub use crate::input::InputArgs;
 
@@ -290,43 +295,99 @@ impl Recipe {
             }
             return self.fit_eval(&sub, eval, progress);
         }
-        let mut rng =
-            <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(self.params.seed);
-        let keep_all = self.negatives >= 1.0;
-        // Which rows are kept is drawn first, so the training matrix is
-        // allocated once at its size.
-        let keep: Vec<bool> = idx
-            .iter()
-            .map(|&i| {
-                rows.y[i as usize] == 1
-                    || keep_all
-                    || rand::RngExt::random::<f64>(&mut rng) < self.negatives
-            })
-            .collect();
-        let kept = keep.iter().filter(|&&k| k).count();
-        let mut x = Vec::with_capacity(kept * cols.len());
-        let mut y = Vec::with_capacity(kept);
-        let mut weight = Vec::with_capacity(kept);
-        for (&i, _) in idx.iter().zip(&keep).filter(|(_, &k)| k) {
-            let i = i as usize;
-            let positive = rows.y[i] == 1;
-            let row = rows.row(i);
+        let (kept, weight) = self.keep(&rows.y, idx);
+        let mut x = Vec::with_capacity(kept.len() * cols.len());
+        for &i in kept.iter() {
+            let row = rows.row(i as usize);
             x.extend(cols.iter().map(|&c| row[c]));
-            y.push(f32::from(rows.y[i]));
-            weight.push(if positive || keep_all {
-                1.0
-            } else {
-                (1.0 / self.negatives) as f32
-            });
         }
+        let y: Vec<f32> = kept
+            .iter()
+            .map(|&i| f32::from(rows.y[i as usize]))
+            .collect();
         if y.is_empty() {
             anyhow::bail!("no training rows");
         }
         let mut data = TrainData::new(&x, cols.len(), &y).with_feature_names(&names);
-        if !keep_all {
-            data.weight = Some(&weight);
-        }
+        data.weight = weight.as_deref();
         self.boost(&data, eval, progress)
+    }
+
+    /// The rows of `idx` that train: every positive, and each negative
+    /// with probability `negatives`, drawn in row order from the seed;
+    /// with their weights (none when every row is kept).
+    fn keep<'a>(&self, y: &[u8], idx: &'a [u32]) -> (Cow<'a, [u32]>, Option<Vec<f32>>) {
+        if self.negatives >= 1.0 {
+            return (Cow::Borrowed(idx), None);
+        }
+        let mut rng =
+            <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(self.params.seed);
+        let kept: Vec<u32> = idx
+            .iter()
+            .copied()
+            .filter(|&i| {
+                y[i as usize] == 1 || rand::RngExt::random::<f64>(&mut rng) < self.negatives
+            })
+            .collect();
+        let up = (1.0 / self.negatives) as f32;
+        let weight = kept
+            .iter()
+            .map(|&i| if y[i as usize] == 1 { 1.0 } else { up })
+            .collect();
+        (Cow::Owned(kept), Some(weight))
+    }
+
+    /// Trains on the rows `idx` (ascending) of rows on disk, reading their
+    /// features in batches (see [`crate::spill`]): the model
+    /// [`Recipe::fit_rows`] trains on the same rows held in memory, bit for
+    /// bit. With `eval`, those rows (read into memory) evaluate each round
+    /// for early stopping. SMOTE is not available: it makes its rows in
+    /// memory.
+    pub fn fit_spilled(
+        &self,
+        spill: &Spill,
+        names: &[String],
+        idx: &[u32],
+        eval: Option<&[u32]>,
+        progress: &mut dyn FnMut(Round),
+    ) -> anyhow::Result<Forest> {
+        let problems = self.problems();
+        if !problems.is_empty() {
+            anyhow::bail!("bad recipe: {}", problems.join("; "));
+        }
+        if self.smote.is_some() {
+            anyhow::bail!(
+                "--out-of-core trains without SMOTE, whose synthetic rows are made in memory: \
+                 add --no-smote (and --negatives F to keep a fraction F of the healthy rows)"
+            );
+        }
+        let (kept, weight) = self.keep(&spill.y, idx);
+        if kept.is_empty() {
+            anyhow::bail!("no training rows");
+        }
+        let y: Vec<f32> = kept
+            .iter()
+            .map(|&i| f32::from(spill.y[i as usize]))
+            .collect();
+        let params = self.params_for(names)?;
+        let mut batches = spill.batches(&kept);
+        let mut data = BatchData::new(&mut batches, spill.width(), &y).with_feature_names(names);
+        if let Some(w) = weight.as_deref() {
+            data = data.with_weights(w);
+        }
+        Ok(match eval {
+            Some(e) => {
+                let x = spill.read_rows(e)?;
+                let ey: Vec<f32> = e.iter().map(|&i| f32::from(spill.y[i as usize])).collect();
+                train_batches_with_eval(
+                    data,
+                    &TrainData::new(&x, spill.width(), &ey),
+                    &params,
+                    progress,
+                )?
+            }
+            None => train_batches(data, &params)?,
+        })
     }
 
     /// Trains on `rows` (SMOTE applies to these rows only).
@@ -424,6 +485,29 @@ pub enum SplitKind {
     Chrono,
     /// Stratified random rows (the original system's; leaks the future).
     Random,
+}
+
+/// [`score`] for the rows `idx` (ascending) of rows on disk, read in
+/// batches.
+pub fn score_spilled(
+    forest: &Forest,
+    names: &[String],
+    spill: &Spill,
+    idx: &[u32],
+) -> anyhow::Result<Vec<f64>> {
+    anyhow::ensure!(
+        names.len() == spill.width(),
+        "{} model features for rows of {}",
+        names.len(),
+        spill.width()
+    );
+    let p = Predictor::new(forest)?;
+    let mut out = Vec::with_capacity(idx.len());
+    spill.for_each_batch(idx, &mut |batch| {
+        out.extend(p.predict(batch, names.len())?.into_iter().map(f64::from));
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// Splits time-ordered rows.

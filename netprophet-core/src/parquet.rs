@@ -473,10 +473,41 @@ fn open(path: &Path) -> Result<SerializedFileReader<std::fs::File>, DatasetError
 /// When the file cannot be read, is not Parquet, is damaged, or a column
 /// is of a kind that is not a number (text, nested).
 pub fn read_columns(path: &Path, names: &[&str]) -> Result<Vec<Option<Vec<f64>>>, DatasetError> {
-    guarded(path, || {
+    let mut out: Vec<Option<Vec<f64>>> = Vec::new();
+    for_each_row_group(path, names, |cols| {
+        if out.is_empty() {
+            out = cols;
+            return Ok::<(), DatasetError>(());
+        }
+        for (all, col) in out.iter_mut().zip(cols) {
+            if let (Some(all), Some(col)) = (all.as_mut(), col) {
+                all.extend(col);
+            }
+        }
+        Ok(())
+    })?;
+    if out.is_empty() {
+        // A file without row groups: its columns, empty.
+        let names_in_file = column_names(path)?;
+        out = names
+            .iter()
+            .map(|n| names_in_file.iter().any(|c| c == n).then(Vec::new))
+            .collect();
+    }
+    Ok(out)
+}
+
+/// [`read_columns`] one row group at a time: `each` gets the group's
+/// columns (`None` for a name the file does not have), so a large file
+/// is never held whole.
+fn for_each_row_group<E: From<DatasetError>>(
+    path: &Path,
+    names: &[&str],
+    mut each: impl FnMut(Vec<Option<Vec<f64>>>) -> Result<(), E>,
+) -> Result<(), E> {
+    let (reader, index, groups) = guarded(path, || {
         let reader = open(path)?;
-        let meta = reader.metadata();
-        let schema = meta.file_metadata().schema_descr();
+        let schema = reader.metadata().file_metadata().schema_descr_ptr();
         let index: Vec<Option<usize>> = names
             .iter()
             .map(|n| {
@@ -486,31 +517,35 @@ pub fn read_columns(path: &Path, names: &[&str]) -> Result<Vec<Option<Vec<f64>>>
                     .position(|c| c.path().parts() == [*n])
             })
             .collect();
-        let total = meta.file_metadata().num_rows();
-        let total = usize::try_from(total)
-            .map_err(|_| parquet_err(path, format!("{total} rows is not a row count")))?;
-        let mut out: Vec<Option<Vec<f64>>> = index
-            .iter()
-            .map(|i| i.map(|_| Vec::with_capacity(total.min(ROW_GROUP_ROWS * 64))))
-            .collect();
-        for g in 0..reader.num_row_groups() {
+        let groups = reader.num_row_groups();
+        Ok((reader, index, groups))
+    })?;
+    for g in 0..groups {
+        let cols = guarded(path, || {
+            let schema = reader.metadata().file_metadata().schema_descr();
             let group = reader.get_row_group(g).map_err(|e| parquet_err(path, e))?;
             let rows = usize::try_from(group.metadata().num_rows()).map_err(|_| {
                 parquet_err(path, format!("row group {g} has a negative row count"))
             })?;
-            for (col, out) in index.iter().zip(out.iter_mut()) {
-                let (Some(c), Some(out)) = (col, out.as_mut()) else {
+            let mut out = Vec::with_capacity(index.len());
+            for col in &index {
+                let Some(c) = col else {
+                    out.push(None);
                     continue;
                 };
                 let descr = schema.column(*c);
-                let reader = group
+                let column = group
                     .get_column_reader(*c)
                     .map_err(|e| parquet_err(path, e))?;
-                read_column(path, &descr, reader, rows, out)?;
+                let mut values = Vec::with_capacity(rows.min(ROW_GROUP_ROWS * 8));
+                read_column(path, &descr, column, rows, &mut values)?;
+                out.push(Some(values));
             }
-        }
-        Ok(out)
-    })
+            Ok(out)
+        })?;
+        each(cols)?;
+    }
+    Ok(())
 }
 
 /// Appends `rows` values of one column chunk to `out`.
@@ -720,7 +755,9 @@ fn groups(
 }
 
 /// Reads one group of files, sorts its rows by (probe, time) and hands
-/// `each` its probes' frames one probe at a time.
+/// `each` its probes' frames one probe at a time. Files already in that
+/// order (as `features --output` writes them) are read a row group at a
+/// time and never held whole.
 fn read_group<E: From<DatasetError>>(
     path: &Path,
     files: &[PathBuf],
@@ -729,6 +766,22 @@ fn read_group<E: From<DatasetError>>(
     with_labels: bool,
     each: &mut impl FnMut(Vec<(FeatureFrame, Option<Labels>)>) -> Result<(), E>,
 ) -> Result<(), E> {
+    let mut feed = Feed::new(path, config, with_probe, with_labels);
+    if in_probe_time_order(files, with_probe)? {
+        let mut at = 0;
+        for file in files {
+            for_each_row_group(file, &MINUTE_NAMES, |cols| {
+                let rows = cols[0].as_ref().map_or(0, Vec::len);
+                let value = |c: usize, k: usize| cols[c].as_ref().map_or(f64::NAN, |v| v[k]);
+                for k in 0..rows {
+                    feed.row(at + k, |c| value(c, k), each)?;
+                }
+                at += rows;
+                Ok::<(), E>(())
+            })?;
+        }
+        return feed.finish(each);
+    }
     let mut table: Vec<Vec<f64>> = vec![Vec::new(); MINUTE_NAMES.len()];
     for file in files {
         let cols = read_columns(file, &MINUTE_NAMES)?;
@@ -748,31 +801,102 @@ fn read_group<E: From<DatasetError>>(
             .total_cmp(&probe_of(b))
             .then(table[0][a].total_cmp(&table[0][b]))
     });
-    let mut segments = Segments::new(config, with_probe, with_labels);
-    let mut current = None;
     for &i in &order {
-        let ts = table[0][i];
-        let probe = probe_of(i);
-        if ts.is_nan() || probe.is_nan() || probe < 0.0 {
-            return Err(parquet_err(path, format!("row {i}: no timestamp or probe id")).into());
+        feed.row(i, |c| table[c][i], each)?;
+    }
+    drop(order);
+    drop(table);
+    feed.finish(each)
+}
+
+/// Whether the rows of `files`, in file order, are already sorted by
+/// (probe, time) with every timestamp and probe id present: then the
+/// sort would leave them as they are.
+fn in_probe_time_order(files: &[PathBuf], with_probe: bool) -> Result<bool, DatasetError> {
+    let mut last: Option<(f64, f64)> = None;
+    let mut sorted = true;
+    for file in files {
+        for_each_row_group(file, &[MINUTE_NAMES[0], MINUTE_NAMES[6]], |cols| {
+            let (Some(ts), probes) = (&cols[0], &cols[1]) else {
+                sorted = false;
+                return Ok::<(), DatasetError>(());
+            };
+            for (k, &t) in ts.iter().enumerate() {
+                let p = match probes {
+                    Some(p) if with_probe => p[k],
+                    _ => 0.0,
+                };
+                if !sorted || t.is_nan() || p.is_nan() {
+                    sorted = false;
+                    return Ok(());
+                }
+                if let Some((lp, lt)) = last {
+                    if p.total_cmp(&lp).then(t.total_cmp(&lt)).is_lt() {
+                        sorted = false;
+                        return Ok(());
+                    }
+                }
+                last = Some((p, t));
+            }
+            Ok(())
+        })?;
+        if !sorted {
+            return Ok(false);
         }
-        if current.is_some_and(|c| c != probe) {
+    }
+    Ok(sorted)
+}
+
+/// Rows of a group, in (probe, time) order, into one probe's frames at a
+/// time.
+struct Feed<'a> {
+    path: &'a Path,
+    config: FeatureConfig,
+    with_probe: bool,
+    with_labels: bool,
+    segments: Segments,
+    current: Option<f64>,
+}
+
+impl<'a> Feed<'a> {
+    fn new(path: &'a Path, config: FeatureConfig, with_probe: bool, with_labels: bool) -> Self {
+        Feed {
+            path,
+            config,
+            with_probe,
+            with_labels,
+            segments: Segments::new(config, with_probe, with_labels),
+            current: None,
+        }
+    }
+
+    /// Row `i` of the group, its columns (in `MINUTE_NAMES` order) read
+    /// through `value`; a new probe hands the last one's frames to `each`.
+    fn row<E: From<DatasetError>>(
+        &mut self,
+        i: usize,
+        value: impl Fn(usize) -> f64,
+        each: &mut impl FnMut(Vec<(FeatureFrame, Option<Labels>)>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let ts = value(0);
+        let probe = if self.with_probe { value(6) } else { 0.0 };
+        if ts.is_nan() || probe.is_nan() || probe < 0.0 {
+            return Err(
+                parquet_err(self.path, format!("row {i}: no timestamp or probe id")).into(),
+            );
+        }
+        if self.current.is_some_and(|c| c != probe) {
             let done = std::mem::replace(
-                &mut segments,
-                Segments::new(config, with_probe, with_labels),
+                &mut self.segments,
+                Segments::new(self.config, self.with_probe, self.with_labels),
             );
             each(done.finish().unwrap_or_default())?;
         }
-        current = Some(probe);
-        let minute = [
-            table[1][i],
-            table[2][i],
-            table[3][i],
-            table[4][i],
-            table[5][i],
-        ];
-        let labels = with_labels.then(|| [table[7][i], table[8][i]]);
-        segments
+        self.current = Some(probe);
+        let minute = [value(1), value(2), value(3), value(4), value(5)];
+        let labels = self.with_labels.then(|| [value(7), value(8)]);
+        let path = self.path;
+        self.segments
             .push(ts as i64, probe as u64, minute, labels)
             .map_err(|(what, column)| {
                 let at = column.map_or(String::new(), |k| {
@@ -780,13 +904,19 @@ fn read_group<E: From<DatasetError>>(
                 });
                 parquet_err(path, format!("probe {probe}{at}: {what}"))
             })?;
+        Ok(())
     }
-    drop(order);
-    drop(table);
-    if let Some(frames) = segments.finish() {
-        each(frames)?;
+
+    /// Hands the last probe's frames to `each`.
+    fn finish<E>(
+        self,
+        each: &mut impl FnMut(Vec<(FeatureFrame, Option<Labels>)>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self.segments.finish() {
+            Some(frames) => each(frames),
+            None => Ok(()),
+        }
     }
-    Ok(())
 }
 
 /// The columns `names` of a Parquet table (a file or a directory, files in

@@ -74,6 +74,16 @@ pub fn chronological(n: usize, fraction: f64) -> Result<Split, SplitError> {
     })
 }
 
+/// Where [`chronological`] cuts `n` rows: the number of training rows,
+/// without building the index lists (for rows that stay on disk).
+///
+/// ```
+/// assert_eq!(netprophet_core::split::chronological_cut(947, 0.2).unwrap(), 757);
+/// ```
+pub fn chronological_cut(n: usize, fraction: f64) -> Result<usize, SplitError> {
+    Ok(n - test_size(n, fraction)?)
+}
+
 /// A random split that keeps the class balance on both sides (the
 /// procedure of scikit-learn's `train_test_split(stratify=y)`, with this
 /// crate's random numbers). Leaks the future on time series; use it only

@@ -279,11 +279,10 @@ fn grow_forest(
 ) -> Result<Forest, ModelError> {
     let n = data.y.len();
     let width = data.width;
-    let weight = objective::row_weights(data.y, data.weight, params)?;
-    let (base_score, objective, base_margin) = objective::base_score(data.y, &weight, params)?;
     // Gradients are float32 (as XGBoost computes them): so is the weight
     // that scales them.
-    let weight: Vec<f32> = weight.into_iter().map(|w| w as f32).collect();
+    let weight = objective::row_weights(data.y, data.weight, params)?;
+    let (base_score, objective, base_margin) = objective::base_score(data.y, data.weight, params)?;
     let tree_params = params.tree_params(width);
     let mut eval = eval.map(|e| {
         let metric = params

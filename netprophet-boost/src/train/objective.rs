@@ -10,37 +10,43 @@ use super::{Binned, TrainObjective, TrainParams};
 use crate::error::ModelError;
 use crate::model::Objective;
 
-/// Each row's weight as the objective sees it: its own times
-/// `scale_pos_weight` for a positive row of `binary:logistic`.
+/// Row `i`'s weight as the objective sees it: its own times
+/// `scale_pos_weight` for a positive row of `binary:logistic`. Computed
+/// when needed rather than stored, so no row costs 8 more bytes.
+#[inline]
+fn row_weight(y: &[f32], weight: Option<&[f32]>, p: &TrainParams, i: usize) -> f64 {
+    let w = weight.map_or(1.0, |w| f64::from(w[i]));
+    if y[i] == 1.0 && p.objective == TrainObjective::BinaryLogistic {
+        w * p.scale_pos_weight
+    } else {
+        w
+    }
+}
+
+/// Each row's weight in float32, as the gradients are scaled.
 pub(crate) fn row_weights(
     y: &[f32],
     weight: Option<&[f32]>,
     p: &TrainParams,
-) -> Result<Vec<f64>, ModelError> {
-    let w: Vec<f64> = (0..y.len())
-        .map(|i| {
-            let w = weight.map_or(1.0, |w| f64::from(w[i]));
-            if y[i] == 1.0 && p.objective == TrainObjective::BinaryLogistic {
-                w * p.scale_pos_weight
-            } else {
-                w
-            }
-        })
-        .collect();
-    if w.iter().sum::<f64>() <= 0.0 {
+) -> Result<Vec<f32>, ModelError> {
+    let total: f64 = (0..y.len()).map(|i| row_weight(y, weight, p, i)).sum();
+    if total <= 0.0 {
         return Err(ModelError::Input("all training weights are 0".into()));
     }
-    Ok(w)
+    Ok((0..y.len())
+        .map(|i| row_weight(y, weight, p, i) as f32)
+        .collect())
 }
 
 /// The base score (in output space) and the model objective with its
 /// starting margin.
 pub(crate) fn base_score(
     y: &[f32],
-    weight: &[f64],
+    weights: Option<&[f32]>,
     p: &TrainParams,
 ) -> Result<(f64, Objective, f32), ModelError> {
-    let total_w: f64 = weight.iter().sum();
+    let weight = |i: usize| row_weight(y, weights, p, i);
+    let total_w: f64 = (0..y.len()).map(weight).sum();
     let base_score = match p.base_score {
         Some(b) => b,
         // With re-weighted positives the weighted mean is no longer the
@@ -50,8 +56,8 @@ pub(crate) fn base_score(
             && (p.scale_pos_weight - 1.0).abs() > 1e-6 =>
         {
             let (mut g, mut h) = (0f64, 0f64);
-            for (&w, &y) in weight.iter().zip(y) {
-                let w = w as f32;
+            for (i, &y) in y.iter().enumerate() {
+                let w = weight(i) as f32;
                 g += f64::from((0.5 - y) * w);
                 h += f64::from(0.25 * w);
             }
@@ -59,10 +65,8 @@ pub(crate) fn base_score(
             f64::from(1.0 / (1.0 + (-m).exp())).clamp(1e-6, 1.0 - 1e-6)
         }
         None => {
-            let mean = weight
-                .iter()
-                .zip(y)
-                .map(|(w, &y)| w * f64::from(y))
+            let mean = (0..y.len())
+                .map(|i| weight(i) * f64::from(y[i]))
                 .sum::<f64>()
                 / total_w;
             match p.objective {

@@ -11,9 +11,11 @@ use netprophet_boost::train::{EvalMetric, Round, BEST_ITERATION};
 use netprophet_core::warnings::{brier, expected_calibration_error, Binning};
 
 use crate::model_card::{self, ModelCard};
-use crate::protocol::{chrono_fold, fit_calibration};
-use crate::recipe::{score, split_rows, InputArgs, Recipe, RecipeArgs, SplitKind};
+use crate::protocol::{chrono_fold, chrono_fold_blocks, fit_calibration};
+use crate::recipe::{score, score_spilled, InputArgs, Recipe, RecipeArgs, SplitKind};
 use crate::report::Evaluation;
+use crate::spill::Spill;
+use netprophet_core::split;
 
 /// Arguments of `netprophet train`.
 #[derive(clap::Args)]
@@ -64,6 +66,20 @@ pub struct Args {
     /// reg:squarederror).
     #[arg(long, value_parser = eval_metric)]
     eval_metric: Option<EvalMetric>,
+    /// Keep the rows on disk, not in memory: features are computed a
+    /// probe at a time and written to a temporary file (in --spill-dir),
+    /// and the trainer reads it in batches, keeping only the binned rows
+    /// (4 bytes per feature per row) and about 30 bytes per row. The model
+    /// is the one trained in memory on the same rows, bit for bit. Needs
+    /// --no-smote; not with --split random.
+    #[arg(long)]
+    out_of_core: bool,
+    /// With --out-of-core: where the temporary rows file goes (default:
+    /// the directory of --out). It has no name and is removed when
+    /// training ends, even on failure; it takes 4 bytes per feature per
+    /// row (twice that while rows are put in time order).
+    #[arg(long, requires = "out_of_core")]
+    spill_dir: Option<PathBuf>,
 }
 
 /// `--early-stopping-rounds`: a whole number of rounds, at least 1.
@@ -97,27 +113,117 @@ impl Args {
     fn fit(
         &self,
         recipe: &Recipe,
-        rows: &netprophet_core::dataset::Dataset,
+        rows: &Rows,
         fit: &[u32],
         validation: &[u32],
     ) -> anyhow::Result<netprophet_boost::Forest> {
-        let cols: Vec<usize> = (0..rows.width()).collect();
-        if self.early_stopping_rounds.is_none() {
-            return recipe.fit_rows(rows, fit, &cols);
-        }
+        let early = self.early_stopping_rounds.is_some();
         anyhow::ensure!(
-            !validation.is_empty(),
+            !early || !validation.is_empty(),
             "no validation rows for early stopping (too few rows per probe)"
         );
         let metric = recipe
             .params
             .eval_metric
             .unwrap_or(EvalMetric::default_for(recipe.params.objective));
-        recipe.fit_rows_eval(rows, fit, &cols, validation, &mut |r: Round| {
+        let mut log = |r: Round| {
             if let Some(v) = r.eval {
                 eprintln!("[{}]\teval-{}:{v:.5}", r.round - 1, metric.name());
             }
-        })
+        };
+        match rows {
+            Rows::Memory(d) => {
+                let cols: Vec<usize> = (0..d.width()).collect();
+                if early {
+                    recipe.fit_rows_eval(d, fit, &cols, validation, &mut log)
+                } else {
+                    recipe.fit_rows(d, fit, &cols)
+                }
+            }
+            Rows::Disk(spill) => {
+                let names = self.input.feature_names()?;
+                recipe.fit_spilled(spill, &names, fit, early.then_some(validation), &mut log)
+            }
+        }
+    }
+
+    /// The labelled rows: in memory, or with --out-of-core on disk; in
+    /// time order, or with `by_probe` probe by probe.
+    fn rows(&self, names: &[String], by_probe: bool) -> anyhow::Result<Rows> {
+        if !self.out_of_core {
+            return Ok(Rows::Memory(if by_probe {
+                self.input.load_by_probe(names)?
+            } else {
+                self.input.load(names)?
+            }));
+        }
+        anyhow::ensure!(
+            self.all_rows || self.calibrate || matches!(self.split, SplitKind::Chrono),
+            "--out-of-core holds out the latest rows (--split chrono), not random ones"
+        );
+        anyhow::ensure!(
+            self.recipe.no_smote,
+            "--out-of-core trains without SMOTE, whose synthetic rows are made in memory: \
+             add --no-smote (and --negatives F to keep a fraction F of the healthy rows)"
+        );
+        let dir = match &self.spill_dir {
+            Some(d) => d.clone(),
+            None => match self.out.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            },
+        };
+        Ok(Rows::Disk(self.input.spill(names, &dir, !by_probe)?))
+    }
+}
+
+/// Labelled rows `train` works on.
+enum Rows {
+    /// Held in memory.
+    Memory(netprophet_core::dataset::Dataset),
+    /// On disk (`--out-of-core`).
+    Disk(Spill),
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        self.y().len()
+    }
+
+    fn y(&self) -> &[u8] {
+        match self {
+            Rows::Memory(d) => &d.y,
+            Rows::Disk(s) => &s.y,
+        }
+    }
+
+    fn labels(&self, idx: &[u32]) -> Vec<u8> {
+        let y = self.y();
+        idx.iter().map(|&i| y[i as usize]).collect()
+    }
+
+    /// The forest's probabilities for the rows `idx`.
+    fn scores(
+        &self,
+        forest: &netprophet_boost::Forest,
+        names: &[String],
+        idx: &[u32],
+    ) -> anyhow::Result<Vec<f64>> {
+        match self {
+            Rows::Memory(d) => {
+                let take: Vec<usize> = idx.iter().map(|&i| i as usize).collect();
+                score(forest, names, &d.subset(&take))
+            }
+            Rows::Disk(spill) => score_spilled(forest, names, spill, idx),
+        }
+    }
+
+    /// Each probe's earliest rows fit, then validate, its latest test.
+    fn fold(&self, test: f64, validation: f64) -> crate::protocol::Fold {
+        match self {
+            Rows::Memory(d) => chrono_fold(d, test, validation),
+            Rows::Disk(s) => chrono_fold_blocks(s.blocks(), test, validation),
+        }
     }
 }
 
@@ -151,17 +257,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return run_calibrated(&args);
     }
     let names = args.input.feature_names()?;
-    let rows = args.input.load(&names)?;
     let recipe = args.recipe();
-    let (train_rows, test_rows) = if args.all_rows {
-        (rows, None)
+    let rows = args.rows(&names, false)?;
+    // Indices into the time-ordered rows, so no train or test copy is
+    // made (the model is the one trained on such copies).
+    let (train_idx, test_idx): (Vec<u32>, Vec<u32>) = if args.all_rows {
+        ((0..rows.len() as u32).collect(), Vec::new())
     } else {
-        let (a, b) = split_rows(&rows, args.split, args.test_fraction, args.recipe.seed)?;
-        (a, Some(b))
+        match (&rows, args.split) {
+            (Rows::Memory(d), SplitKind::Random) => {
+                let s = split::stratified_random(&d.y, args.test_fraction, args.recipe.seed)?;
+                let u32s = |v: Vec<usize>| v.into_iter().map(|i| i as u32).collect();
+                (u32s(s.train), u32s(s.test))
+            }
+            _ => {
+                let cut = split::chronological_cut(rows.len(), args.test_fraction)? as u32;
+                ((0..cut).collect(), (cut..rows.len() as u32).collect())
+            }
+        }
     };
     // With early stopping, the latest training rows (they are in time
     // order) evaluate each round.
-    let n = train_rows.len();
+    let n = train_idx.len();
     let n_fit = match args.early_stopping_rounds {
         Some(_) => {
             anyhow::ensure!(
@@ -173,27 +290,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         None => n,
     };
-    let (fit, validation): (Vec<u32>, Vec<u32>) = (
-        (0..n_fit as u32).collect(),
-        (n_fit as u32..n as u32).collect(),
-    );
+    let (fit, validation) = train_idx.split_at(n_fit);
     let started = Instant::now();
-    let mut forest = if args.early_stopping_rounds.is_some() {
-        args.fit(&recipe, &train_rows, &fit, &validation)?
-    } else {
-        recipe.fit(&train_rows)?
-    };
+    let mut forest = args.fit(&recipe, &rows, fit, validation)?;
     let train_seconds = started.elapsed().as_secs_f64();
     let fit_rows = fit.len();
     describe(&mut forest, &args, &recipe, None, None, fit_rows)?;
     crate::model_card::save_model(&forest, &args.out)?;
-    let test = match &test_rows {
-        Some(t) => Some(Evaluation::new(
-            &t.y,
-            &score(&forest, &names, t)?,
+    let test = if test_idx.is_empty() {
+        None
+    } else {
+        Some(Evaluation::new(
+            &rows.labels(&test_idx),
+            &rows.scores(&forest, &names, &test_idx)?,
             args.threshold,
-        )?),
-        None => None,
+        )?)
     };
     let summary = Summary {
         model: args.out.display().to_string(),
@@ -201,10 +312,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         recipe: &recipe,
         split: (!args.all_rows).then_some(args.split),
         train_rows: fit_rows,
-        train_positives: fit
-            .iter()
-            .filter(|&&i| train_rows.y[i as usize] == 1)
-            .count(),
+        train_positives: rows.labels(fit).iter().filter(|&&y| y == 1).count(),
         train_seconds,
         trees: forest.num_trees(),
         validation_rows: args.early_stopping_rounds.map(|_| validation.len()),
@@ -297,8 +405,8 @@ fn describe(
 /// `train --calibrate`.
 fn run_calibrated(args: &Args) -> anyhow::Result<()> {
     let names = args.input.feature_names()?;
-    let rows = args.input.load_by_probe(&names)?;
     let recipe = args.recipe();
+    let rows = args.rows(&names, true)?;
     anyhow::ensure!(
         args.validation_fraction > 0.0 && args.validation_fraction < 1.0,
         "--validation-fraction {} must be between 0 and 1",
@@ -314,16 +422,13 @@ fn run_calibrated(args: &Args) -> anyhow::Result<()> {
     } else {
         args.test_fraction
     };
-    let fold = chrono_fold(&rows, test_fraction, args.validation_fraction);
+    let fold = rows.fold(test_fraction, args.validation_fraction);
     let started = Instant::now();
     // Early stopping, when asked for, watches the calibration rows.
     let mut forest = args.fit(&recipe, &rows, &fold.fit, &fold.validation)?;
     let train_seconds = started.elapsed().as_secs_f64();
-    let scores_of = |idx: &[u32]| -> anyhow::Result<Vec<f64>> {
-        let take: Vec<usize> = idx.iter().map(|&i| i as usize).collect();
-        score(&forest, &names, &rows.subset(&take))
-    };
-    let labels_of = |idx: &[u32]| -> Vec<u8> { idx.iter().map(|&i| rows.y[i as usize]).collect() };
+    let scores_of = |idx: &[u32]| rows.scores(&forest, &names, idx);
+    let labels_of = |idx: &[u32]| rows.labels(idx);
     let val_y = labels_of(&fold.validation);
     anyhow::ensure!(
         !val_y.is_empty(),
