@@ -288,12 +288,36 @@ impl InputArgs {
         dir: &std::path::Path,
         by_time: bool,
     ) -> anyhow::Result<Spill> {
+        Ok(self.spill_with(names, dir, by_time, false)?.1)
+    }
+
+    /// [`InputArgs::spill`] in probe order, with every row's label, time,
+    /// probe and degraded-now flag in memory as a [`Dataset`] without
+    /// features (what evaluation protocols need of each row besides its
+    /// features).
+    pub fn spill_with_rows(
+        &self,
+        names: &[String],
+        dir: &std::path::Path,
+    ) -> anyhow::Result<(Dataset, Spill)> {
+        let (meta, spill) = self.spill_with(names, dir, false, true)?;
+        Ok((meta.unwrap_or_else(|| Dataset::new(names)), spill))
+    }
+
+    fn spill_with(
+        &self,
+        names: &[String],
+        dir: &std::path::Path,
+        by_time: bool,
+        keep_rows: bool,
+    ) -> anyhow::Result<(Option<Dataset>, Spill)> {
         struct ToDisk<'a> {
             names: &'a [String],
             complete: bool,
             by_time: bool,
             labelled: usize,
             out: Spill,
+            meta: Option<Dataset>,
         }
         impl FrameSink for ToDisk<'_> {
             fn frames(&mut self, frames: Vec<(FeatureFrame, Labels)>) -> anyhow::Result<()> {
@@ -314,7 +338,12 @@ impl InputArgs {
                 if self.by_time {
                     d = d.sorted_by_time();
                 }
-                Ok(self.out.append(&d)?)
+                self.out.append(&d)?;
+                if let Some(meta) = self.meta.as_mut() {
+                    d.x = Vec::new();
+                    meta.append(d)?;
+                }
+                Ok(())
             }
         }
         let mut sink = ToDisk {
@@ -323,6 +352,7 @@ impl InputArgs {
             by_time,
             labelled: 0,
             out: Spill::new(dir, names.len(), by_time)?,
+            meta: keep_rows.then(|| Dataset::new(names)),
         };
         self.for_each_probe(&mut sink)?;
         if sink.labelled == 0 {
@@ -331,11 +361,12 @@ impl InputArgs {
         if sink.out.rows() == 0 {
             bail!("no row has every feature ({})", names.join(", "));
         }
-        Ok(if by_time {
+        let spill = if by_time {
             sink.out.into_time_order()?
         } else {
             sink.out
-        })
+        };
+        Ok((sink.meta, spill))
     }
 
     /// The inputs' labelled frames, all at once (read once; rows for any

@@ -35,6 +35,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::recipe::Recipe;
+use crate::spill::Spill;
 
 /// How rows are split into training and test sides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize)]
@@ -337,53 +338,62 @@ fn probe_blocks_of(blocks: &[u32]) -> Vec<(u32, std::ops::Range<usize>)> {
     out
 }
 
-/// Raw scores of `idx` under a trained forest or a baseline.
+/// Raw scores of `idx` (ascending) under a trained forest or a baseline;
+/// the features of `rows`, or of the spill when there is one.
 fn raw_scores(
-    rows: &Dataset,
+    (rows, spill): (&Dataset, Option<&Spill>),
     idx: &[u32],
     scorer: &Scorer,
     forest: Option<&netprophet_boost::Forest>,
     cols: &[usize],
 ) -> anyhow::Result<Vec<f64>> {
-    Ok(match scorer {
-        Scorer::Healthy => vec![0.0; idx.len()],
-        Scorer::Persistence => idx
-            .iter()
-            .map(|&i| f64::from(rows.degraded_now.get(i as usize).copied().unwrap_or(0)))
-            .collect(),
-        Scorer::Column(_) => idx
-            .iter()
-            .map(|&i| {
-                let v = rows.row(i as usize)[cols[0]];
+    // The columns `cols` of the rows `idx`, a block at a time, so a
+    // million rows never need a second copy.
+    let blocks = |visit: &mut dyn FnMut(&[f32]) -> anyhow::Result<()>| -> anyhow::Result<()> {
+        match spill {
+            Some(spill) => spill.for_each_batch(idx, cols, visit),
+            None => {
+                let mut x = Vec::new();
+                for block in idx.chunks(65_536) {
+                    x.clear();
+                    for &i in block {
+                        let r = rows.row(i as usize);
+                        x.extend(cols.iter().map(|&c| r[c]));
+                    }
+                    visit(&x)?;
+                }
+                Ok(())
+            }
+        }
+    };
+    let mut out = Vec::with_capacity(idx.len());
+    match scorer {
+        Scorer::Healthy => out.resize(idx.len(), 0.0),
+        Scorer::Persistence => out.extend(
+            idx.iter()
+                .map(|&i| f64::from(rows.degraded_now.get(i as usize).copied().unwrap_or(0))),
+        ),
+        Scorer::Column(_) => blocks(&mut |x| {
+            out.extend(x.chunks_exact(cols.len()).map(|r| {
+                let v = r[0];
                 if v.is_nan() {
                     f64::NEG_INFINITY
                 } else {
                     f64::from(v)
                 }
-            })
-            .collect(),
+            }));
+            Ok(())
+        })?,
         Scorer::Model { .. } => {
             let forest = forest.context("a model candidate without its model")?;
             let predictor = Predictor::new(forest)?;
-            let mut out = Vec::with_capacity(idx.len());
-            let mut x = Vec::new();
-            // Scored in blocks, so a million rows never need a second copy.
-            for block in idx.chunks(65_536) {
-                x.clear();
-                for &i in block {
-                    let r = rows.row(i as usize);
-                    x.extend(cols.iter().map(|&c| r[c]));
-                }
-                out.extend(
-                    predictor
-                        .predict(&x, cols.len())?
-                        .into_iter()
-                        .map(f64::from),
-                );
-            }
-            out
+            blocks(&mut |x| {
+                out.extend(predictor.predict(x, cols.len())?.into_iter().map(f64::from));
+                Ok(())
+            })?;
         }
-    })
+    }
+    Ok(out)
 }
 
 /// Maps raw scores to probabilities with an isotonic fit on the
@@ -413,9 +423,11 @@ struct Pooled {
 }
 
 /// Scores `candidate` under `protocol`; `progress` is called after each
-/// fold.
+/// fold. With `spill`, the rows' features are on disk there and `rows`
+/// holds only their labels, times, probes and degraded-now flags.
 pub fn evaluate(
     rows: &Dataset,
+    spill: Option<&Spill>,
     protocol: Protocol,
     candidate: &Candidate,
     s: &Settings,
@@ -446,14 +458,22 @@ pub fn evaluate(
         let fold = fold(rows, protocol, s, k)?;
         let forest = match &candidate.scorer {
             Scorer::Model { recipe, .. } => Some(
-                recipe
-                    .fit_rows(rows, &fold.fit, &cols)
-                    .with_context(|| format!("training `{}`", candidate.name))?,
+                match spill {
+                    None => recipe.fit_rows(rows, &fold.fit, &cols),
+                    Some(spill) => {
+                        let names: Vec<String> = cols
+                            .iter()
+                            .map(|&c| rows.feature_names[c].clone())
+                            .collect();
+                        recipe.fit_spilled(spill, (&names, &cols), &fold.fit, None, &mut |_| {})
+                    }
+                }
+                .with_context(|| format!("training `{}`", candidate.name))?,
             ),
             _ => None,
         };
         let val_raw = raw_scores(
-            rows,
+            (rows, spill),
             &fold.validation,
             &candidate.scorer,
             forest.as_ref(),
@@ -475,7 +495,13 @@ pub fn evaluate(
             _ if constant => f64::INFINITY,
             _ => threshold,
         };
-        let test_raw = raw_scores(rows, &fold.test, &candidate.scorer, forest.as_ref(), &cols)?;
+        let test_raw = raw_scores(
+            (rows, spill),
+            &fold.test,
+            &candidate.scorer,
+            forest.as_ref(),
+            &cols,
+        )?;
         for (&i, p) in fold.test.iter().zip(apply(&cal, &test_raw)) {
             let i = i as usize;
             pooled.p[i] = p as f32;
@@ -735,7 +761,7 @@ mod tests {
         for protocol in [Protocol::Chrono, Protocol::CrossProbe, Protocol::Random] {
             let outs: Vec<Outcome> = candidates
                 .iter()
-                .map(|c| evaluate(&d, protocol, c, &s, || {}).unwrap())
+                .map(|c| evaluate(&d, None, protocol, c, &s, || {}).unwrap())
                 .collect();
             assert!(outs
                 .iter()

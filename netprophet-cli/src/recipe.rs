@@ -337,16 +337,16 @@ impl Recipe {
         (Cow::Owned(kept), Some(weight))
     }
 
-    /// Trains on the rows `idx` (ascending) of rows on disk, reading their
-    /// features in batches (see [`crate::spill`]): the model
-    /// [`Recipe::fit_rows`] trains on the same rows held in memory, bit for
-    /// bit. With `eval`, those rows (read into memory) evaluate each round
-    /// for early stopping. SMOTE is not available: it makes its rows in
-    /// memory.
+    /// Trains on the rows `idx` (in that order) of rows on disk, on their
+    /// columns `cols` (named `names`), reading them in batches (see
+    /// [`crate::spill`]): the model [`Recipe::fit_rows`] trains on the
+    /// same rows held in memory, bit for bit. With `eval`, those rows
+    /// (read into memory) evaluate each round for early stopping. SMOTE
+    /// is not available: it makes its rows in memory.
     pub fn fit_spilled(
         &self,
         spill: &Spill,
-        names: &[String],
+        (names, cols): (&[String], &[usize]),
         idx: &[u32],
         eval: Option<&[u32]>,
         progress: &mut dyn FnMut(Round),
@@ -370,18 +370,24 @@ impl Recipe {
             .map(|&i| f32::from(spill.y[i as usize]))
             .collect();
         let params = self.params_for(names)?;
-        let mut batches = spill.batches(&kept);
-        let mut data = BatchData::new(&mut batches, spill.width(), &y).with_feature_names(names);
+        anyhow::ensure!(
+            names.len() == cols.len(),
+            "{} names for {} columns",
+            names.len(),
+            cols.len()
+        );
+        let mut batches = spill.batches(&kept, cols);
+        let mut data = BatchData::new(&mut batches, cols.len(), &y).with_feature_names(names);
         if let Some(w) = weight.as_deref() {
             data = data.with_weights(w);
         }
         Ok(match eval {
             Some(e) => {
-                let x = spill.read_rows(e)?;
+                let x = spill.read_rows(e, cols)?;
                 let ey: Vec<f32> = e.iter().map(|&i| f32::from(spill.y[i as usize])).collect();
                 train_batches_with_eval(
                     data,
-                    &TrainData::new(&x, spill.width(), &ey),
+                    &TrainData::new(&x, cols.len(), &ey),
                     &params,
                     progress,
                 )?
@@ -487,8 +493,7 @@ pub enum SplitKind {
     Random,
 }
 
-/// [`score`] for the rows `idx` (ascending) of rows on disk, read in
-/// batches.
+/// [`score`] for the rows `idx` of rows on disk, read in batches.
 pub fn score_spilled(
     forest: &Forest,
     names: &[String],
@@ -503,7 +508,7 @@ pub fn score_spilled(
     );
     let p = Predictor::new(forest)?;
     let mut out = Vec::with_capacity(idx.len());
-    spill.for_each_batch(idx, &mut |batch| {
+    spill.for_each_batch(idx, &spill.all_columns(), &mut |batch| {
         out.extend(p.predict(batch, names.len())?.into_iter().map(f64::from));
         Ok(())
     })?;

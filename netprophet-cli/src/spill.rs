@@ -181,41 +181,55 @@ impl Spill {
         Ok(out)
     }
 
-    /// The rows `idx` (ascending), in batches.
-    pub fn batches<'a>(&'a self, idx: &'a [u32]) -> SpillBatches<'a> {
-        SpillBatches { spill: self, idx }
+    /// The columns `cols` of the rows `idx`, in that order, in batches.
+    pub fn batches<'a>(&'a self, idx: &'a [u32], cols: &'a [usize]) -> SpillBatches<'a> {
+        SpillBatches {
+            spill: self,
+            idx,
+            cols,
+        }
     }
 
-    /// Calls `visit` with the rows `idx` (ascending) in batches of whole
-    /// rows, reading only the chunks of the file that hold some.
+    /// Calls `visit` with the columns `cols` of the rows `idx` in batches
+    /// of whole rows, in that order, reading only the chunks of the file
+    /// that hold some (once per ascending run of `idx`).
     pub fn for_each_batch(
         &self,
         idx: &[u32],
+        cols: &[usize],
         visit: &mut dyn FnMut(&[f32]) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
+        if let Some(&c) = cols.iter().find(|&&c| c >= self.width) {
+            anyhow::bail!("column {c} of rows of {} features asked for", self.width);
+        }
         let row_bytes = self.width * 4;
         let mut file = &self.file;
         let mut bytes = vec![0u8; CHUNK_ROWS * row_bytes];
-        let mut batch: Vec<f32> = Vec::with_capacity(CHUNK_ROWS * self.width);
+        let mut batch: Vec<f32> = Vec::with_capacity(CHUNK_ROWS * cols.len());
         let mut rest = idx;
         while let Some(&first) = rest.first() {
             let first = first as usize;
             anyhow::ensure!(first < self.rows, "row {first} of {} asked for", self.rows);
             let start = first - first % CHUNK_ROWS;
             let end = (start + CHUNK_ROWS).min(self.rows);
-            let take = rest.partition_point(|&i| (i as usize) < end);
+            // The rows from here that ascend within this chunk: a whole
+            // run of a probe, or everything for ascending `idx`; any
+            // order works, each step back costs a read.
+            let mut take = 1;
+            while take < rest.len() && rest[take] > rest[take - 1] && (rest[take] as usize) < end {
+                take += 1;
+            }
             let bytes = &mut bytes[..(end - start) * row_bytes];
             file.seek(SeekFrom::Start((start * row_bytes) as u64))
                 .and_then(|_| file.read_exact(bytes))
                 .map_err(|e| self.error(e))?;
             batch.clear();
             for &i in &rest[..take] {
-                let at = (i as usize - start) * row_bytes;
-                batch.extend(
-                    bytes[at..at + row_bytes]
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-                );
+                let row = &bytes[(i as usize - start) * row_bytes..][..row_bytes];
+                batch.extend(cols.iter().map(|&c| {
+                    let b = &row[c * 4..c * 4 + 4];
+                    f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+                }));
             }
             visit(&batch)?;
             rest = &rest[take..];
@@ -223,14 +237,19 @@ impl Spill {
         Ok(())
     }
 
-    /// The rows `idx` (ascending), in memory.
-    pub fn read_rows(&self, idx: &[u32]) -> anyhow::Result<Vec<f32>> {
-        let mut x = Vec::with_capacity(idx.len() * self.width);
-        self.for_each_batch(idx, &mut |b| {
+    /// The columns `cols` of the rows `idx`, in that order, in memory.
+    pub fn read_rows(&self, idx: &[u32], cols: &[usize]) -> anyhow::Result<Vec<f32>> {
+        let mut x = Vec::with_capacity(idx.len() * cols.len());
+        self.for_each_batch(idx, cols, &mut |b| {
             x.extend_from_slice(b);
             Ok(())
         })?;
         Ok(x)
+    }
+
+    /// Every column's index, for reading whole rows.
+    pub fn all_columns(&self) -> Vec<usize> {
+        (0..self.width).collect()
     }
 }
 
@@ -294,6 +313,7 @@ impl Cursor {
 pub struct SpillBatches<'a> {
     spill: &'a Spill,
     idx: &'a [u32],
+    cols: &'a [usize],
 }
 
 impl RowBatches for SpillBatches<'_> {
@@ -306,7 +326,7 @@ impl RowBatches for SpillBatches<'_> {
         let mut inner: Option<ModelError> = None;
         let result = self
             .spill
-            .for_each_batch(self.idx, &mut |b| match visit(b) {
+            .for_each_batch(self.idx, self.cols, &mut |b| match visit(b) {
                 Ok(()) => Ok(()),
                 Err(e) => {
                     inner = Some(e);
@@ -370,11 +390,19 @@ mod tests {
         assert_eq!(spill.rows(), want.len());
         assert_eq!(spill.y, want.y);
         let idx: Vec<u32> = (0..spill.rows() as u32).collect();
-        assert_eq!(bits(&spill.read_rows(&idx).unwrap()), bits(&want.x));
+        let all = spill.all_columns();
+        assert_eq!(bits(&spill.read_rows(&idx, &all).unwrap()), bits(&want.x));
+        // Some columns, in another order.
+        let got = spill.read_rows(&idx, &[2, 0]).unwrap();
+        let want_cols: Vec<f32> = (0..want.len())
+            .flat_map(|i| [want.row(i)[2], want.row(i)[0]])
+            .collect();
+        assert_eq!(bits(&got), bits(&want_cols));
+        assert!(spill.read_rows(&idx, &[3]).is_err());
         assert!(spill.blocks().is_empty());
-        // A selection reads only its rows, across chunks.
-        let some = [0u32, 4, 5, 16];
-        let got = spill.read_rows(&some).unwrap();
+        // A selection reads only its rows, across chunks, in its order.
+        let some = [0u32, 4, 5, 16, 2, 3, 15, 1];
+        let got = spill.read_rows(&some, &all).unwrap();
         let want_some: Vec<f32> = some
             .iter()
             .flat_map(|&i| want.row(i as usize).to_vec())
@@ -396,13 +424,21 @@ mod tests {
         let spill = spill.into_time_order().unwrap();
         let want = all.sorted_by_time();
         let idx: Vec<u32> = (0..spill.rows() as u32).step_by(7).collect();
-        let got = spill.read_rows(&idx).unwrap();
+        let got = spill.read_rows(&idx, &spill.all_columns()).unwrap();
         let want_x: Vec<f32> = idx
             .iter()
             .flat_map(|&i| want.row(i as usize).to_vec())
             .collect();
         assert_eq!(bits(&got), bits(&want_x));
         assert_eq!(spill.y, want.y);
+        // Runs in another order (probes of a cross-probe fold, shuffled).
+        let runs: Vec<u32> = [(30_000u32..36_000), (0..9_000), (20_000..20_010)]
+            .into_iter()
+            .flatten()
+            .collect();
+        let got = spill.read_rows(&runs, &[1]).unwrap();
+        let want_x: Vec<f32> = runs.iter().map(|&i| want.row(i as usize)[1]).collect();
+        assert_eq!(bits(&got), bits(&want_x));
     }
 
     #[test]

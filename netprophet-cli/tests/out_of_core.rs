@@ -151,3 +151,65 @@ fn what_out_of_core_cannot_do_is_one_line_and_nothing_is_clobbered() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn out_of_core_evaluation_gives_the_in_memory_results() {
+    let t = traces();
+    let run = |ooc: bool| {
+        let dir = tmp(&format!("ooc-eval-{ooc}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut a = vec!["evaluate", "--input"];
+        a.extend(t.iter().map(|p| s(p)));
+        a.extend_from_slice(&[
+            "--all",
+            "--target",
+            "sustained",
+            "--protocol",
+            "chrono,cross-probe",
+            "--folds",
+            "2",
+            "--feature-sets",
+            "base,relative+recent",
+            "--bootstrap",
+            "20",
+            "--n-estimators",
+            "15",
+            "--json",
+        ]);
+        if ooc {
+            a.extend_from_slice(&["--out-of-core", "--spill-dir", s(&dir)]);
+        }
+        let o = netprophet(&a);
+        assert!(o.status.success(), "{ooc}: {}", stderr(&o));
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            0,
+            "a file was left"
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let (memory, disk) = (run(false), run(true));
+    assert!(memory.contains("cross-probe") && memory.contains("relative+recent"));
+    assert_eq!(memory, disk);
+
+    let mut a = vec![
+        "evaluate",
+        "--input",
+        s(&t[0]),
+        "--protocol",
+        "random",
+        "--out-of-core",
+    ];
+    let o = netprophet(&a);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("does not run the random protocol"),
+        "{}",
+        stderr(&o)
+    );
+    a.truncate(3);
+    a.push("--out-of-core");
+    let o = netprophet(&a);
+    assert_eq!(o.status.code(), Some(2), "--out-of-core needs --protocol");
+}

@@ -142,7 +142,14 @@ impl Args {
             }
             Rows::Disk(spill) => {
                 let names = self.input.feature_names()?;
-                recipe.fit_spilled(spill, &names, fit, early.then_some(validation), &mut log)
+                let cols = spill.all_columns();
+                recipe.fit_spilled(
+                    spill,
+                    (&names, &cols),
+                    fit,
+                    early.then_some(validation),
+                    &mut log,
+                )
             }
         }
     }

@@ -85,6 +85,21 @@ pub struct Args {
     /// into this directory.
     #[arg(long)]
     plot_dir: Option<PathBuf>,
+    /// With --protocol: keep the rows' features on disk, not in memory
+    /// (a temporary file in --spill-dir, read in batches by each fold's
+    /// trainer and scorer); each row's label, time, probe and
+    /// degraded-now flag (18 bytes) stay in memory. The results are the
+    /// in-memory ones, bit for bit. Needs recipes without SMOTE (the
+    /// protocol's default); not with the random protocol, whose rows are
+    /// drawn in random order.
+    #[arg(long, requires = "protocol")]
+    out_of_core: bool,
+    /// With --out-of-core: where the temporary rows file goes (default:
+    /// the current directory). It has no name and is removed when the
+    /// evaluation ends, even on failure; it takes 4 bytes per feature per
+    /// row.
+    #[arg(long, requires = "out_of_core")]
+    spill_dir: Option<PathBuf>,
 }
 
 /// One model (or baseline) on one set of rows.

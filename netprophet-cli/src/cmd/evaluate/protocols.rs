@@ -53,6 +53,11 @@ pub(super) fn run(args: &Args) -> anyhow::Result<()> {
     protocols.sort();
     protocols.dedup();
     let groups = candidates(&args.feature_sets, &recipe)?;
+    anyhow::ensure!(
+        !args.out_of_core || !protocols.contains(&Protocol::Random),
+        "--out-of-core does not run the random protocol (its rows are drawn in random order, \
+         one disk read each): leave it out of --protocol, or evaluate it in memory"
+    );
     let outcomes = score_all(args, &groups, &protocols, &settings)?;
     if let Some(dir) = &args.plot_dir {
         let target = args.input.labels.label_config()?.target;
@@ -128,12 +133,21 @@ fn score_all(
     let mut input = args.input.clone();
     for (features, group) in groups {
         input.features = Some(features.clone());
-        let rows = input.load_by_probe(features)?;
+        let (rows, spill) = if args.out_of_core {
+            let dir = args
+                .spill_dir
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from("."));
+            let (rows, spill) = input.spill_with_rows(features, &dir)?;
+            (rows, Some(spill))
+        } else {
+            (input.load_by_probe(features)?, None)
+        };
         input.quiet = true;
         for c in group {
             for &protocol in protocols {
                 bar.set_message(format!("{} / {}", c.name, protocol.label()));
-                let o = evaluate(&rows, protocol, c, settings, || bar.inc(1))?;
+                let o = evaluate(&rows, spill.as_ref(), protocol, c, settings, || bar.inc(1))?;
                 if let Some(first) = outcomes.iter().find(|f| f.protocol == protocol) {
                     anyhow::ensure!(
                         first.rows_fingerprint == o.rows_fingerprint,
