@@ -296,11 +296,26 @@ impl Recipe {
             return self.fit_eval(&sub, eval, progress);
         }
         let (kept, weight) = self.keep(&rows.y, idx);
-        let mut x = Vec::with_capacity(kept.len() * cols.len());
-        for &i in kept.iter() {
-            let row = rows.row(i as usize);
-            x.extend(cols.iter().map(|&c| row[c]));
-        }
+        // Consecutive rows of every column (all rows, or a chronological
+        // split's earlier part) are trained on in place, without a copy.
+        let consecutive = kept.windows(2).all(|p| p[1] == p[0] + 1);
+        let every_column = cols.len() == w && cols.iter().enumerate().all(|(i, &c)| i == c);
+        let copy: Vec<f32>;
+        let x: &[f32] = match kept.first() {
+            Some(&first) if consecutive && every_column => {
+                let start = first as usize * w;
+                &rows.x[start..start + kept.len() * w]
+            }
+            _ => {
+                let mut x = Vec::with_capacity(kept.len() * cols.len());
+                for &i in kept.iter() {
+                    let row = rows.row(i as usize);
+                    x.extend(cols.iter().map(|&c| row[c]));
+                }
+                copy = x;
+                &copy
+            }
+        };
         let y: Vec<f32> = kept
             .iter()
             .map(|&i| f32::from(rows.y[i as usize]))
@@ -308,7 +323,7 @@ impl Recipe {
         if y.is_empty() {
             anyhow::bail!("no training rows");
         }
-        let mut data = TrainData::new(&x, cols.len(), &y).with_feature_names(&names);
+        let mut data = TrainData::new(x, cols.len(), &y).with_feature_names(&names);
         data.weight = weight.as_deref();
         self.boost(&data, eval, progress)
     }

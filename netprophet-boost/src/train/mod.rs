@@ -17,6 +17,7 @@
 //! |---|---|---|
 //! | `params.rs` | `tree/param.h` | [`TrainParams`], ranges, the float32 view growth uses |
 //! | `data.rs` | `DMatrix`, `MetaInfo` | [`TrainData`] and its checks |
+//! | `batches.rs` | `DataIter`, external memory | [`RowBatches`], [`BatchData`]: rows read in batches |
 //! | `bins.rs` | `common/quantile.cc` | quantile cuts and the binned rows |
 //! | `objective.rs` | `objective/regression_obj` | base score, gradients |
 //! | `sampler.rs` | `hist/sampler.h`, `common/random.h` | row and column sampling |
