@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use netprophet_core::dataset::{read_minutes_csv, Dataset};
+use netprophet_core::dataset::{for_each_probe_csv, Dataset, DatasetError};
 use netprophet_core::features::{FeatureConfig, FeatureFrame, EXTENDED, RELATIVE};
 use netprophet_core::history::{DAILY, LEVEL, RECENT};
 use netprophet_core::labels::{label, LabelConfig, Labels, Target};
@@ -390,10 +390,9 @@ impl InputArgs {
         let feature_config = self.labels.feature_config();
         let columns = self.traces.columns();
         let mut telemetry = Vec::new();
-        // Feature tables in input order: a CSV's frames as read, a Parquet
-        // table's path (its frames are streamed a probe at a time below,
-        // never all held).
-        let mut tables: Vec<Result<Vec<(FeatureFrame, Labels)>, &std::path::Path>> = Vec::new();
+        // Feature tables in input order; their frames are streamed a
+        // probe at a time below, never all held.
+        let mut tables: Vec<(Table, &std::path::Path)> = Vec::new();
         let own_labels = self.labels.is_original()?;
         let relabel = |frames: Vec<(FeatureFrame, Option<Labels>)>| -> Vec<(FeatureFrame, Labels)> {
             frames
@@ -410,14 +409,13 @@ impl InputArgs {
             if is_parquet_input(path) {
                 let rows = netprophet_core::parquet::row_count(path)?;
                 sink.size_hint(usize::try_from(rows).unwrap_or(usize::MAX));
-                tables.push(Err(path));
+                tables.push((Table::Parquet, path));
                 continue;
             }
             match input_kind(path, &columns)? {
                 InputKind::FeatureCsv => {
-                    let frames = relabel(read_minutes_csv(path)?);
-                    sink.size_hint(frames.iter().map(|f| f.0.len()).sum());
-                    tables.push(Ok(frames));
+                    sink.size_hint(line_count(path)?);
+                    tables.push((Table::Csv, path));
                 }
                 InputKind::Archive | InputKind::Trace => telemetry.push(path.clone()),
             }
@@ -433,12 +431,23 @@ impl InputArgs {
             sink.size_hint(loaded.probes.minutes(feature_config));
             Some(loaded)
         };
-        for table in tables {
-            match table {
-                Ok(frames) => sink.frames(frames)?,
-                Err(path) => for_each_probe_parquet(path, FeatureConfig::default(), |frames| {
-                    sink.frames(relabel(frames))
-                })?,
+        for (kind, path) in tables {
+            match kind {
+                Table::Csv => {
+                    let mut any = false;
+                    for_each_probe_csv(path, FeatureConfig::default(), |frames| {
+                        any = true;
+                        sink.frames(relabel(frames))
+                    })?;
+                    if !any {
+                        return Err(DatasetError::Empty(path.display().to_string()).into());
+                    }
+                }
+                Table::Parquet => {
+                    for_each_probe_parquet(path, FeatureConfig::default(), |frames| {
+                        sink.frames(relabel(frames))
+                    })?
+                }
             }
         }
         if let Some(loaded) = loaded {
@@ -494,6 +503,32 @@ pub fn frames_matrix<L>(
         );
     }
     Ok(data)
+}
+
+/// The kinds of feature table an input can be.
+#[derive(Clone, Copy)]
+enum Table {
+    Csv,
+    Parquet,
+}
+
+/// Lines of a file (at least its rows, for sizing buffers once), counted
+/// without holding it.
+fn line_count(path: &std::path::Path) -> anyhow::Result<usize> {
+    use std::io::Read;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut lines = 0;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            return Ok(lines + 1);
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
+    }
 }
 
 /// Receives labelled frames as inputs are read.

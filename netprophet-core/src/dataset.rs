@@ -408,6 +408,30 @@ pub fn read_minutes_csv_with(
     path: &Path,
     config: crate::features::FeatureConfig,
 ) -> Result<Vec<(FeatureFrame, Option<Labels>)>, DatasetError> {
+    let mut all = Vec::new();
+    for_each_probe_csv(path, config, |frames| {
+        all.extend(frames);
+        Ok::<(), DatasetError>(())
+    })?;
+    if all.is_empty() {
+        return Err(DatasetError::Empty(path.display().to_string()));
+    }
+    Ok(all)
+}
+
+/// [`read_minutes_csv_with`] a probe at a time: `each` gets one probe's
+/// frames as soon as the file moves on to another probe, so a large file
+/// is never held whole (the frames handed over, one after another, are
+/// the ones [`read_minutes_csv_with`] returns). Nothing is handed over
+/// for a file without rows.
+///
+/// # Errors
+/// As [`read_minutes_csv`], or what `each` returns.
+pub fn for_each_probe_csv<E: From<DatasetError>>(
+    path: &Path,
+    config: crate::features::FeatureConfig,
+    mut each: impl FnMut(Vec<(FeatureFrame, Option<Labels>)>) -> Result<(), E>,
+) -> Result<(), E> {
     let csv_err = |message: String| DatasetError::Csv {
         path: path.to_path_buf(),
         message,
@@ -419,7 +443,9 @@ pub fn read_minutes_csv_with(
     let mut rdr = csv::Reader::from_reader(std::io::BufReader::new(file));
     let headers = rdr.headers().map_err(|e| csv_err(e.to_string()))?.clone();
     let cols = MinuteColumns::find(path, &headers)?;
-    let mut segments = Segments::new(config, cols.probe.is_some(), cols.labels.is_some());
+    let new_segments = || Segments::new(config, cols.probe.is_some(), cols.labels.is_some());
+    let mut segments = new_segments();
+    let mut current: Option<u64> = None;
     for (i, record) in rdr.records().enumerate() {
         let line = i + 2;
         let record = record.map_err(|e| csv_err(e.to_string()))?;
@@ -442,6 +468,15 @@ pub fn read_minutes_csv_with(
             Some((d, t)) => Some([(d, num(d)?), (t, num(t)?)]),
             None => None,
         };
+        // Another probe starts a new segment anyway: the last probe's
+        // segments are complete.
+        if current.is_some_and(|c| c != probe) {
+            let done = std::mem::replace(&mut segments, new_segments());
+            if let Some(frames) = done.finish() {
+                each(frames)?;
+            }
+        }
+        current = Some(probe);
         segments
             .push(ts, probe, minute, labels.map(|l| [l[0].1, l[1].1]))
             .map_err(|(what, column)| {
@@ -454,9 +489,10 @@ pub fn read_minutes_csv_with(
                 csv_err(format!("line {line}{at}: {what}"))
             })?;
     }
-    segments
-        .finish()
-        .ok_or_else(|| DatasetError::Empty(path.display().to_string()))
+    match segments.finish() {
+        Some(frames) => each(frames),
+        None => Ok(()),
+    }
 }
 
 /// Per-probe segments built row by row from per-minute columns, shared by

@@ -275,3 +275,29 @@ fn sorted_tables_stream_by_row_group_and_read_as_unsorted_ones_do() {
         assert_eq!(la, lb);
     }
 }
+
+/// A feature CSV is handed over a probe at a time, and the pieces are
+/// the frames read all at once.
+#[test]
+fn a_feature_csv_streams_one_probe_at_a_time() {
+    let (csv_path, _) = write_both("per-probe");
+    let whole = read_minutes_csv(&csv_path).unwrap();
+    let mut pieces: Vec<Vec<(FeatureFrame, Option<Labels>)>> = Vec::new();
+    netprophet_core::dataset::for_each_probe_csv(&csv_path, FeatureConfig::default(), |f| {
+        pieces.push(f);
+        Ok::<(), DatasetError>(())
+    })
+    .unwrap();
+    let mut probes: Vec<Option<u64>> = whole.iter().map(|f| f.0.probe_id).collect();
+    probes.dedup();
+    assert_eq!(pieces.len(), probes.len());
+    for piece in &pieces {
+        assert!(piece.iter().all(|f| f.0.probe_id == piece[0].0.probe_id));
+    }
+    let joined: Vec<_> = pieces.into_iter().flatten().collect();
+    assert_eq!(joined.len(), whole.len());
+    for ((a, la), (b, lb)) in joined.iter().zip(&whole) {
+        assert_eq!((a.probe_id, &a.timestamp), (b.probe_id, &b.timestamp));
+        assert_eq!(la, lb);
+    }
+}
