@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub mod dashboard;
+mod html;
 pub mod overview;
 pub mod pages;
 mod routes;

@@ -9,9 +9,7 @@ use std::fmt::Write;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use super::dashboard::{
-    cache_age, chart_open, escape, local_time, ms, Freshness, STALE_WARN, STYLE,
-};
+use super::html::{cache_age, chart_open, escape, local_time, ms, Freshness, STALE_WARN, STYLE};
 use super::overview::{Filter, Served, Track, TrackSummary};
 use crate::cache::record::BUCKET_SECONDS;
 use crate::cache::{Contribution, ProbePrediction, ProbeRecord};
