@@ -441,6 +441,40 @@ mod tests {
         assert_eq!(bits(&got), bits(&want_x));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever the pieces (repeated and interleaved probes, equal
+        /// times, empty pieces), the merged file is the in-memory sort.
+        #[test]
+        fn any_pieces_merge_into_the_in_memory_order(
+            pieces in proptest::collection::vec(
+                (0u64..4, proptest::collection::vec(0i64..50, 0..40)),
+                0..12,
+            ),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut spill = Spill::new(dir.path(), 2, true).unwrap();
+            let mut all = Dataset::new(&["f0", "f1"]);
+            for (k, (probe, times)) in pieces.iter().enumerate() {
+                let mut d = dataset(*probe, times, 2);
+                // Rows of equal (time, probe) in two pieces differ, so
+                // the order of ties is checked too.
+                for v in &mut d.x {
+                    *v += (k * 100_000) as f32;
+                }
+                spill.append(&d.sorted_by_time()).unwrap();
+                all.append(d).unwrap();
+            }
+            let spill = spill.into_time_order().unwrap();
+            let want = all.sorted_by_time();
+            proptest::prop_assert_eq!(&spill.y, &want.y);
+            let idx: Vec<u32> = (0..spill.rows() as u32).collect();
+            let got = spill.read_rows(&idx, &spill.all_columns()).unwrap();
+            proptest::prop_assert_eq!(bits(&got), bits(&want.x));
+        }
+    }
+
     #[test]
     fn a_missing_directory_is_named() {
         let err = Spill::new(Path::new("/nonexistent/spill-dir"), 2, false)
