@@ -168,8 +168,12 @@ fn arrays_read_the_same_whatever_the_block_and_as_ndjson() {
         });
         prop_assert_eq!(&small, &whole);
         // A result is the same whether it came as an element or a line
-        // (an over-long one fails the array but is skipped as a line).
-        if let (Ok((a, sa)), Ok((b, sb))) = (&whole, &lines) {
+        // (an over-long one fails the array but is skipped as a line). An
+        // element with a newline between its tokens is valid JSON in an
+        // array (pretty-printed) but two broken lines as NDJSON, so only
+        // one-line elements are compared.
+        let one_line = elements.iter().all(|e| !e.contains(&b'\n'));
+        if let (true, Ok((a, sa)), Ok((b, sb))) = (one_line, &whole, &lines) {
             prop_assert_eq!(a, b);
             prop_assert_eq!(sa.results, sb.results);
             prop_assert_eq!(sa.samples, sb.samples);
@@ -415,5 +419,33 @@ fn the_rtt_trace_reader_never_panics_and_names_the_line() {
             }
             Ok(())
         },
+    );
+}
+
+/// Found by the fuzzer: a result with a newline between two of its
+/// tokens is one valid element of a (pretty-printed) array, read whole at
+/// any block size, but two broken lines as NDJSON, which are skipped,
+/// never a panic or an error.
+#[test]
+fn a_result_broken_over_two_lines_is_an_array_element_but_not_a_line() {
+    let line = real_lines()
+        .into_iter()
+        .find(|l| l.contains("\"max\":"))
+        .unwrap();
+    let broken = line.replacen("\"max\":", "\"max\":\n", 1);
+    let array = format!("[\n{broken}\n]").into_bytes();
+    let (whole, _) = read(array.clone(), None).unwrap();
+    assert_eq!(whole.len(), 1);
+    for block in [1, 7, 64, 4096] {
+        let (got, _) = read(array.clone(), Some((block, 1 << 20))).unwrap();
+        assert_eq!(got, whole, "block {block}");
+    }
+    let (lines, stats) = read(format!("{broken}\n").into_bytes(), None).unwrap();
+    assert!(lines.is_empty());
+    // Two lines seen, both malformed, none used.
+    assert_eq!((stats.results, stats.used_results), (2, 0));
+    assert_eq!(
+        stats.count(netprophet_core::atlas::SkipReason::Malformed),
+        2
     );
 }
