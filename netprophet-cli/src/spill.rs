@@ -1,11 +1,12 @@
-//! Labelled rows kept on disk, for training past memory (`train
-//! --out-of-core`): features are written to an unnamed temporary file as
-//! each probe is read, and read back in batches; only the labels and each
-//! probe's row range stay in memory (a byte and a few words a row).
+//! Labelled rows kept on disk, for training and evaluating past memory
+//! (`train --out-of-core`, `evaluate --protocol ... --out-of-core`):
+//! features are written to an unnamed temporary file as each probe is
+//! read, and read back in batches; only the labels and each probe's row
+//! range stay in memory (a byte a row and a few words a probe).
 //!
 //! The file is created with `tempfile_in`, so it has no name and the
-//! system removes it when training ends, whether it succeeds, fails or is
-//! killed. Rows kept in time order (what `train` without `--calibrate`
+//! system removes it when the command ends, whether it succeeds, fails or
+//! is killed. Rows kept in time order (what `train` without `--calibrate`
 //! trains on) are first written probe by probe, each probe sorted, then
 //! merged into a second file: the order is exactly the in-memory
 //! `Dataset::sorted_by_time`, so the model is the same bit for bit.
