@@ -6,10 +6,12 @@
 //! rows.
 
 use std::io::Write;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
+use netprophet_boost::Predictor;
 use netprophet_core::metrics::ClassificationReport;
 use netprophet_core::split;
 use rayon::prelude::*;
@@ -100,12 +102,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let folds = split::time_ordered_folds(train.len(), args.folds)?;
     let base = args.recipe.recipe();
     let mut grid = grid(&args);
-    // Every grid point uses the same folds: cut them once.
-    let fold_data: Vec<_> = folds
+    // A fold is a prefix of the time-ordered rows and the block after it:
+    // ranges, trained and scored in place (a copy per fold held k partial
+    // copies of the rows).
+    let fold_ranges: Vec<(Range<usize>, Range<usize>)> = folds
         .iter()
-        .map(|f| (train.subset(&f.train), train.subset(&f.test)))
+        .map(|f| {
+            let (a, b) = (&f.train, &f.test);
+            (
+                a.first().copied().unwrap_or(0)..a.last().map_or(0, |&e| e + 1),
+                b.first().copied().unwrap_or(0)..b.last().map_or(0, |&e| e + 1),
+            )
+        })
         .collect();
-    score_grid(&mut grid, &fold_data, &base, &names);
+    drop(folds);
+    score_grid(&mut grid, &train, &fold_ranges, &base);
     // Best mean F1; ties go to the simpler model (fewer, shallower trees).
     grid.sort_by(|a, b| {
         b.mean_f1
@@ -121,7 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let recipe = recipe_for(&base, best, positives, train.len() - positives);
     let model = recipe.fit(&train)?;
     crate::model_card::save_model(&model, &args.out)?;
-    println!("| learning_rate | max_depth | n_estimators | balancing | mean F1 ({} time-ordered folds) |", folds.len());
+    println!("| learning_rate | max_depth | n_estimators | balancing | mean F1 ({} time-ordered folds) |", fold_ranges.len());
     println!("|---|---|---|---|---|");
     for p in grid.iter().take(10) {
         println!(
@@ -180,8 +191,14 @@ fn grid(args: &Args) -> Vec<Point> {
 }
 
 /// Fits every grid point on every fold (in parallel, with a progress bar)
-/// and records its F1 at 0.5 on the fold's later block.
-fn score_grid(grid: &mut [Point], folds: &[(Dataset, Dataset)], base: &Recipe, names: &[String]) {
+/// and records its F1 at 0.5 on the fold's later block. A fold is the
+/// rows `fit` of `rows` and the rows `validation` after them.
+fn score_grid(
+    grid: &mut [Point],
+    rows: &Dataset,
+    folds: &[(Range<usize>, Range<usize>)],
+    base: &Recipe,
+) {
     let bar = indicatif::ProgressBar::new((grid.len() * folds.len()) as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("tuning [{bar:30}] {pos}/{len} fits ({eta})")
@@ -189,15 +206,23 @@ fn score_grid(grid: &mut [Point], folds: &[(Dataset, Dataset)], base: &Recipe, n
             .progress_chars("=> "),
     );
     let done = AtomicUsize::new(0);
+    let cols: Vec<usize> = (0..rows.width()).collect();
+    let w = rows.width();
     grid.par_iter_mut().for_each(|p| {
         for (fit, validation) in folds {
-            let positives = fit.positives();
+            let positives = rows.y[fit.clone()].iter().filter(|&&y| y == 1).count();
             let r = recipe_for(base, p, positives, fit.len() - positives);
+            let idx: Vec<u32> = (fit.start as u32..fit.end as u32).collect();
+            let val_y = &rows.y[validation.clone()];
+            let val_x = &rows.x[validation.start * w..validation.end * w];
             // A fold whose past has too few events for SMOTE counts as F1 0.
             let f1 = r
-                .fit(fit)
-                .and_then(|m| score(&m, names, validation))
-                .and_then(|s| Ok(ClassificationReport::at_threshold(&validation.y, &s, 0.5)?))
+                .fit_rows(rows, &idx, &cols)
+                .and_then(|m| Ok(Predictor::new(&m)?.predict(val_x, w)?))
+                .and_then(|s| {
+                    let s: Vec<f64> = s.into_iter().map(f64::from).collect();
+                    Ok(ClassificationReport::at_threshold(val_y, &s, 0.5)?)
+                })
                 .map(|rep| rep.classes[1].f1);
             match f1 {
                 Ok(f) => p.fold_f1.push(f),
