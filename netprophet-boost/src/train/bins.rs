@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use super::batches::{RowBatches, SliceBatches};
+use super::batches::RowBatches;
 use crate::error::ModelError;
 
 /// Bin index of a missing value.
@@ -54,7 +54,9 @@ impl Binned {
     /// Bins `x` (row-major, `width` features, already checked) with at
     /// most `max_bin` bins per feature, cut at weighted quantiles of the
     /// non-missing values (rows of weight 0 take no part in placing the
-    /// cuts).
+    /// cuts). Training goes through [`Binned::from_batches`]; this is
+    /// the tests' shorthand for one batch.
+    #[cfg(test)]
     pub fn new(
         x: &[f32],
         width: usize,
@@ -63,7 +65,7 @@ impl Binned {
     ) -> Result<Binned, ModelError> {
         let rows = x.len() / width.max(1);
         Binned::from_batches(
-            &mut SliceBatches::new(x, width, rows),
+            &mut super::batches::SliceBatches::new(x, width, rows),
             width,
             rows,
             weights,

@@ -89,8 +89,8 @@ impl<'a> TrainData<'a> {
         self.y.len()
     }
 
-    /// Checks the rows for `objective`; returns how many there are.
-    pub(crate) fn check(&self, objective: TrainObjective) -> Result<usize, ModelError> {
+    /// Whether the values make whole rows, one per label.
+    pub(crate) fn check_shape(&self) -> Result<(), ModelError> {
         let d = self;
         if d.width > 0 && d.x.len() != d.y.len() * d.width {
             return Err(invalid(format!(
@@ -100,6 +100,13 @@ impl<'a> TrainData<'a> {
                 d.width
             )));
         }
+        Ok(())
+    }
+
+    /// Checks the rows for `objective`; returns how many there are.
+    pub(crate) fn check(&self, objective: TrainObjective) -> Result<usize, ModelError> {
+        let d = self;
+        d.check_shape()?;
         check_rows(d.width, d.y, d.weight, d.feature_names, objective)?;
         if let Some(i) = d.x.iter().position(|v| v.is_infinite()) {
             return Err(invalid(format!(

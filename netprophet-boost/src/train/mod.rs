@@ -188,16 +188,18 @@ fn boost(
     progress: impl FnMut(Round),
 ) -> Result<Forest, ModelError> {
     params.validate()?;
-    data.check(params.objective)?;
-    let rows = Rows {
+    data.check_shape()?;
+    // Rows in memory are one batch: binning (and its check for infinite
+    // values) is the batch path's.
+    let mut batches = SliceBatches::new(data.x, data.width, data.y.len());
+    let batched = BatchData {
+        batches: &mut batches,
         width: data.width,
         y: data.y,
         weight: data.weight,
         feature_names: data.feature_names,
     };
-    check_eval(&rows, eval, params)?;
-    let binned = Binned::new(data.x, data.width, data.weight, params.max_bin)?;
-    grow_forest(&binned, &rows, eval, params, progress)
+    boost_checked(batched, eval, params, progress)
 }
 
 fn boost_batches(
@@ -207,6 +209,16 @@ fn boost_batches(
     progress: impl FnMut(Round),
 ) -> Result<Forest, ModelError> {
     params.validate()?;
+    boost_checked(data, eval, params, progress)
+}
+
+/// Boosting with valid parameters: the rows' checks, binning, the rounds.
+fn boost_checked(
+    data: BatchData<'_>,
+    eval: Option<&TrainData<'_>>,
+    params: &TrainParams,
+    progress: impl FnMut(Round),
+) -> Result<Forest, ModelError> {
     data::check_rows(
         data.width,
         data.y,
