@@ -443,9 +443,7 @@ pub fn for_each_probe_csv<E: From<DatasetError>>(
     let mut rdr = csv::Reader::from_reader(std::io::BufReader::new(file));
     let headers = rdr.headers().map_err(|e| csv_err(e.to_string()))?.clone();
     let cols = MinuteColumns::find(path, &headers)?;
-    let new_segments = || Segments::new(config, cols.probe.is_some(), cols.labels.is_some());
-    let mut segments = new_segments();
-    let mut current: Option<u64> = None;
+    let mut segments = Segments::new(config, cols.probe.is_some(), cols.labels.is_some());
     for (i, record) in rdr.records().enumerate() {
         let line = i + 2;
         let record = record.map_err(|e| csv_err(e.to_string()))?;
@@ -468,15 +466,9 @@ pub fn for_each_probe_csv<E: From<DatasetError>>(
             Some((d, t)) => Some([(d, num(d)?), (t, num(t)?)]),
             None => None,
         };
-        // Another probe starts a new segment anyway: the last probe's
-        // segments are complete.
-        if current.is_some_and(|c| c != probe) {
-            let done = std::mem::replace(&mut segments, new_segments());
-            if let Some(frames) = done.finish() {
-                each(frames)?;
-            }
+        if let Some(frames) = segments.take_before(probe) {
+            each(frames)?;
         }
-        current = Some(probe);
         segments
             .push(ts, probe, minute, labels.map(|l| [l[0].1, l[1].1]))
             .map_err(|(what, column)| {
@@ -571,6 +563,26 @@ impl Segments {
             col.push(v);
         }
         Ok(())
+    }
+
+    /// The frames so far (`None` when no row was pushed), leaving no
+    /// segment behind.
+    pub(crate) fn take(&mut self) -> Option<Vec<(FeatureFrame, Option<Labels>)>> {
+        let empty = Segments::new(self.config, self.with_probe, self.with_labels);
+        std::mem::replace(self, empty).finish()
+    }
+
+    /// When `probe` is not the last row's, the frames so far: another
+    /// probe starts a new segment anyway, so they are complete.
+    pub(crate) fn take_before(
+        &mut self,
+        probe: u64,
+    ) -> Option<Vec<(FeatureFrame, Option<Labels>)>> {
+        if self.segments.last().is_some_and(|g| g.probe != probe) {
+            self.take()
+        } else {
+            None
+        }
     }
 
     /// The frames, or `None` when no row was pushed.

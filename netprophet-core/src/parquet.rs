@@ -851,7 +851,6 @@ fn in_probe_time_order(files: &[PathBuf], with_probe: bool) -> Result<bool, Data
 /// time.
 struct Feed<'a> {
     path: &'a Path,
-    config: FeatureConfig,
     with_probe: bool,
     with_labels: bool,
     segments: Segments,
@@ -862,7 +861,6 @@ impl<'a> Feed<'a> {
     fn new(path: &'a Path, config: FeatureConfig, with_probe: bool, with_labels: bool) -> Self {
         Feed {
             path,
-            config,
             with_probe,
             with_labels,
             segments: Segments::new(config, with_probe, with_labels),
@@ -885,12 +883,9 @@ impl<'a> Feed<'a> {
                 parquet_err(self.path, format!("row {i}: no timestamp or probe id")).into(),
             );
         }
+        // Probes are compared as stored (f64), as the sort orders them.
         if self.current.is_some_and(|c| c != probe) {
-            let done = std::mem::replace(
-                &mut self.segments,
-                Segments::new(self.config, self.with_probe, self.with_labels),
-            );
-            each(done.finish().unwrap_or_default())?;
+            each(self.segments.take().unwrap_or_default())?;
         }
         self.current = Some(probe);
         let minute = [value(1), value(2), value(3), value(4), value(5)];
