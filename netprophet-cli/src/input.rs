@@ -351,7 +351,7 @@ impl InputArgs {
             complete: self.complete_rows,
             by_time,
             labelled: 0,
-            out: Spill::new(dir, names.len(), by_time)?,
+            out: Spill::new(dir, names, by_time)?,
             meta: keep_rows.then(|| Dataset::new(names)),
         };
         self.for_each_probe(&mut sink)?;

@@ -460,13 +460,7 @@ pub fn evaluate(
             Scorer::Model { recipe, .. } => Some(
                 match spill {
                     None => recipe.fit_rows(rows, &fold.fit, &cols),
-                    Some(spill) => {
-                        let names: Vec<String> = cols
-                            .iter()
-                            .map(|&c| rows.feature_names[c].clone())
-                            .collect();
-                        recipe.fit_spilled(spill, (&names, &cols), &fold.fit, None, &mut |_| {})
-                    }
+                    Some(spill) => recipe.fit_spilled(spill, &cols, &fold.fit, None, &mut |_| {}),
                 }
                 .with_context(|| format!("training `{}`", candidate.name))?,
             ),

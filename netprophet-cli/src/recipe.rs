@@ -200,6 +200,15 @@ impl Recipe {
         out
     }
 
+    /// Why this recipe cannot train from rows on disk, if it cannot:
+    /// SMOTE makes its synthetic rows in memory.
+    pub fn out_of_core_problem(&self) -> Option<&'static str> {
+        self.smote.is_some().then_some(
+            "--out-of-core trains without SMOTE, whose synthetic rows are made in memory: \
+             add --no-smote (and --negatives F to keep a fraction F of the healthy rows)",
+        )
+    }
+
     /// The parameters for a model of features `names`: the monotone
     /// constraints placed by name.
     fn params_for(&self, names: &[String]) -> anyhow::Result<TrainParams> {
@@ -353,15 +362,15 @@ impl Recipe {
     }
 
     /// Trains on the rows `idx` (in that order) of rows on disk, on their
-    /// columns `cols` (named `names`), reading them in batches (see
-    /// [`crate::spill`]): the model [`Recipe::fit_rows`] trains on the
-    /// same rows held in memory, bit for bit. With `eval`, those rows
-    /// (read into memory) evaluate each round for early stopping. SMOTE
-    /// is not available: it makes its rows in memory.
+    /// columns `cols`, reading them in batches (see [`crate::spill`]): the
+    /// model [`Recipe::fit_rows`] trains on the same rows held in memory,
+    /// bit for bit. With `eval`, those rows (read into memory) evaluate
+    /// each round for early stopping. SMOTE is not available
+    /// ([`Recipe::out_of_core_problem`]).
     pub fn fit_spilled(
         &self,
         spill: &Spill,
-        (names, cols): (&[String], &[usize]),
+        cols: &[usize],
         idx: &[u32],
         eval: Option<&[u32]>,
         progress: &mut dyn FnMut(Round),
@@ -370,11 +379,8 @@ impl Recipe {
         if !problems.is_empty() {
             anyhow::bail!("bad recipe: {}", problems.join("; "));
         }
-        if self.smote.is_some() {
-            anyhow::bail!(
-                "--out-of-core trains without SMOTE, whose synthetic rows are made in memory: \
-                 add --no-smote (and --negatives F to keep a fraction F of the healthy rows)"
-            );
+        if let Some(problem) = self.out_of_core_problem() {
+            anyhow::bail!(problem);
         }
         let (kept, weight) = self.keep(&spill.y, idx);
         if kept.is_empty() {
@@ -384,15 +390,10 @@ impl Recipe {
             .iter()
             .map(|&i| f32::from(spill.y[i as usize]))
             .collect();
-        let params = self.params_for(names)?;
-        anyhow::ensure!(
-            names.len() == cols.len(),
-            "{} names for {} columns",
-            names.len(),
-            cols.len()
-        );
+        let names: Vec<String> = cols.iter().map(|&c| spill.names()[c].clone()).collect();
+        let params = self.params_for(&names)?;
         let mut batches = spill.batches(&kept, cols);
-        let mut data = BatchData::new(&mut batches, cols.len(), &y).with_feature_names(names);
+        let mut data = BatchData::new(&mut batches, cols.len(), &y).with_feature_names(&names);
         if let Some(w) = weight.as_deref() {
             data = data.with_weights(w);
         }
@@ -508,23 +509,13 @@ pub enum SplitKind {
     Random,
 }
 
-/// [`score`] for the rows `idx` of rows on disk, read in batches.
-pub fn score_spilled(
-    forest: &Forest,
-    names: &[String],
-    spill: &Spill,
-    idx: &[u32],
-) -> anyhow::Result<Vec<f64>> {
-    anyhow::ensure!(
-        names.len() == spill.width(),
-        "{} model features for rows of {}",
-        names.len(),
-        spill.width()
-    );
+/// [`score`] for the rows `idx` of rows on disk, read in batches: the
+/// forest was trained on the file's columns, in its order.
+pub fn score_spilled(forest: &Forest, spill: &Spill, idx: &[u32]) -> anyhow::Result<Vec<f64>> {
     let p = Predictor::new(forest)?;
     let mut out = Vec::with_capacity(idx.len());
-    spill.for_each_batch(idx, &spill.all_columns(), &mut |batch| {
-        out.extend(p.predict(batch, names.len())?.into_iter().map(f64::from));
+    spill.for_each_batch::<anyhow::Error>(idx, &spill.all_columns(), &mut |batch| {
+        out.extend(p.predict(batch, spill.width())?.into_iter().map(f64::from));
         Ok(())
     })?;
     Ok(out)

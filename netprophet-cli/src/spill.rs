@@ -40,6 +40,8 @@ pub struct SpillError {
 pub struct Spill {
     dir: PathBuf,
     file: File,
+    /// The features' names, in file order.
+    names: Vec<String>,
     width: usize,
     rows: usize,
     /// Label of each row.
@@ -52,10 +54,10 @@ pub struct Spill {
 }
 
 impl Spill {
-    /// An empty file in `dir` for rows of `width` features; with
+    /// An empty file in `dir` for rows of the features `names`; with
     /// `by_time`, rows are later merged into time order
     /// ([`Spill::into_time_order`]).
-    pub fn new(dir: &Path, width: usize, by_time: bool) -> Result<Spill, SpillError> {
+    pub fn new<S: AsRef<str>>(dir: &Path, names: &[S], by_time: bool) -> Result<Spill, SpillError> {
         let io = |source| SpillError {
             dir: dir.to_path_buf(),
             source,
@@ -69,7 +71,8 @@ impl Spill {
         Ok(Spill {
             dir: dir.to_path_buf(),
             file,
-            width,
+            names: names.iter().map(|n| n.as_ref().to_string()).collect(),
+            width: names.len(),
             rows: 0,
             y: Vec::new(),
             blocks: Vec::new(),
@@ -92,6 +95,11 @@ impl Spill {
     /// Features per row.
     pub fn width(&self) -> usize {
         self.width
+    }
+
+    /// The features' names, in file order.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// Runs of consecutive rows of one probe, in row order: for rows kept
@@ -134,7 +142,7 @@ impl Spill {
         let Some((mut keys, pieces)) = self.keys.take() else {
             return Ok(self);
         };
-        let mut out = Spill::new(&self.dir, self.width, false)?;
+        let mut out = Spill::new(&self.dir, &self.names, false)?;
         let row_bytes = self.width * 4;
         let per_piece =
             (MERGE_BUFFER_BYTES / pieces.len().max(1) / (row_bytes + 16)).clamp(16, 4096);
@@ -194,14 +202,20 @@ impl Spill {
     /// Calls `visit` with the columns `cols` of the rows `idx` in batches
     /// of whole rows, in that order, reading only the chunks of the file
     /// that hold some (once per ascending run of `idx`).
-    pub fn for_each_batch(
+    pub fn for_each_batch<E: From<SpillError>>(
         &self,
         idx: &[u32],
         cols: &[usize],
-        visit: &mut dyn FnMut(&[f32]) -> anyhow::Result<()>,
-    ) -> anyhow::Result<()> {
+        visit: &mut dyn FnMut(&[f32]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let outside =
+            |what: String| self.error(std::io::Error::new(std::io::ErrorKind::InvalidInput, what));
         if let Some(&c) = cols.iter().find(|&&c| c >= self.width) {
-            anyhow::bail!("column {c} of rows of {} features asked for", self.width);
+            return Err(outside(format!(
+                "column {c} of rows of {} features asked for",
+                self.width
+            ))
+            .into());
         }
         let row_bytes = self.width * 4;
         let mut file = &self.file;
@@ -210,7 +224,9 @@ impl Spill {
         let mut rest = idx;
         while let Some(&first) = rest.first() {
             let first = first as usize;
-            anyhow::ensure!(first < self.rows, "row {first} of {} asked for", self.rows);
+            if first >= self.rows {
+                return Err(outside(format!("row {first} of {} asked for", self.rows)).into());
+            }
             let start = first - first % CHUNK_ROWS;
             let end = (start + CHUNK_ROWS).min(self.rows);
             // The rows from here that ascend within this chunk: a whole
@@ -239,11 +255,11 @@ impl Spill {
     }
 
     /// The columns `cols` of the rows `idx`, in that order, in memory.
-    pub fn read_rows(&self, idx: &[u32], cols: &[usize]) -> anyhow::Result<Vec<f32>> {
+    pub fn read_rows(&self, idx: &[u32], cols: &[usize]) -> Result<Vec<f32>, SpillError> {
         let mut x = Vec::with_capacity(idx.len() * cols.len());
         self.for_each_batch(idx, cols, &mut |b| {
             x.extend_from_slice(b);
-            Ok(())
+            Ok::<(), SpillError>(())
         })?;
         Ok(x)
     }
@@ -322,23 +338,14 @@ impl RowBatches for SpillBatches<'_> {
         &mut self,
         visit: &mut dyn FnMut(&[f32]) -> Result<(), ModelError>,
     ) -> Result<(), ModelError> {
-        // The trainer's own errors pass through unchanged; the file's
-        // become `ModelError::Batches`.
-        let mut inner: Option<ModelError> = None;
-        let result = self
-            .spill
-            .for_each_batch(self.idx, self.cols, &mut |b| match visit(b) {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    inner = Some(e);
-                    anyhow::bail!("stopped by the trainer")
-                }
-            });
-        match (result, inner) {
-            (_, Some(e)) => Err(e),
-            (Ok(()), None) => Ok(()),
-            (Err(e), None) => Err(ModelError::Batches(e.into())),
-        }
+        self.spill.for_each_batch(self.idx, self.cols, visit)
+    }
+}
+
+/// The file's errors reach the trainer as the source's own.
+impl From<SpillError> for ModelError {
+    fn from(e: SpillError) -> ModelError {
+        ModelError::Batches(Box::new(e))
     }
 }
 
@@ -380,7 +387,7 @@ mod tests {
             dataset(5, &[], 3),
             dataset(1, &[2, 3, 4, 20, 21, 22], 3),
         ];
-        let mut spill = Spill::new(dir.path(), 3, true).unwrap();
+        let mut spill = Spill::new(dir.path(), &["f0", "f1", "f2"], true).unwrap();
         let mut all = Dataset::new(&["f0", "f1", "f2"]);
         for p in &pieces {
             spill.append(&p.sorted_by_time()).unwrap();
@@ -414,7 +421,7 @@ mod tests {
     #[test]
     fn many_rows_cross_chunks_and_merge_buffers() {
         let dir = tempfile::tempdir().unwrap();
-        let mut spill = Spill::new(dir.path(), 2, true).unwrap();
+        let mut spill = Spill::new(dir.path(), &["f0", "f1"], true).unwrap();
         let mut all = Dataset::new(&["f0", "f1"]);
         for probe in 0..5u64 {
             let times: Vec<i64> = (0..9000).map(|i| i * 3 + probe as i64 % 3).collect();
@@ -455,7 +462,7 @@ mod tests {
             ),
         ) {
             let dir = tempfile::tempdir().unwrap();
-            let mut spill = Spill::new(dir.path(), 2, true).unwrap();
+            let mut spill = Spill::new(dir.path(), &["f0", "f1"], true).unwrap();
             let mut all = Dataset::new(&["f0", "f1"]);
             for (k, (probe, times)) in pieces.iter().enumerate() {
                 let mut d = dataset(*probe, times, 2);
@@ -478,7 +485,7 @@ mod tests {
 
     #[test]
     fn a_missing_directory_is_named() {
-        let err = Spill::new(Path::new("/nonexistent/spill-dir"), 2, false)
+        let err = Spill::new(Path::new("/nonexistent/spill-dir"), &["f0", "f1"], false)
             .err()
             .unwrap()
             .to_string();

@@ -140,17 +140,13 @@ impl Args {
                     recipe.fit_rows(d, fit, &cols)
                 }
             }
-            Rows::Disk(spill) => {
-                let names = self.input.feature_names()?;
-                let cols = spill.all_columns();
-                recipe.fit_spilled(
-                    spill,
-                    (&names, &cols),
-                    fit,
-                    early.then_some(validation),
-                    &mut log,
-                )
-            }
+            Rows::Disk(spill) => recipe.fit_spilled(
+                spill,
+                &spill.all_columns(),
+                fit,
+                early.then_some(validation),
+                &mut log,
+            ),
         }
     }
 
@@ -168,11 +164,10 @@ impl Args {
             self.all_rows || self.calibrate || matches!(self.split, SplitKind::Chrono),
             "--out-of-core holds out the latest rows (--split chrono), not random ones"
         );
-        anyhow::ensure!(
-            self.recipe.no_smote,
-            "--out-of-core trains without SMOTE, whose synthetic rows are made in memory: \
-             add --no-smote (and --negatives F to keep a fraction F of the healthy rows)"
-        );
+        // Refused before any row is written, not after.
+        if let Some(problem) = self.recipe().out_of_core_problem() {
+            anyhow::bail!(problem);
+        }
         let dir = match &self.spill_dir {
             Some(d) => d.clone(),
             None => match self.out.parent() {
@@ -221,7 +216,7 @@ impl Rows {
                 let take: Vec<usize> = idx.iter().map(|&i| i as usize).collect();
                 score(forest, names, &d.subset(&take))
             }
-            Rows::Disk(spill) => score_spilled(forest, names, spill, idx),
+            Rows::Disk(spill) => score_spilled(forest, spill, idx),
         }
     }
 
