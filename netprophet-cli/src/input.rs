@@ -245,6 +245,9 @@ impl InputArgs {
             hint: usize,
         }
         impl FrameSink for Rows<'_> {
+            fn sizes_buffers(&self) -> bool {
+                true
+            }
             fn size_hint(&mut self, minutes: usize) {
                 self.hint += minutes;
             }
@@ -414,7 +417,11 @@ impl InputArgs {
             }
             match input_kind(path, &columns)? {
                 InputKind::FeatureCsv => {
-                    sink.size_hint(line_count(path)?);
+                    // Counting the lines reads the file once more: only
+                    // for a sink that sizes its buffers by it.
+                    if sink.sizes_buffers() {
+                        sink.size_hint(line_count(path)?);
+                    }
                     tables.push((Table::Csv, path));
                 }
                 InputKind::Archive | InputKind::Trace => telemetry.push(path.clone()),
@@ -533,6 +540,11 @@ fn line_count(path: &std::path::Path) -> anyhow::Result<usize> {
 
 /// Receives labelled frames as inputs are read.
 trait FrameSink {
+    /// Whether [`FrameSink::size_hint`] is used (so a hint that costs a
+    /// read is worth computing).
+    fn sizes_buffers(&self) -> bool {
+        false
+    }
     /// The rows about to come (an upper bound), before any frame.
     fn size_hint(&mut self, _minutes: usize) {}
     /// One probe's frames (or one feature CSV's).
