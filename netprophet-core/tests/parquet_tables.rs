@@ -51,6 +51,15 @@ fn extra_names() -> Vec<String> {
         .collect()
 }
 
+/// A frame's column as bit patterns, so NaNs compare equal.
+fn column_bits(f: &FeatureFrame, name: &str) -> Vec<u64> {
+    f.column(name)
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect()
+}
+
 fn layout() -> CsvLayout {
     CsvLayout {
         labels: Some(Target::Sustained),
@@ -122,14 +131,7 @@ fn parquet_and_csv_read_back_as_the_same_frames() {
         assert_eq!(a.timestamp, b.timestamp);
         assert_eq!(a.packet_count, b.packet_count);
         for name in ["avg_latency", "rolling_std", "zscore", "latency_change_5m"] {
-            let bits = |f: &FeatureFrame| -> Vec<u64> {
-                f.column(name)
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.to_bits())
-                    .collect()
-            };
-            assert_eq!(bits(a), bits(b), "{name}");
+            assert_eq!(column_bits(a, name), column_bits(b, name), "{name}");
         }
         // The sustained target is not the original one: neither file's
         // own labels are read as the original target's.
@@ -263,14 +265,7 @@ fn sorted_tables_stream_by_row_group_and_read_as_unsorted_ones_do() {
     for ((fa, la), (fb, lb)) in a.iter().zip(&b) {
         assert_eq!((fa.probe_id, &fa.timestamp), (fb.probe_id, &fb.timestamp));
         for name in ["avg_latency", "rolling_std", "zscore"] {
-            let bits = |f: &FeatureFrame| -> Vec<u64> {
-                f.column(name)
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.to_bits())
-                    .collect()
-            };
-            assert_eq!(bits(fa), bits(fb), "{name}");
+            assert_eq!(column_bits(fa, name), column_bits(fb, name), "{name}");
         }
         assert_eq!(la, lb);
     }
