@@ -10,7 +10,7 @@ use netprophet_boost::ModelError;
 use proptest::prelude::*;
 
 mod common;
-use common::{real_rows, FEATURES};
+use common::{labelled, real_rows, FEATURES};
 
 /// Rows with missing values, repeats and enough distinct values that the
 /// quantile sketch merges several buffers (more than 4 096 per feature).
@@ -30,19 +30,6 @@ fn rows(n: usize) -> (Vec<f32>, Vec<f32>) {
         y.push(f32::from(u8::from(
             a + c * 3.0 > 60.0 || (b.is_nan() && d > 0.0),
         )));
-    }
-    (x, y)
-}
-
-/// The real rows of the original system that have a target.
-fn labelled_real_rows() -> (Vec<f32>, Vec<f32>) {
-    let (x_all, target) = real_rows();
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for (r, t) in target.iter().enumerate() {
-        if let Some(t) = t {
-            x.extend_from_slice(&x_all[r * 8..(r + 1) * 8]);
-            y.push(*t);
-        }
     }
     (x, y)
 }
@@ -109,7 +96,8 @@ fn batches_of_any_size_train_the_matrix_model() {
 
 #[test]
 fn the_real_rows_train_the_same_model_in_batches_with_early_stopping() {
-    let (x, y) = labelled_real_rows();
+    let (x_all, target) = real_rows();
+    let (x, y) = labelled(&x_all, &target);
     let names: Vec<String> = FEATURES.iter().map(|f| f.to_string()).collect();
     let cut = y.len() * 4 / 5;
     let (fit, eval) = (

@@ -9,7 +9,7 @@ use netprophet_boost::train::{train, TrainData, TrainParams};
 use netprophet_boost::{Forest, Predictor};
 
 mod common;
-use common::{fixtures, real_rows, FEATURES};
+use common::{fixtures, labelled, real_rows, FEATURES};
 
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
@@ -136,13 +136,7 @@ fn narrow_views_and_short_outputs_are_errors() {
 #[test]
 fn training_from_a_view_trains_the_slice_apis_model() {
     let (x_all, target) = real_rows();
-    let (mut x, mut y) = (Vec::new(), Vec::new());
-    for (r, t) in target.iter().enumerate() {
-        if let Some(t) = t {
-            x.extend_from_slice(&x_all[r * 8..(r + 1) * 8]);
-            y.push(*t);
-        }
-    }
+    let (x, y) = labelled(&x_all, &target);
     let params = TrainParams::default().n_estimators(20);
     let from_slice = train(&TrainData::new(&x, 8, &y), &params).unwrap();
     let c_order = Array2::from_shape_vec((y.len(), 8), x.clone()).unwrap();

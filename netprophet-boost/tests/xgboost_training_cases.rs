@@ -17,7 +17,7 @@ use netprophet_boost::Predictor;
 use serde_json::Value;
 
 mod common;
-use common::{fixtures, real_rows, FEATURES};
+use common::{fixtures, labelled, real_rows, FEATURES};
 
 /// Each case's margins, by case name.
 fn expected() -> Vec<(String, Vec<f32>)> {
@@ -50,13 +50,7 @@ struct Rows {
 fn rows(kind: &str, x_all: &[f32], target: &[Option<f32>]) -> Rows {
     match kind {
         "binary" => {
-            let (mut x, mut y) = (Vec::new(), Vec::new());
-            for (r, t) in target.iter().enumerate() {
-                if let Some(t) = t {
-                    x.extend_from_slice(&x_all[r * 8..(r + 1) * 8]);
-                    y.push(*t);
-                }
-            }
+            let (x, y) = labelled(x_all, target);
             Rows { x, y }
         }
         "regression" => Rows {

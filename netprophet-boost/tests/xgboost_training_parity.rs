@@ -13,7 +13,7 @@ use netprophet_boost::train::{train, TrainData, TrainObjective, TrainParams};
 use netprophet_boost::Predictor;
 
 mod common;
-use common::{fixtures, real_rows, FEATURES};
+use common::{fixtures, labelled, real_rows, FEATURES};
 
 /// XGBoost's margins for the 952 rows.
 fn expected_margins(name: &str) -> Vec<f32> {
@@ -39,13 +39,7 @@ fn params(max_depth: usize, rounds: usize) -> TrainParams {
 fn training_the_fixture_rows_gives_xgboosts_margins() {
     let (x_all, target) = real_rows();
     // Classification fixtures trained on the rows with a target.
-    let (mut x_t, mut y_t) = (Vec::new(), Vec::new());
-    for (r, y) in target.iter().enumerate() {
-        if let Some(y) = y {
-            x_t.extend_from_slice(&x_all[r * 8..(r + 1) * 8]);
-            y_t.push(*y);
-        }
-    }
+    let (x_t, y_t) = labelled(&x_all, &target);
     // The regression fixture: rolling_std (NaN as 0) on all 952 rows.
     let y_reg: Vec<f32> = (0..target.len())
         .map(|r| {

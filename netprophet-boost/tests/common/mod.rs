@@ -41,3 +41,17 @@ pub fn real_rows() -> (Vec<f32>, Vec<Option<f32>>) {
     }
     (x, y)
 }
+
+/// The rows of `x_all` (8 features each) that have a target, and their
+/// targets: what the classification fixtures trained on.
+#[allow(dead_code)] // not every test file trains
+pub fn labelled(x_all: &[f32], target: &[Option<f32>]) -> (Vec<f32>, Vec<f32>) {
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for (r, t) in target.iter().enumerate() {
+        if let Some(t) = t {
+            x.extend_from_slice(&x_all[r * 8..(r + 1) * 8]);
+            y.push(*t);
+        }
+    }
+    (x, y)
+}
