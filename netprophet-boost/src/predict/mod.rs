@@ -312,13 +312,11 @@ impl Predictor {
         // boosting order exactly as XGBoost builds it.
         match &self.layout {
             Layout::Complete(c) => {
-                let groups = &self.groups;
-                for (o, row) in out_block.chunks_mut(g).zip(rows_in.chunks(width)) {
-                    if g == 1 {
-                        let mut m = o[0];
-                        c.for_each_leaf(row, |_, leaf| m += leaf);
-                        o[0] = m;
-                    } else {
+                if g == 1 {
+                    c.add_leaves(rows_in, width, out_block);
+                } else {
+                    let groups = &self.groups;
+                    for (o, row) in out_block.chunks_mut(g).zip(rows_in.chunks(width)) {
                         c.for_each_leaf(row, |t, leaf| o[groups[t] as usize] += leaf);
                     }
                 }

@@ -1,0 +1,122 @@
+//! The predictor's fast paths (trees walked in groups, rows in blocks,
+//! the complete and sparse layouts) against the plainest walk of the
+//! model's own node arrays, on random forests: every margin must be the
+//! same bits, whatever the depth, the number of trees (not a multiple of
+//! a group), the number of rows (not a multiple of a block) and where the
+//! missing values are.
+
+use netprophet_boost::{Forest, Objective, Predictor, Tree};
+use proptest::prelude::*;
+
+/// A random tree grown from `shape`: each entry decides whether the next
+/// node in breadth-first order is split (while depth allows), on which
+/// feature, at which threshold, and which way missing values go.
+fn tree(shape: &[(bool, u8, i8, bool, i8)], width: u32, max_depth: usize) -> Tree {
+    let mut t = Tree::leaf(0.0);
+    let mut depth = vec![0usize];
+    let mut next = 0;
+    for &(split, feature, threshold, default_left, leaf) in shape {
+        if next >= t.left.len() {
+            break;
+        }
+        let n = next;
+        next += 1;
+        if split && depth[n] < max_depth {
+            let l = t.left.len() as i32;
+            t.left[n] = l;
+            t.right[n] = l + 1;
+            t.split_feature[n] = u32::from(feature) % width;
+            t.split_condition[n] = f32::from(threshold) / 4.0;
+            t.default_left[n] = default_left;
+            for _ in 0..2 {
+                t.left.push(-1);
+                t.right.push(-1);
+                t.parent.push(n as i32);
+                t.split_feature.push(0);
+                t.split_condition.push(0.0);
+                t.default_left.push(false);
+                t.loss_change.push(0.0);
+                t.sum_hessian.push(0.0);
+                t.base_weight.push(0.0);
+                depth.push(depth[n] + 1);
+            }
+        } else {
+            t.split_condition[n] = f32::from(leaf) / 16.0;
+        }
+    }
+    // Nodes never reached by `shape` stay leaves; give them values too.
+    for n in next..t.left.len() {
+        t.split_condition[n] = n as f32 / 32.0;
+    }
+    t
+}
+
+/// XGBoost's rule, node by node: `value < threshold` goes left, a missing
+/// value goes the default way; leaves are added in boosting order in f32.
+fn plain_margin(forest: &Forest, row: &[f32]) -> f32 {
+    // Squared error with base score 0: the base margin is 0.
+    let mut m = 0.0f32;
+    for t in &forest.trees {
+        let mut n = 0usize;
+        while t.left[n] >= 0 {
+            let v = row[t.split_feature[n] as usize];
+            let left = if v.is_nan() {
+                t.default_left[n]
+            } else {
+                v < t.split_condition[n]
+            };
+            n = if left { t.left[n] } else { t.right[n] } as usize;
+        }
+        m += t.split_condition[n];
+    }
+    m
+}
+
+type Shape = Vec<(bool, u8, i8, bool, i8)>;
+
+fn forests() -> impl Strategy<Value = (Vec<Shape>, usize, u32)> {
+    let node = (
+        any::<bool>(),
+        any::<u8>(),
+        any::<i8>(),
+        any::<bool>(),
+        any::<i8>(),
+    );
+    (
+        prop::collection::vec(prop::collection::vec(node, 0..80), 1..40),
+        0usize..10,
+        1u32..12,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn batch_one_row_and_the_plain_walk_agree(
+        (shapes, max_depth, width) in forests(),
+        raw in prop::collection::vec((any::<i8>(), 0u8..8), 1..400),
+    ) {
+        let trees: Vec<Tree> = shapes.iter().map(|s| tree(s, width, max_depth)).collect();
+        let forest = Forest::new(trees, Objective::RegSquaredError, vec![0.0], width as usize)
+            .expect("a valid forest");
+        let p = Predictor::new(&forest).expect("a predictor");
+        let w = width as usize;
+        // One value in eight is missing; the rest sit on and between the
+        // thresholds (quarters), so equality with a threshold is common.
+        let x: Vec<f32> = raw
+            .iter()
+            .map(|&(v, nan)| if nan == 0 { f32::NAN } else { f32::from(v) / 8.0 })
+            .collect();
+        let rows = x.len() / w;
+        prop_assume!(rows > 0);
+        let x = &x[..rows * w];
+        let batch = p.margins(x, w).expect("batch");
+        for (r, row) in x.chunks(w).enumerate() {
+            let want = plain_margin(&forest, row);
+            prop_assert_eq!(batch[r].to_bits(), want.to_bits(), "row {} of the batch", r);
+            let one = p.margin_row(row).expect("one row");
+            prop_assert_eq!(one.to_bits(), want.to_bits(), "row {} alone", r);
+        }
+    }
+}
