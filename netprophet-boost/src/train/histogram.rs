@@ -119,13 +119,49 @@ fn fill(
     features: std::ops::Range<usize>,
     piece: &mut [GradPair],
 ) {
+    // With the number of features a constant the per-row loop unrolls;
+    // the common widths get their own copy.
+    match features.len() {
+        1 => fill_n::<1>(binned, grad, rows, features.start, piece),
+        2 => fill_n::<2>(binned, grad, rows, features.start, piece),
+        3 => fill_n::<3>(binned, grad, rows, features.start, piece),
+        4 => fill_n::<4>(binned, grad, rows, features.start, piece),
+        5 => fill_n::<5>(binned, grad, rows, features.start, piece),
+        6 => fill_n::<6>(binned, grad, rows, features.start, piece),
+        7 => fill_n::<7>(binned, grad, rows, features.start, piece),
+        8 => fill_n::<8>(binned, grad, rows, features.start, piece),
+        9 => fill_n::<9>(binned, grad, rows, features.start, piece),
+        _ => {
+            // Wider: blocks of 8 features, each over all the rows, then
+            // the rest; every bin still adds its rows in row order.
+            let mut start = features.start;
+            let base = binned.offsets[features.start];
+            while start < features.end {
+                let n = (features.end - start).min(8);
+                let at = binned.offsets[start] - base;
+                fill(binned, grad, rows, start..start + n, &mut piece[at..]);
+                start += n;
+            }
+        }
+    }
+}
+
+/// [`fill`] for `N` features from `first`.
+#[inline(always)]
+fn fill_n<const N: usize>(
+    binned: &Binned,
+    grad: &[Grad32],
+    rows: &[u32],
+    first: usize,
+    piece: &mut [GradPair],
+) {
     let width = binned.width;
-    let base = binned.offsets[features.start];
+    let base = binned.offsets[first];
     for &r in rows {
         let r = r as usize;
         let gp = GradPair::from(grad[r]);
-        let slots = &binned.row_slots[r * width + features.start..r * width + features.end];
-        for &slot in slots {
+        let at = r * width + first;
+        for &slot in &binned.row_slots[at..at + N] {
             piece[usize::from(slot) - base] += gp;
         }
     }

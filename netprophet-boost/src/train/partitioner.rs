@@ -11,33 +11,38 @@ use super::histogram::PARALLEL_ROWS;
 /// Which way a split sends a row, from the feature's column of slots.
 pub(crate) struct SplitTest<'a> {
     slots: &'a [u16],
-    off: usize,
-    missing: usize,
-    bin: i32,
-    default_left: bool,
+    /// The last slot going left among the feature's bins (`-1` when none
+    /// does): the split's bin plus the feature's first slot.
+    limit: i32,
+    /// The feature's missing slot when missing values go left, else a
+    /// value no slot has.
+    missing_left: i32,
 }
 
 impl<'a> SplitTest<'a> {
     /// The test of a split of `feature` after `bin` (`-1`: below every
     /// value), missing values going left when `default_left`.
     pub fn new(binned: &'a Binned, feature: usize, bin: i32, default_left: bool) -> Self {
+        // Slots are u16, so they and these bounds fit an i32.
+        let off = binned.offsets[feature] as i32;
         SplitTest {
             slots: &binned.col_slots[feature * binned.rows..(feature + 1) * binned.rows],
-            off: binned.offsets[feature],
-            missing: binned.missing_slot(feature),
-            bin,
-            default_left,
+            limit: off + bin,
+            missing_left: if default_left {
+                binned.missing_slot(feature) as i32
+            } else {
+                -2
+            },
         }
     }
 
     /// Whether `row` goes left.
     #[inline]
     pub fn goes_left(&self, row: u32) -> bool {
-        let slot = usize::from(self.slots[row as usize]);
-        // The bin is below the missing slot's, so a missing value compares
-        // as a bin above every split: only `default_left` sends it left.
-        (slot == self.missing && self.default_left)
-            | (slot != self.missing && (slot - self.off) as i64 <= i64::from(self.bin))
+        let slot = i32::from(self.slots[row as usize]);
+        // The missing slot is above every bin of its feature, so it passes
+        // the bin test only by being the missing slot that goes left.
+        (slot <= self.limit) | (slot == self.missing_left)
     }
 }
 
