@@ -131,17 +131,32 @@ fn fill(
         7 => fill_n::<7>(binned, grad, rows, features.start, piece),
         8 => fill_n::<8>(binned, grad, rows, features.start, piece),
         9 => fill_n::<9>(binned, grad, rows, features.start, piece),
-        _ => {
-            // Wider: blocks of 8 features, each over all the rows, then
-            // the rest; every bin still adds its rows in row order.
-            let mut start = features.start;
-            let base = binned.offsets[features.start];
-            while start < features.end {
-                let n = (features.end - start).min(8);
-                let at = binned.offsets[start] - base;
-                fill(binned, grad, rows, start..start + n, &mut piece[at..]);
-                start += n;
+        _ => fill_any(binned, grad, rows, features, piece),
+    }
+}
+
+/// [`fill`] for any number of features.
+fn fill_any(
+    binned: &Binned,
+    grad: &[Grad32],
+    rows: &[u32],
+    features: std::ops::Range<usize>,
+    piece: &mut [GradPair],
+) {
+    let width = binned.width;
+    let base = binned.offsets[features.start];
+    for &r in rows {
+        let r = r as usize;
+        let gp = GradPair::from(grad[r]);
+        let slots = &binned.row_slots[r * width + features.start..r * width + features.end];
+        let (quads, rest) = slots.as_chunks::<4>();
+        for quad in quads {
+            for &slot in quad {
+                piece[usize::from(slot) - base] += gp;
             }
+        }
+        for &slot in rest {
+            piece[usize::from(slot) - base] += gp;
         }
     }
 }
