@@ -9,6 +9,7 @@ use super::bins::Binned;
 use super::histogram::PARALLEL_ROWS;
 
 /// Which way a split sends a row, from the feature's column of slots.
+#[derive(Clone, Copy)]
 pub(crate) struct SplitTest<'a> {
     slots: &'a [u16],
     /// The last slot going left among the feature's bins (`-1` when none
@@ -59,14 +60,17 @@ fn partition_piece(
     scratch: &mut [u32],
     goes_left: impl Fn(u32) -> bool,
 ) -> usize {
-    let (mut l, mut r) = (0usize, 0usize);
-    for i in 0..rows.len() {
+    let n = rows.len();
+    let scratch = &mut scratch[..n];
+    let mut l = 0usize;
+    for i in 0..n {
         let row = rows[i];
         let go_left = goes_left(row);
+        // Of the first `i` rows, `l` went left and `i - l` right: both
+        // write positions are at most `i`.
         rows[l] = row;
-        scratch[r] = row;
+        scratch[i - l] = row;
         l += usize::from(go_left);
-        r += usize::from(!go_left);
     }
     l
 }
