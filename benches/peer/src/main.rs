@@ -49,16 +49,7 @@ fn read_rows(path: &str, want_label: bool) -> (Vec<f32>, Vec<f32>) {
     let text = std::fs::read_to_string(path).expect("the rows CSV");
     let mut lines = text.lines();
     let head: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let feats = [
-        "avg_latency",
-        "jitter",
-        "rtt_min",
-        "rtt_max",
-        "packet_count",
-        "latency_change_5m",
-        "rolling_mean",
-        "rolling_std",
-    ];
+    let feats = netprophet_core::schema::FEATURE_COLUMNS;
     let idx: Vec<usize> = feats
         .iter()
         .map(|f| head.iter().position(|h| h == f).unwrap())
