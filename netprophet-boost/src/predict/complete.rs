@@ -165,11 +165,7 @@ impl CompleteTrees {
 
     fn add_block<const SLOTS: usize>(&self, rows: &[f32], width: usize, out: &mut [f32]) {
         if width > SMALL_ROW {
-            for (row, o) in rows.chunks(width).zip(out.iter_mut()) {
-                let mut m = *o;
-                self.walk::<SLOTS>(row, |_, leaf| m += leaf);
-                *o = m;
-            }
+            self.add_wide::<SLOTS>(rows, width, out);
             return;
         }
         // Several rows go through one group of trees before the next
@@ -191,6 +187,19 @@ impl CompleteTrees {
             } else {
                 self.add_rows::<SLOTS, false>(bufs, out);
             }
+        }
+    }
+
+    /// [`add_block`](Self::add_block) for rows too wide for the row
+    /// buffer, one row at a time. Kept out of line, so that the batch loop
+    /// does not carry the one-row walk's unrolled code for a path narrow
+    /// rows never take.
+    #[inline(never)]
+    fn add_wide<const SLOTS: usize>(&self, rows: &[f32], width: usize, out: &mut [f32]) {
+        for (row, o) in rows.chunks(width).zip(out.iter_mut()) {
+            let mut m = *o;
+            self.walk::<SLOTS>(row, |_, leaf| m += leaf);
+            *o = m;
         }
     }
 
@@ -273,7 +282,7 @@ impl CompleteTrees {
         let (leaf_groups, _) = leaves.as_chunks::<TREE_LANES>();
         let mut t = 0;
         for (splits, leaves) in split_groups.iter().zip(leaf_groups) {
-            let k = lanes::<SLOTS, MAY_BE_NAN>(splits, &row);
+            let k = lanes_unrolled::<SLOTS, MAY_BE_NAN>(splits, &row);
             for (kj, tree) in k.iter().zip(leaves) {
                 emit(t, tree[kj & mask]);
                 t += 1;
@@ -292,8 +301,25 @@ impl CompleteTrees {
     }
 }
 
+/// One level of a group of trees for one row: each tree's index moves to
+/// the child its split sends the row to.
+#[inline(always)]
+fn level<const SLOTS: usize, const MAY_BE_NAN: bool>(
+    trees: &[[Split; SLOTS]; TREE_LANES],
+    row: &impl Fn(u32) -> f32,
+    k: [usize; TREE_LANES],
+) -> [usize; TREE_LANES] {
+    std::array::from_fn(|j| {
+        let s = trees[j][k[j] & (SLOTS - 1)];
+        step::<MAY_BE_NAN>(s, row(s.feature), k[j])
+    })
+}
+
 /// Walks one group of trees for one row; returns where each tree's walk
 /// ended (one-based; its leaf is at `k & (SLOTS - 1)` of the tree's block).
+/// The levels are a loop: in a batch, where this runs inside the row and
+/// group loops, the unrolled form measured 8 % slower (more code for the
+/// same work).
 #[inline(always)]
 fn lanes<const SLOTS: usize, const MAY_BE_NAN: bool>(
     trees: &[[Split; SLOTS]; TREE_LANES],
@@ -306,6 +332,25 @@ fn lanes<const SLOTS: usize, const MAY_BE_NAN: bool>(
             let s = trees[j][k[j] & mask];
             step::<MAY_BE_NAN>(s, row(s.feature), k[j])
         });
+    }
+    k
+}
+
+/// [`lanes`] with the levels written out (each test below is on a
+/// constant, so this is straight-line code): for one row of the original
+/// model it measured 12-18 % faster than the loop (0.65-0.68 against
+/// 0.74-0.82 µs, medians of 6 alternated runs, in five comparisons).
+#[inline(always)]
+fn lanes_unrolled<const SLOTS: usize, const MAY_BE_NAN: bool>(
+    trees: &[[Split; SLOTS]; TREE_LANES],
+    row: impl Fn(u32) -> f32,
+) -> [usize; TREE_LANES] {
+    let depth = SLOTS.trailing_zeros();
+    let mut k = [1usize; TREE_LANES];
+    for d in 0..MAX_DEPTH as u32 {
+        if d < depth {
+            k = level::<SLOTS, MAY_BE_NAN>(trees, &row, k);
+        }
     }
     k
 }
