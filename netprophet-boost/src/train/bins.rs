@@ -22,8 +22,8 @@ pub(crate) const MISSING: u16 = u16::MAX;
 /// Cut points of every feature and the binned training matrix.
 pub(crate) struct Binned {
     /// Per feature, ascending cut values, XGBoost's: a value `v` falls in
-    /// bin `#{c in cuts : c <= v}`, so "bin <= b" is exactly
-    /// "v < cuts[b]", the comparison the saved tree makes. The last cut
+    /// bin `#{c in cuts : c <= v}`, so `bin <= b` is exactly
+    /// `v < cuts[b]`, the comparison the saved tree makes. The last cut
     /// lies above every value, so the bins are `0..cuts.len()`.
     pub cuts: Vec<Vec<f32>>,
     /// Per feature, a value below all of its values (XGBoost's "min
@@ -77,7 +77,7 @@ impl Binned {
     /// count each feature's values (the sketch is sized by them, as
     /// XGBoost's is), to sketch them in row order, and to bin them. Only
     /// the cuts and the binned rows are kept, so the result is the same
-    /// whatever the batch sizes, and the same as [`Binned::new`] of all
+    /// whatever the batch sizes, and the same as binning all
     /// the rows at once.
     pub fn from_batches(
         batches: &mut dyn RowBatches,
