@@ -549,6 +549,21 @@ mod tests {
             );
             row[feature as usize] = f32::NAN;
             assert_eq!(p.margin_row(&row).unwrap(), -40.0, "feature {feature}");
+            // The same rows in a batch (wide rows score one at a time,
+            // narrow ones in blocks): 9 rows, so a block and a tail.
+            let mut batch = Vec::new();
+            let mut want = Vec::new();
+            for r in 0..9 {
+                let mut row = vec![0.0f32; width];
+                row[feature as usize] = if r == 4 {
+                    f32::NAN
+                } else {
+                    r as f32 * 5.0 + 0.5
+                };
+                want.push(p.margin_row(&row).unwrap());
+                batch.extend(row);
+            }
+            assert_eq!(p.margins(&batch, width).unwrap(), want, "feature {feature}");
         }
     }
 
