@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use netprophet_core::dataset::{for_each_probe_csv, Dataset, DatasetError};
+use netprophet_core::dataset::{for_each_probe_csv, Dataset};
 use netprophet_core::features::{FeatureConfig, FeatureFrame, EXTENDED, RELATIVE};
 use netprophet_core::history::{DAILY, LEVEL, RECENT};
 use netprophet_core::labels::{label, LabelConfig, Labels, Target};
@@ -440,16 +440,9 @@ impl InputArgs {
         };
         for (kind, path) in tables {
             match kind {
-                Table::Csv => {
-                    let mut any = false;
-                    for_each_probe_csv(path, FeatureConfig::default(), |frames| {
-                        any = true;
-                        sink.frames(relabel(frames))
-                    })?;
-                    if !any {
-                        return Err(DatasetError::Empty(path.display().to_string()).into());
-                    }
-                }
+                Table::Csv => for_each_probe_csv(path, FeatureConfig::default(), |frames| {
+                    sink.frames(relabel(frames))
+                })?,
                 Table::Parquet => {
                     for_each_probe_parquet(path, FeatureConfig::default(), |frames| {
                         sink.frames(relabel(frames))

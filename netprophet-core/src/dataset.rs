@@ -408,25 +408,32 @@ pub fn read_minutes_csv_with(
     path: &Path,
     config: crate::features::FeatureConfig,
 ) -> Result<Vec<(FeatureFrame, Option<Labels>)>, DatasetError> {
+    all_probes(|each| for_each_probe_csv(path, config, each))
+}
+
+/// Every probe's frames from a reader that hands them over a probe at a
+/// time ([`for_each_probe_csv`], `parquet::for_each_probe_parquet`).
+pub(crate) fn all_probes(
+    read: impl FnOnce(
+        &mut dyn FnMut(Vec<(FeatureFrame, Option<Labels>)>) -> Result<(), DatasetError>,
+    ) -> Result<(), DatasetError>,
+) -> Result<Vec<(FeatureFrame, Option<Labels>)>, DatasetError> {
     let mut all = Vec::new();
-    for_each_probe_csv(path, config, |frames| {
+    read(&mut |frames| {
         all.extend(frames);
-        Ok::<(), DatasetError>(())
+        Ok(())
     })?;
-    if all.is_empty() {
-        return Err(DatasetError::Empty(path.display().to_string()));
-    }
     Ok(all)
 }
 
 /// [`read_minutes_csv_with`] a probe at a time: `each` gets one probe's
 /// frames as soon as the file moves on to another probe, so a large file
 /// is never held whole (the frames handed over, one after another, are
-/// the ones [`read_minutes_csv_with`] returns). Nothing is handed over
-/// for a file without rows.
+/// the ones [`read_minutes_csv_with`] returns).
 ///
 /// # Errors
-/// As [`read_minutes_csv`], or what `each` returns.
+/// As [`read_minutes_csv`] ([`DatasetError::Empty`] for a file without
+/// rows, after handing over nothing), or what `each` returns.
 pub fn for_each_probe_csv<E: From<DatasetError>>(
     path: &Path,
     config: crate::features::FeatureConfig,
@@ -481,9 +488,11 @@ pub fn for_each_probe_csv<E: From<DatasetError>>(
                 csv_err(format!("line {line}{at}: {what}"))
             })?;
     }
+    // A probe's frames are taken only when a row of the next is pushed,
+    // so none are left here only when there was no row at all.
     match segments.finish() {
         Some(frames) => each(frames),
-        None => Ok(()),
+        None => Err(DatasetError::Empty(path.display().to_string()).into()),
     }
 }
 

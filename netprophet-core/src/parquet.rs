@@ -635,15 +635,7 @@ pub fn read_minutes_parquet(
     path: &Path,
     config: FeatureConfig,
 ) -> Result<Vec<(FeatureFrame, Option<Labels>)>, DatasetError> {
-    let mut all = Vec::new();
-    for_each_probe_parquet(path, config, |frames| {
-        all.extend(frames);
-        Ok::<(), DatasetError>(())
-    })?;
-    if all.is_empty() {
-        return Err(DatasetError::Empty(path.display().to_string()));
-    }
-    Ok(all)
+    crate::dataset::all_probes(|each| for_each_probe_parquet(path, config, each))
 }
 
 /// The per-minute columns [`for_each_probe_parquet`] reads.
@@ -686,7 +678,8 @@ pub fn row_count(path: &Path) -> Result<u64, DatasetError> {
 /// whole table is one group.
 ///
 /// # Errors
-/// As [`read_minutes_parquet`], or what `each` returns.
+/// As [`read_minutes_parquet`] ([`DatasetError::Empty`] for a table
+/// without rows, after handing over nothing), or what `each` returns.
 pub fn for_each_probe_parquet<E: From<DatasetError>>(
     path: &Path,
     config: FeatureConfig,
@@ -710,8 +703,16 @@ pub fn for_each_probe_parquet<E: From<DatasetError>>(
         with_probe &= has("probe_id");
         with_labels &= has("is_degraded") && has(TARGET_COLUMN);
     }
+    let mut any = false;
+    let mut counted = |frames: Vec<(FeatureFrame, Option<Labels>)>| {
+        any |= !frames.is_empty();
+        each(frames)
+    };
     for group in groups(path, &files, with_probe)? {
-        read_group(path, &group, config, with_probe, with_labels, &mut each)?;
+        read_group(path, &group, config, with_probe, with_labels, &mut counted)?;
+    }
+    if !any {
+        return Err(DatasetError::Empty(path.display().to_string()).into());
     }
     Ok(())
 }
