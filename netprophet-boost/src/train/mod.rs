@@ -187,7 +187,6 @@ fn boost(
     params: &TrainParams,
     progress: impl FnMut(Round),
 ) -> Result<Forest, ModelError> {
-    params.validate()?;
     data.check_shape()?;
     // Rows in memory are one batch: binning (and its check for infinite
     // values) is the batch path's.
@@ -199,9 +198,10 @@ fn boost(
         weight: data.weight,
         feature_names: data.feature_names,
     };
-    boost_checked(batched, eval, params, progress)
+    boost_batches(batched, eval, params, progress)
 }
 
+/// The parameters' and rows' checks, binning, the rounds.
 fn boost_batches(
     data: BatchData<'_>,
     eval: Option<&TrainData<'_>>,
@@ -209,16 +209,6 @@ fn boost_batches(
     progress: impl FnMut(Round),
 ) -> Result<Forest, ModelError> {
     params.validate()?;
-    boost_checked(data, eval, params, progress)
-}
-
-/// Boosting with valid parameters: the rows' checks, binning, the rounds.
-fn boost_checked(
-    data: BatchData<'_>,
-    eval: Option<&TrainData<'_>>,
-    params: &TrainParams,
-    progress: impl FnMut(Round),
-) -> Result<Forest, ModelError> {
     data::check_rows(
         data.width,
         data.y,
