@@ -131,8 +131,7 @@ impl CompleteTrees {
     #[inline]
     pub(super) fn for_each_leaf(&self, row: &[f32], emit: impl FnMut(usize, f32)) {
         // One copy of the walk per depth: with the block size a constant,
-        // the depth loop unrolls and every slot index is masked instead of
-        // bounds-checked.
+        // every slot index is masked instead of bounds-checked.
         match self.depth {
             0 => self.walk::<1>(row, emit),
             1 => self.walk::<2>(row, emit),
@@ -220,7 +219,7 @@ impl CompleteTrees {
         let (leaf_groups, _) = leaves.as_chunks::<TREE_LANES>();
         for (splits, leaves) in split_groups.iter().zip(leaf_groups) {
             for (buf, o) in bufs.iter().zip(out.iter_mut()) {
-                let k = lanes::<SLOTS, MAY_BE_NAN>(splits, |f| buf[usize::from(f as u8)]);
+                let k = lanes::<SLOTS, MAY_BE_NAN, false>(splits, |f| buf[usize::from(f as u8)]);
                 let mut m = *o;
                 for (kj, tree) in k.iter().zip(leaves) {
                     m += tree[kj & mask];
@@ -232,11 +231,7 @@ impl CompleteTrees {
         for (buf, o) in bufs.iter().zip(out.iter_mut()) {
             let mut m = *o;
             for (tree, leaves) in splits[done..].iter().zip(&leaves[done..]) {
-                let mut k = 1;
-                for _ in 0..SLOTS.trailing_zeros() {
-                    let s = tree[k & mask];
-                    k = step::<MAY_BE_NAN>(s, buf[usize::from(s.feature as u8)], k);
-                }
+                let k = walk_tree::<SLOTS, MAY_BE_NAN>(tree, |f| buf[usize::from(f as u8)]);
                 m += leaves[k & mask];
             }
             *o = m;
@@ -286,7 +281,7 @@ impl CompleteTrees {
         let (leaf_groups, _) = leaves.as_chunks::<TREE_LANES>();
         let mut t = 0;
         for (splits, leaves) in split_groups.iter().zip(leaf_groups) {
-            let k = lanes_unrolled::<SLOTS, MAY_BE_NAN>(splits, &row);
+            let k = lanes::<SLOTS, MAY_BE_NAN, true>(splits, &row);
             for (kj, tree) in k.iter().zip(leaves) {
                 emit(t, tree[kj & mask]);
                 t += 1;
@@ -294,11 +289,7 @@ impl CompleteTrees {
         }
         // The trees left over from the last full group of lanes.
         for (tree, leaves) in splits[t..].iter().zip(&leaves[t..]) {
-            let mut k = 1;
-            for _ in 0..SLOTS.trailing_zeros() {
-                let s = tree[k & mask];
-                k = step::<MAY_BE_NAN>(s, row(s.feature), k);
-            }
+            let k = walk_tree::<SLOTS, MAY_BE_NAN>(tree, &row);
             emit(t, leaves[k & mask]);
             t += 1;
         }
@@ -321,40 +312,45 @@ fn level<const SLOTS: usize, const MAY_BE_NAN: bool>(
 
 /// Walks one group of trees for one row; returns where each tree's walk
 /// ended (one-based; its leaf is at `k & (SLOTS - 1)` of the tree's block).
-/// The levels are a loop: in a batch, where this runs inside the row and
-/// group loops, the unrolled form measured 8 % slower (more code for the
-/// same work).
+///
+/// `UNROLLED` writes the levels out (each test below is on a constant, so
+/// that is straight-line code): for one row of the original model it
+/// measured 12-18 % faster than the loop (0.65-0.68 against 0.74-0.82 µs,
+/// medians of 6 alternated runs, in five comparisons), but 8 % slower in
+/// a batch, where it runs inside the row and group loops (more code for
+/// the same work).
 #[inline(always)]
-fn lanes<const SLOTS: usize, const MAY_BE_NAN: bool>(
-    trees: &[[Split; SLOTS]; TREE_LANES],
-    row: impl Fn(u32) -> f32,
-) -> [usize; TREE_LANES] {
-    let mask = SLOTS - 1;
-    let mut k = [1usize; TREE_LANES];
-    for _ in 0..SLOTS.trailing_zeros() {
-        k = std::array::from_fn(|j| {
-            let s = trees[j][k[j] & mask];
-            step::<MAY_BE_NAN>(s, row(s.feature), k[j])
-        });
-    }
-    k
-}
-
-/// [`lanes`] with the levels written out (each test below is on a
-/// constant, so this is straight-line code): for one row of the original
-/// model it measured 12-18 % faster than the loop (0.65-0.68 against
-/// 0.74-0.82 µs, medians of 6 alternated runs, in five comparisons).
-#[inline(always)]
-fn lanes_unrolled<const SLOTS: usize, const MAY_BE_NAN: bool>(
+fn lanes<const SLOTS: usize, const MAY_BE_NAN: bool, const UNROLLED: bool>(
     trees: &[[Split; SLOTS]; TREE_LANES],
     row: impl Fn(u32) -> f32,
 ) -> [usize; TREE_LANES] {
     let depth = SLOTS.trailing_zeros();
     let mut k = [1usize; TREE_LANES];
-    for d in 0..MAX_DEPTH as u32 {
-        if d < depth {
+    if UNROLLED {
+        for d in 0..MAX_DEPTH as u32 {
+            if d < depth {
+                k = level::<SLOTS, MAY_BE_NAN>(trees, &row, k);
+            }
+        }
+    } else {
+        for _ in 0..depth {
             k = level::<SLOTS, MAY_BE_NAN>(trees, &row, k);
         }
+    }
+    k
+}
+
+/// Walks one tree for one row; returns where the walk ended, as
+/// [`lanes`] does for each of its trees.
+#[inline(always)]
+fn walk_tree<const SLOTS: usize, const MAY_BE_NAN: bool>(
+    tree: &[Split; SLOTS],
+    row: impl Fn(u32) -> f32,
+) -> usize {
+    let mut k = 1;
+    for _ in 0..SLOTS.trailing_zeros() {
+        let s = tree[k & (SLOTS - 1)];
+        k = step::<MAY_BE_NAN>(s, row(s.feature), k);
     }
     k
 }
