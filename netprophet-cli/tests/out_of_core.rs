@@ -97,26 +97,19 @@ fn out_of_core_trains_the_in_memory_model_byte_for_byte() {
 
 #[test]
 fn out_of_core_reads_parquet_and_csv_as_memory_does() {
-    let table = tmp("ooc-table.parquet");
-    let mut a = vec!["features", "--input"];
     let t = traces();
-    a.extend(t.iter().map(|p| s(p)));
-    a.extend_from_slice(&["--all", "--labels", "--output", s(&table)]);
-    let o = netprophet(&a);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let (a, b, sa, sb) = both("parquet", &[table], &["--feature-set", "relative+daily"]);
-    assert!(a == b, "the models differ");
-    assert_eq!(sa, sb);
-    // A feature CSV is read a probe at a time as well.
-    let csv = tmp("ooc-table.csv");
-    let mut a = vec!["features", "--input"];
-    a.extend(t.iter().map(|p| s(p)));
-    a.extend_from_slice(&["--all", "--labels", "--output", s(&csv)]);
-    let o = netprophet(&a);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let (a, b, sa, sb) = both("csv", &[csv], &["--feature-set", "relative+daily"]);
-    assert!(a == b, "the models differ");
-    assert_eq!(sa, sb);
+    // A Parquet table and a feature CSV are both read a probe at a time.
+    for kind in ["parquet", "csv"] {
+        let table = tmp(&format!("ooc-table.{kind}"));
+        let mut a = vec!["features", "--input"];
+        a.extend(t.iter().map(|p| s(p)));
+        a.extend_from_slice(&["--all", "--labels", "--output", s(&table)]);
+        let o = netprophet(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let (a, b, sa, sb) = both(kind, &[table], &["--feature-set", "relative+daily"]);
+        assert!(a == b, "the models differ ({kind})");
+        assert_eq!(sa, sb, "{kind}");
+    }
 }
 
 #[test]

@@ -29,6 +29,14 @@ use serde_json::json;
 use std::hint::black_box;
 use std::time::Instant;
 
+/// The largest difference between two crates' outputs for the same rows.
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max)
+}
+
 /// The best of `reps` timings of `iters` calls, per call, in seconds.
 fn best(iters: usize, reps: usize, mut f: impl FnMut()) -> f64 {
     f();
@@ -87,15 +95,10 @@ fn main() {
         let b =
             |n: usize| -> Vec<f32> { real.chunks(8).cycle().take(n).flatten().copied().collect() };
         let (b1k, b100k) = (b(1000), b(100_000));
-        // same outputs?
+        // The same probabilities?
         let p1 = hb.predict_rows(&b1k, Iterations::Best).unwrap();
         let p2 = np.predict(&b1k, 8).unwrap();
-        let maxd = p1
-            .as_slice()
-            .iter()
-            .zip(&p2)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let maxd = max_abs_diff(p1.as_slice(), &p2);
         let r = json!({
             "threads": rayon::current_num_threads(),
             "max_abs_diff_1k": maxd,
@@ -146,12 +149,7 @@ fn main() {
             .predict(&x, 8)
             .unwrap();
         let hbp = hb_m.unwrap().predict_rows(&x, Iterations::Best).unwrap();
-        let maxd = hbp
-            .as_slice()
-            .iter()
-            .zip(&npp)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let maxd = max_abs_diff(hbp.as_slice(), &npp);
         println!(
             "{}",
             json!({"threads": threads, "rows": n, "train_s": {"hessboost": hb_t, "netprophet": np_t}, "max_abs_prob_diff": maxd})
