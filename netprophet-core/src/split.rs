@@ -168,6 +168,28 @@ pub fn by_group(groups: &[u64], fraction: f64, seed: u64) -> Result<Split, Split
 /// assert_eq!(folds[3].test, vec![8, 9]);
 /// ```
 pub fn time_ordered_folds(n: usize, folds: usize) -> Result<Vec<Split>, SplitError> {
+    Ok(time_ordered_ranges(n, folds)?
+        .into_iter()
+        .map(|(train, test)| Split {
+            train: train.collect(),
+            test: test.collect(),
+        })
+        .collect())
+}
+
+/// A fold's training rows and its validation rows, as ranges.
+pub type FoldRanges = (std::ops::Range<usize>, std::ops::Range<usize>);
+
+/// [`time_ordered_folds`] as the ranges of rows they are: each fold's
+/// training rows and the block after them, for training and scoring in
+/// place without index lists.
+///
+/// ```
+/// let folds = netprophet_core::split::time_ordered_ranges(10, 4).unwrap();
+/// assert_eq!(folds[0], (0..2, 2..4));
+/// assert_eq!(folds[3], (0..8, 8..10));
+/// ```
+pub fn time_ordered_ranges(n: usize, folds: usize) -> Result<Vec<FoldRanges>, SplitError> {
     if folds == 0 || n < folds + 1 {
         return Err(SplitError::Folds { n, folds });
     }
@@ -177,10 +199,7 @@ pub fn time_ordered_folds(n: usize, folds: usize) -> Result<Vec<Split>, SplitErr
     Ok((0..folds)
         .map(|i| {
             let end = first + i * block;
-            Split {
-                train: (0..end).collect(),
-                test: (end..end + block).collect(),
-            }
+            (0..end, end..end + block)
         })
         .collect())
 }

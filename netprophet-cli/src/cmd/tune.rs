@@ -99,23 +99,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.test_fraction,
         args.recipe.seed,
     )?;
-    let folds = split::time_ordered_folds(train.len(), args.folds)?;
-    let base = args.recipe.recipe();
-    let mut grid = grid(&args);
     // A fold is a prefix of the time-ordered rows and the block after it:
     // ranges, trained and scored in place (a copy per fold held k partial
     // copies of the rows).
-    let fold_ranges: Vec<(Range<usize>, Range<usize>)> = folds
-        .iter()
-        .map(|f| {
-            let (a, b) = (&f.train, &f.test);
-            (
-                a.first().copied().unwrap_or(0)..a.last().map_or(0, |&e| e + 1),
-                b.first().copied().unwrap_or(0)..b.last().map_or(0, |&e| e + 1),
-            )
-        })
-        .collect();
-    drop(folds);
+    let fold_ranges = split::time_ordered_ranges(train.len(), args.folds)?;
+    let base = args.recipe.recipe();
+    let mut grid = grid(&args);
     score_grid(&mut grid, &train, &fold_ranges, &base);
     // Best mean F1; ties go to the simpler model (fewer, shallower trees).
     grid.sort_by(|a, b| {
