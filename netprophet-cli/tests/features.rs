@@ -91,7 +91,10 @@ fn all_probes_carry_a_probe_column() {
 
 #[test]
 fn bad_inputs_fail_clearly_and_keep_the_last_good_output() {
-    let out_path = tmp("kept.csv");
+    // A folder of its own: the check for leftover temporary files below
+    // must not see another test's output being written beside it.
+    let out_path = tmp("kept").join("kept.csv");
+    std::fs::create_dir_all(out_path.parent().unwrap()).unwrap();
     std::fs::write(&out_path, "last good\n").unwrap();
     let archive = fixtures().join("core/generated_24h.ndjson.gz");
     let cut = tmp("cut.ndjson.gz");
