@@ -17,10 +17,12 @@ use crate::{Forest, ModelError, Objective};
 
 #[cfg(feature = "ndarray")]
 mod array;
+mod bitvector;
 mod complete;
 mod shap;
 mod sparse;
 
+use bitvector::BitvectorTrees;
 use complete::CompleteTrees;
 use shap::ShapTrees;
 use sparse::SparseTrees;
@@ -72,6 +74,10 @@ impl Layout {
 #[derive(Debug, Clone)]
 pub struct Predictor {
     layout: Layout,
+    /// The same trees as bit vectors, for batches of a single-output
+    /// forest of depth 6 or less: there they measured about twice as fast
+    /// as the complete layout's walk, with the same output bits.
+    bitvector: Option<BitvectorTrees>,
     /// Output group of each tree.
     groups: Vec<u32>,
     base_margin: Vec<f32>,
@@ -115,6 +121,10 @@ impl Predictor {
             Layout::Sparse(s)
         };
         let num_group = forest.num_output_group();
+        let bitvector = match num_group {
+            1 => BitvectorTrees::new(&forest.trees, depth),
+            _ => None,
+        };
         let base_margin = (0..num_group)
             .map(|g| {
                 let b = forest
@@ -128,6 +138,7 @@ impl Predictor {
             .collect();
         Ok(Predictor {
             layout,
+            bitvector,
             groups: forest.tree_group.clone(),
             base_margin,
             num_feature: forest.num_feature,
@@ -313,7 +324,15 @@ impl Predictor {
         match &self.layout {
             Layout::Complete(c) => {
                 if g == 1 {
-                    c.add_leaves(rows_in, width, out_block);
+                    // Whole blocks of rows through the bit vectors; the
+                    // few rows after the last block walk the trees (the
+                    // bit vectors cost about the same for one row as for
+                    // a whole block).
+                    let done = match &self.bitvector {
+                        Some(bv) => bv.add_leaves(rows_in, width, out_block),
+                        None => 0,
+                    };
+                    c.add_leaves(&rows_in[done * width..], width, &mut out_block[done..]);
                 } else {
                     let groups = &self.groups;
                     for (o, row) in out_block.chunks_mut(g).zip(rows_in.chunks(width)) {
