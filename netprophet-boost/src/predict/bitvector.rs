@@ -248,7 +248,17 @@ impl<M: LeafBits> Bitvectors<M> {
 }
 
 /// Applies the splits of one feature to a block without missing values.
-#[inline(never)]
+///
+/// Compiled twice, for any x86-64 (SSE2: four lanes per instruction) and
+/// with AVX2 (eight), and the AVX2 copy is used when the CPU reports it at
+/// run time. The source is this safe function either way; the dispatch is
+/// `multiversion`'s, whose only unsafe step is calling the AVX2 copy, and
+/// it does so only after `is_x86_feature_detected!("avx2")` said yes. It
+/// pays: 100 000 rows of the original model on one thread, alternated
+/// runs, 28.3 -> 21.6 ms (fastest of 8), 30.2 -> 24.2 ms (median).
+/// (AVX-512 measured no faster than AVX2 on the same machine; the leaf
+/// sums below, compiled for AVX2 too, were 10 % slower, so they are not.)
+#[multiversion::multiversion(targets("x86_64+avx2"))]
 fn apply<M: LeafBits>(splits: &[Split<M>], x: &[f32; LANES], bits: &mut [[M; LANES]]) {
     let max = x
         .iter()
@@ -269,8 +279,8 @@ fn apply<M: LeafBits>(splits: &[Split<M>], x: &[f32; LANES], bits: &mut [[M; LAN
 
 /// [`apply`] for a block where some value of the feature is missing:
 /// those go right at the splits whose default is right, so no split can
-/// be skipped.
-#[inline(never)]
+/// be skipped. Compiled and dispatched as [`apply`] is.
+#[multiversion::multiversion(targets("x86_64+avx2"))]
 fn apply_with_missing<M: LeafBits>(splits: &[Split<M>], x: &[f32; LANES], bits: &mut [[M; LANES]]) {
     for s in splits {
         let Some(b) = bits.get_mut((s.tree & !MISSING_RIGHT) as usize) else {
