@@ -27,18 +27,30 @@ fn fixture(name: &str) -> Vec<u8> {
 fn exercise(forest: &Forest) -> Result<(), TestCaseError> {
     let p = Predictor::new(forest).unwrap();
     let width = forest.num_feature;
-    for row in [
+    let rows = [
         vec![0.0f32; width],
         vec![f32::NAN; width],
         vec![1e30f32; width],
         (0..width).map(|i| i as f32 - 2.5).collect(),
-    ] {
-        let _ = p.predict_row(&row);
-        let _ = p.margin_row(&row);
+    ];
+    for row in &rows {
+        let _ = p.predict_row(row);
+        let _ = p.margin_row(row);
         let mut contributions = vec![0f32; p.contributions_width()];
-        let _ = p.contributions_row_into(&row, &mut contributions);
+        let _ = p.contributions_row_into(row, &mut contributions);
     }
     let _ = p.predict(&vec![0.5f32; width * 3], width);
+    // A batch long enough for whole row blocks (and a remainder) gives
+    // each row the margins it gets alone, bit for bit.
+    if forest.num_output_group() == 1 {
+        let batch: Vec<f32> = rows.iter().cycle().take(19).flatten().copied().collect();
+        if let Ok(m) = p.margins(&batch, width) {
+            for (r, got) in m.iter().enumerate() {
+                let alone = p.margin_row(&rows[r % rows.len()]).unwrap();
+                prop_assert_eq!(got.to_bits(), alone.to_bits(), "row {}", r);
+            }
+        }
+    }
     let _ = p.contributions(&vec![0.5f32; width * 3], width);
     for kind in [
         Importance::Weight,
