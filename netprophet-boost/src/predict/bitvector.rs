@@ -17,7 +17,8 @@
 //! feature, the splits whose threshold is above every value of the block
 //! send no row right and are skipped at once. The lanes are plain arrays,
 //! and the per-row loops are written so that the compiler turns them into
-//! vector instructions (safe code, any target).
+//! vector instructions (safe code, any target; the split scan is also
+//! compiled for AVX2 and picked at run time, see [`apply`]).
 //!
 //! Results are the same bits as the tree walk: the comparisons are the
 //! walk's (`value < threshold` goes left, a missing value goes its
@@ -100,8 +101,11 @@ struct Split<M> {
 #[derive(Debug, Clone)]
 pub(super) struct Bitvectors<M> {
     splits: Vec<Split<M>>,
-    /// `splits[feature_start[f]..feature_start[f + 1]]` split on `f`.
-    feature_start: Vec<usize>,
+    /// `(f, end)`: the splits from the previous entry's end (0 for the
+    /// first) to `end` split on feature `f`. Only features that some split
+    /// uses are listed, so a model that claims billions of features costs
+    /// nothing for those it never splits on.
+    features: Vec<(usize, usize)>,
     /// `2^M::DEPTH` values per tree (a padded leaf repeats its value).
     leaves: Vec<f32>,
 }
@@ -148,7 +152,7 @@ impl<M: LeafBits> Bitvectors<M> {
 
     fn new(trees: &[Tree]) -> Option<Bitvectors<M>> {
         let slots = 1usize << M::DEPTH;
-        let mut by_feature: Vec<Vec<Split<M>>> = Vec::new();
+        let mut by_feature: Vec<(usize, Split<M>)> = Vec::new();
         let mut leaves = vec![0.0f32; slots * trees.len()];
         for (t, tree) in trees.iter().enumerate() {
             let leaves = &mut leaves[t * slots..(t + 1) * slots];
@@ -168,33 +172,33 @@ impl<M: LeafBits> Bitvectors<M> {
                     return None;
                 }
                 let f = tree.split_feature[n] as usize;
-                if by_feature.len() <= f {
-                    by_feature.resize(f + 1, Vec::new());
-                }
                 let missing = if tree.default_left[n] {
                     0
                 } else {
                     MISSING_RIGHT
                 };
-                by_feature[f].push(Split {
+                let split = Split {
                     threshold,
                     tree: u32::try_from(t).ok().filter(|t| t & MISSING_RIGHT == 0)? | missing,
                     keep: !M::slots(first, 1 << (below - 1)),
-                });
+                };
+                by_feature.push((f, split));
                 stack.push((tree.left[n] as usize, 2 * k, level + 1));
                 stack.push((tree.right[n] as usize, 2 * k + 1, level + 1));
             }
         }
-        let mut splits = Vec::new();
-        let mut feature_start = vec![0];
-        for mut s in by_feature {
-            s.sort_by(|a, b| a.threshold.total_cmp(&b.threshold));
-            splits.extend(s);
-            feature_start.push(splits.len());
+        by_feature.sort_by(|(f, a), (g, b)| f.cmp(g).then(a.threshold.total_cmp(&b.threshold)));
+        let mut features: Vec<(usize, usize)> = Vec::new();
+        for (end, &(f, _)) in by_feature.iter().enumerate() {
+            match features.last_mut() {
+                Some((last, e)) if *last == f => *e = end + 1,
+                _ => features.push((f, end + 1)),
+            }
         }
+        let splits = by_feature.into_iter().map(|(_, s)| s).collect();
         Some(Bitvectors {
             splits,
-            feature_start,
+            features,
             leaves,
         })
     }
@@ -218,11 +222,10 @@ impl<M: LeafBits> Bitvectors<M> {
         out: &mut [f32; LANES],
     ) {
         bits.fill([M::ALL; LANES]);
-        for (f, range) in self.feature_start.windows(2).enumerate() {
-            let splits = &self.splits[range[0]..range[1]];
-            if splits.is_empty() {
-                continue;
-            }
+        let mut start = 0;
+        for &(f, end) in &self.features {
+            let splits = &self.splits[start..end];
+            start = end;
             // A feature past the row's width reads as 0, as in the walk.
             let x: [f32; LANES] = std::array::from_fn(|l| match f < width {
                 true => rows.get(l * width + f).copied().unwrap_or(0.0),
@@ -340,6 +343,29 @@ mod tests {
         assert_eq!(bv.splits[0].tree & MISSING_RIGHT, 0);
         assert_eq!(&bv.leaves[..16], &[-1.0; 16]);
         assert_eq!(&bv.leaves[16..], &[1.0; 16]);
+    }
+
+    #[test]
+    fn a_split_on_a_huge_feature_index_costs_one_entry() {
+        // A model may claim billions of features; only those split on are
+        // listed (this once allocated a list per feature up to the index).
+        let far = 3_000_000_000u32;
+        let trees = [
+            Tree::stump(far, 1.0, true, -1.0, 1.0),
+            Tree::stump(2, 0.5, true, -2.0, 2.0),
+            Tree::stump(far, 0.0, true, -4.0, 4.0),
+        ];
+        let BitvectorTrees::Narrow(bv) = BitvectorTrees::new(&trees, 1).unwrap() else {
+            panic!("depth 1 is narrow");
+        };
+        assert_eq!(bv.features, [(2, 1), (far as usize, 3)]);
+        let thresholds: Vec<f32> = bv.splits.iter().map(|s| s.threshold).collect();
+        assert_eq!(thresholds, [0.5, 0.0, 1.0]);
+        // Rows of 3 values: feature 2 is 7, the far feature reads as 0.
+        let rows: Vec<f32> = (0..LANES).flat_map(|_| [0.0, 0.0, 7.0]).collect();
+        let mut out = [0.0; LANES];
+        assert_eq!(bv.add_leaves(&rows, 3, &mut out), LANES);
+        assert_eq!(out, [-1.0 + 2.0 + 4.0; LANES]);
     }
 
     #[test]
