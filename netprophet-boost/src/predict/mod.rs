@@ -10,6 +10,11 @@
 //! computed in `f32`. `exp`/`ln` come from the platform's libm as in
 //! XGBoost, so results are bit-identical on the same platform; across
 //! platforms the last bit of a probability may differ where libm does.
+//!
+//! Layouts: one row walks every tree padded to a complete tree
+//! ([`complete`]); batches of a single-output forest of depth 6 or less
+//! go 16 rows at a time through bit vectors ([`bitvector`]); deeper
+//! forests use a pointer layout ([`sparse`]). All give the same bits.
 
 use rayon::prelude::*;
 
