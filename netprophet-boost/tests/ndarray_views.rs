@@ -134,6 +134,32 @@ fn narrow_views_and_short_outputs_are_errors() {
 }
 
 #[test]
+fn views_without_columns_are_refused_as_the_slice_api_refuses_them() {
+    // A forest of one leaf needs no feature, so a view of zero columns is
+    // wide enough; it once reached the block scorer and panicked there.
+    let forest = Forest::new(
+        vec![netprophet_boost::Tree::leaf(0.5)],
+        netprophet_boost::Objective::RegSquaredError,
+        vec![0.0],
+        0,
+    )
+    .unwrap();
+    let p = Predictor::new(&forest).unwrap();
+    let slice_err = p.margins(&[], 0).unwrap_err().to_string();
+    for rows in [1, 20, 300] {
+        for x in [
+            Array2::<f32>::zeros((rows, 0)),
+            Array2::zeros((rows, 0).f()),
+        ] {
+            let err = p.margins_array(x.view()).unwrap_err().to_string();
+            assert_eq!(err, slice_err, "{rows} rows");
+            assert!(p.predict_array(x.view()).is_err());
+            assert!(p.contributions_array(x.view()).is_err());
+        }
+    }
+}
+
+#[test]
 fn training_from_a_view_trains_the_slice_apis_model() {
     let (x_all, target) = real_rows();
     let (x, y) = labelled(&x_all, &target);

@@ -50,10 +50,14 @@ impl Predictor {
         out: &mut [f32],
     ) -> Result<(), ModelError> {
         let (rows, width) = x.dim();
+        if width == 0 {
+            // Refused as the slice API refuses it (rows without values
+            // cannot be counted there; here they would be cut into blocks
+            // of zero values).
+            return self.margins_into(&[], 0, out);
+        }
         if let Some(data) = x.to_slice() {
-            if width > 0 {
-                return self.margins_into(data, width, out);
-            }
+            return self.margins_into(data, width, out);
         }
         self.check_width(width, "each row")?;
         self.check_out(out.len(), rows * self.num_group)?;
