@@ -53,10 +53,11 @@ fn tree(shape: &[(bool, u8, i8, bool, i8)], width: u32, max_depth: usize) -> Tre
 
 /// XGBoost's rule, node by node: `value < threshold` goes left, a missing
 /// value goes the default way; leaves are added in boosting order in f32.
-fn plain_margin(forest: &Forest, row: &[f32]) -> f32 {
-    // Squared error with base score 0: the base margin is 0.
+fn plain_margin(forest: &Forest, row: &[f32], group: u32) -> f32 {
+    // Base score 0 (squared error or softprob): the base margin is 0.
     let mut m = 0.0f32;
-    for t in &forest.trees {
+    let trees = forest.trees.iter().zip(&forest.tree_group);
+    for (t, _) in trees.filter(|(_, &g)| g == group) {
         let mut n = 0usize;
         while t.left[n] >= 0 {
             let v = row[t.split_feature[n] as usize];
@@ -97,9 +98,15 @@ proptest! {
         (shapes, max_depth, width) in forests(),
         raw in prop::collection::vec((any::<i8>(), 0u8..8), 1..400),
         missing in any::<bool>(),
+        classes in 1usize..4,
     ) {
         let trees: Vec<Tree> = shapes.iter().map(|s| tree(s, width, max_depth)).collect();
-        let forest = Forest::new(trees, Objective::RegSquaredError, vec![0.0], width as usize)
+        // One output, or trees rotating through 2 or 3 classes.
+        let objective = match classes {
+            1 => Objective::RegSquaredError,
+            num_class => Objective::MultiSoftprob { num_class },
+        };
+        let forest = Forest::new(trees, objective, vec![0.0], width as usize)
             .expect("a valid forest");
         let p = Predictor::new(&forest).expect("a predictor");
         let w = width as usize;
@@ -115,11 +122,15 @@ proptest! {
         prop_assume!(rows > 0);
         let x = &x[..rows * w];
         let batch = p.margins(x, w).expect("batch");
+        let mut one = vec![0.0f32; classes];
         for (r, row) in x.chunks(w).enumerate() {
-            let want = plain_margin(&forest, row);
-            prop_assert_eq!(batch[r].to_bits(), want.to_bits(), "row {} of the batch", r);
-            let one = p.margin_row(row).expect("one row");
-            prop_assert_eq!(one.to_bits(), want.to_bits(), "row {} alone", r);
+            p.margins_row_into(row, &mut one).expect("one row");
+            for g in 0..classes {
+                let want = plain_margin(&forest, row, g as u32);
+                let got = batch[r * classes + g];
+                prop_assert_eq!(got.to_bits(), want.to_bits(), "row {} of the batch, group {}", r, g);
+                prop_assert_eq!(one[g].to_bits(), want.to_bits(), "row {} alone, group {}", r, g);
+            }
         }
     }
 }

@@ -12,8 +12,8 @@
 //! platforms the last bit of a probability may differ where libm does.
 //!
 //! Layouts: one row walks every tree padded to a complete tree
-//! ([`complete`]); batches of a single-output forest of depth 6 or less
-//! go 16 rows at a time through bit vectors ([`bitvector`]); deeper
+//! ([`complete`]); batches of a forest of depth 6 or less go 16 rows at a
+//! time through bit vectors ([`bitvector`]); deeper
 //! forests use a pointer layout ([`sparse`]). All give the same bits.
 
 use rayon::prelude::*;
@@ -79,9 +79,9 @@ impl Layout {
 #[derive(Debug, Clone)]
 pub struct Predictor {
     layout: Layout,
-    /// The same trees as bit vectors, for batches of a single-output
-    /// forest of depth 6 or less: there they measured about twice as fast
-    /// as the complete layout's walk, with the same output bits.
+    /// The same trees as bit vectors, for batches of a forest of depth 6
+    /// or less: there they measured about twice as fast as the complete
+    /// layout's walk, with the same output bits.
     bitvector: Option<BitvectorTrees>,
     /// Output group of each tree.
     groups: Vec<u32>,
@@ -126,10 +126,7 @@ impl Predictor {
             Layout::Sparse(s)
         };
         let num_group = forest.num_output_group();
-        let bitvector = match num_group {
-            1 => BitvectorTrees::new(&forest.trees, depth),
-            _ => None,
-        };
+        let bitvector = BitvectorTrees::new(&forest.trees, depth);
         let base_margin = (0..num_group)
             .map(|g| {
                 let b = forest
@@ -328,16 +325,16 @@ impl Predictor {
         // boosting order exactly as XGBoost builds it.
         match &self.layout {
             Layout::Complete(c) => {
+                // Whole blocks of rows through the bit vectors; the few
+                // rows after the last block walk the trees (the bit vectors
+                // cost about the same for one row as for a whole block).
+                let done = match &self.bitvector {
+                    Some(bv) => bv.add_leaves(rows_in, width, out_block, &self.groups, g),
+                    None => 0,
+                };
+                let (rows_in, out_block) = (&rows_in[done * width..], &mut out_block[done * g..]);
                 if g == 1 {
-                    // Whole blocks of rows through the bit vectors; the
-                    // few rows after the last block walk the trees (the
-                    // bit vectors cost about the same for one row as for
-                    // a whole block).
-                    let done = match &self.bitvector {
-                        Some(bv) => bv.add_leaves(rows_in, width, out_block),
-                        None => 0,
-                    };
-                    c.add_leaves(&rows_in[done * width..], width, &mut out_block[done..]);
+                    c.add_leaves(rows_in, width, out_block);
                 } else {
                     let groups = &self.groups;
                     for (o, row) in out_block.chunks_mut(g).zip(rows_in.chunks(width)) {
