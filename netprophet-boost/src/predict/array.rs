@@ -50,16 +50,10 @@ impl Predictor {
         out: &mut [f32],
     ) -> Result<(), ModelError> {
         let (rows, width) = x.dim();
-        if width == 0 {
-            // Refused as the slice API refuses it (rows without values
-            // cannot be counted there; here they would be cut into blocks
-            // of zero values).
-            return self.margins_into(&[], 0, out);
-        }
+        self.check_row_width(width)?;
         if let Some(data) = x.to_slice() {
             return self.margins_into(data, width, out);
         }
-        self.check_width(width, "each row")?;
         self.check_out(out.len(), rows * self.num_group)?;
         let g = self.num_group;
         let block = |(b, o): (usize, &mut [f32])| {
@@ -140,7 +134,7 @@ impl Predictor {
     pub fn contributions_array(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>, ModelError> {
         let (rows, width) = x.dim();
         let c = match x.to_slice() {
-            Some(data) if width > 0 => self.contributions(data, width)?,
+            Some(data) => self.contributions(data, width)?,
             _ => {
                 let owned = x.as_standard_layout();
                 self.contributions(owned.as_slice().expect("standard layout"), width)?

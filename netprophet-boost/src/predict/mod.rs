@@ -295,14 +295,27 @@ impl Predictor {
     /// How many rows of `width` values `data` holds, if that is a whole
     /// number of rows wide enough for the model.
     fn check_batch(&self, data: &[f32], width: usize) -> Result<usize, ModelError> {
-        self.check_width(width, "each row")?;
-        if width == 0 || !data.len().is_multiple_of(width) {
+        self.check_row_width(width)?;
+        if !data.len().is_multiple_of(width) {
             return Err(ModelError::Input(format!(
                 "{} values is not a whole number of rows of width {width}",
                 data.len()
             )));
         }
         Ok(data.len() / width)
+    }
+
+    /// Whether rows of `width` values can be scored as a batch: wide
+    /// enough for the model, and not empty (a batch is cut into blocks of
+    /// rows, and rows of no values cannot be counted or cut).
+    fn check_row_width(&self, width: usize) -> Result<(), ModelError> {
+        self.check_width(width, "each row")?;
+        if width == 0 {
+            return Err(ModelError::Input(
+                "rows of width 0 hold no values to score".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn check_out(&self, len: usize, want: usize) -> Result<(), ModelError> {
@@ -440,15 +453,8 @@ impl Predictor {
     /// # Ok::<(), netprophet_boost::ModelError>(())
     /// ```
     pub fn contributions(&self, data: &[f32], width: usize) -> Result<Vec<f32>, ModelError> {
-        self.check_width(width, "each row")?;
+        let rows = self.check_batch(data, width)?;
         self.check_shap_depth()?;
-        if width == 0 || !data.len().is_multiple_of(width) {
-            return Err(ModelError::Input(format!(
-                "{} values is not a whole number of rows of width {width}",
-                data.len()
-            )));
-        }
-        let rows = data.len() / width;
         let cw = self.contributions_width();
         let mut out = vec![0f32; rows * cw];
         let block = |(rows_in, out_block): (&[f32], &mut [f32])| {
