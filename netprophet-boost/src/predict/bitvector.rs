@@ -164,22 +164,15 @@ impl<M: LeafBits> Bitvectors<M> {
         let mut leaves = vec![0.0f32; slots * trees.len()];
         for (t, tree) in trees.iter().enumerate() {
             let leaves = &mut leaves[t * slots..(t + 1) * slots];
-            // (original node, one-based heap index, level): the leaf slots
-            // under heap index `k` at `level` start at `(k << below) -
-            // slots`, as in the complete layout.
-            let mut stack = vec![(0usize, 1usize, 0usize)];
-            while let Some((n, k, level)) = stack.pop() {
-                let below = M::DEPTH.checked_sub(level)?;
-                let first = (k << below) - slots;
-                if tree.is_leaf(n) {
-                    leaves[first..first + (1 << below)].fill(tree.split_condition[n]);
-                    continue;
-                }
+            super::complete::pad(tree, M::DEPTH, leaves, |n, k, level| {
                 let threshold = tree.split_condition[n];
-                if threshold.is_nan() || below == 0 {
+                if threshold.is_nan() {
                     return None;
                 }
-                let f = tree.split_feature[n] as usize;
+                // The left subtree's slots: the first half of those below
+                // heap index `k`.
+                let below = M::DEPTH - level;
+                let first = (k << below) - slots;
                 let missing = if tree.default_left[n] {
                     0
                 } else {
@@ -190,10 +183,9 @@ impl<M: LeafBits> Bitvectors<M> {
                     tree: u32::try_from(t).ok().filter(|t| t & MISSING_RIGHT == 0)? | missing,
                     keep: !M::slots(first, 1 << (below - 1)),
                 };
-                by_feature.push((f, split));
-                stack.push((tree.left[n] as usize, 2 * k, level + 1));
-                stack.push((tree.right[n] as usize, 2 * k + 1, level + 1));
-            }
+                by_feature.push((tree.split_feature[n] as usize, split));
+                Some(())
+            })?;
         }
         by_feature.sort_by(|(f, a), (g, b)| f.cmp(g).then(a.threshold.total_cmp(&b.threshold)));
         let mut features: Vec<(usize, usize)> = Vec::new();

@@ -71,6 +71,37 @@ pub(super) fn depth(tree: &Tree) -> usize {
     max
 }
 
+/// Walks `tree` as a complete tree of depth `depth` in one-based heap
+/// order: fills `leaves` (its `2^depth` slots, left to right; a leaf above
+/// the bottom level fills every slot below it) and calls `split(node, k,
+/// level)` for each split, `k` its heap index. `None` when the tree is
+/// deeper than `depth` or `split` says so.
+pub(super) fn pad(
+    tree: &Tree,
+    depth: usize,
+    leaves: &mut [f32],
+    mut split: impl FnMut(usize, usize, usize) -> Option<()>,
+) -> Option<()> {
+    let slots = 1usize << depth;
+    // (original node, heap index, level)
+    let mut stack = vec![(0usize, 1usize, 0usize)];
+    while let Some((n, k, level)) = stack.pop() {
+        let below = depth.checked_sub(level)?;
+        if tree.is_leaf(n) {
+            let first = (k << below) - slots;
+            leaves[first..first + (1 << below)].fill(tree.split_condition[n]);
+            continue;
+        }
+        if below == 0 {
+            return None;
+        }
+        split(n, k, level)?;
+        stack.push((tree.left[n] as usize, 2 * k, level + 1));
+        stack.push((tree.right[n] as usize, 2 * k + 1, level + 1));
+    }
+    Some(())
+}
+
 #[inline(always)]
 fn step<const MAY_BE_NAN: bool>(split: Split, value: f32, k: usize) -> usize {
     let left = if MAY_BE_NAN {
@@ -84,8 +115,11 @@ fn step<const MAY_BE_NAN: bool>(split: Split, value: f32, k: usize) -> usize {
 
 impl CompleteTrees {
     /// Lays out `trees`, padded to depth `depth` (at least every tree's
-    /// own depth, at most [`MAX_DEPTH`]).
-    pub(super) fn new(trees: &[Tree], depth: usize) -> CompleteTrees {
+    /// own depth, at most [`MAX_DEPTH`]); `None` when it is not.
+    pub(super) fn new(trees: &[Tree], depth: usize) -> Option<CompleteTrees> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
         let slots = 1usize << depth;
         // A pseudo split sends every row left; its value never matters
         // because both sides lead to the same leaf value.
@@ -98,15 +132,7 @@ impl CompleteTrees {
         for (t, tree) in trees.iter().enumerate() {
             let splits = &mut splits[t * slots..(t + 1) * slots];
             let leaves = &mut leaves[t * slots..(t + 1) * slots];
-            // (original node, one-based heap index, level)
-            let mut stack = vec![(0usize, 1usize, 0usize)];
-            while let Some((n, k, level)) = stack.pop() {
-                if tree.is_leaf(n) {
-                    let below = depth - level;
-                    let first = (k << below) - slots;
-                    leaves[first..first + (1 << below)].fill(tree.split_condition[n]);
-                    continue;
-                }
+            pad(tree, depth, leaves, |n, k, _| {
                 let mut feature = tree.split_feature[n];
                 if tree.default_left[n] {
                     feature |= DEFAULT_LEFT;
@@ -115,15 +141,14 @@ impl CompleteTrees {
                     threshold: tree.split_condition[n],
                     feature,
                 };
-                stack.push((tree.left[n] as usize, 2 * k, level + 1));
-                stack.push((tree.right[n] as usize, 2 * k + 1, level + 1));
-            }
+                Some(())
+            })?;
         }
-        CompleteTrees {
+        Some(CompleteTrees {
             splits,
             leaves,
             depth,
-        }
+        })
     }
 
     /// Calls `emit(t, leaf)` for every tree `t` in boosting order, for one

@@ -118,12 +118,13 @@ impl Predictor {
     pub fn new(forest: &Forest) -> Result<Predictor, ModelError> {
         forest.validate()?;
         let depth = forest.trees.iter().map(complete::depth).max().unwrap_or(0);
-        let layout = if depth <= complete::MAX_DEPTH {
-            Layout::Complete(CompleteTrees::new(&forest.trees, depth))
-        } else {
-            let mut s = SparseTrees::default();
-            forest.trees.iter().for_each(|t| s.push(t));
-            Layout::Sparse(s)
+        let layout = match CompleteTrees::new(&forest.trees, depth) {
+            Some(c) => Layout::Complete(c),
+            None => {
+                let mut s = SparseTrees::default();
+                forest.trees.iter().for_each(|t| s.push(t));
+                Layout::Sparse(s)
+            }
         };
         let num_group = forest.num_output_group();
         let bitvector = BitvectorTrees::new(&forest.trees, depth);
