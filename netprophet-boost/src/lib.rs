@@ -40,6 +40,7 @@ mod error;
 pub mod formats;
 mod model;
 mod predict;
+mod prefetch;
 pub mod train;
 
 pub use columns::ColumnMap;

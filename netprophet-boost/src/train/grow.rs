@@ -137,7 +137,7 @@ impl Grower<'_> {
     ) -> [GrowNode; 2] {
         let e = &node.split;
         let test = SplitTest::new(self.binned, e.feature as usize, e.bin, e.default_left);
-        let n_left = partition(rows, scratch, move |row| test.goes_left(row));
+        let n_left = partition(rows, scratch, &test);
         let (left_rows, right_rows) = rows.split_at(n_left);
         // XGBoost builds the child with the smaller hessian sum (the left
         // one on a tie) and subtracts it from the parent.

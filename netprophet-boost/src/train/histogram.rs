@@ -11,6 +11,7 @@
 use rayon::prelude::*;
 
 use super::bins::Binned;
+use crate::prefetch::ROWS_AHEAD;
 
 /// A row's gradient and hessian as computed, in float32 (as XGBoost keeps
 /// them): half the bytes of [`GradPair`], which matters because histogram
@@ -135,6 +136,22 @@ fn fill(
     }
 }
 
+/// Asks for the cache lines of the row [`ROWS_AHEAD`] after `rows[i]`:
+/// below the root a node's rows are scattered over the whole matrix, and
+/// each one's bins and gradient would be a cache miss.
+#[inline(always)]
+fn prefetch_row(binned: &Binned, grad: &[Grad32], rows: &[u32], i: usize, first: usize) {
+    if let Some(&ahead) = rows.get(i + ROWS_AHEAD) {
+        let ahead = ahead as usize;
+        if let Some(s) = binned.row_slots.get(ahead * binned.width + first) {
+            crate::prefetch::read(s);
+        }
+        if let Some(g) = grad.get(ahead) {
+            crate::prefetch::read(g);
+        }
+    }
+}
+
 /// [`fill`] for any number of features.
 fn fill_any(
     binned: &Binned,
@@ -145,7 +162,8 @@ fn fill_any(
 ) {
     let width = binned.width;
     let base = binned.offsets[features.start];
-    for &r in rows {
+    for (i, &r) in rows.iter().enumerate() {
+        prefetch_row(binned, grad, rows, i, features.start);
         let r = r as usize;
         let gp = GradPair::from(grad[r]);
         let slots = &binned.row_slots[r * width + features.start..r * width + features.end];
@@ -172,7 +190,8 @@ fn fill_n<const N: usize>(
 ) {
     let width = binned.width;
     let base = binned.offsets[first];
-    for &r in rows {
+    for (i, &r) in rows.iter().enumerate() {
+        prefetch_row(binned, grad, rows, i, first);
         let r = r as usize;
         let gp = GradPair::from(grad[r]);
         let at = r * width + first;

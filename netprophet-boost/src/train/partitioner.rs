@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use super::bins::Binned;
 use super::histogram::PARALLEL_ROWS;
+use crate::prefetch::ROWS_AHEAD;
 
 /// Which way a split sends a row, from the feature's column of slots.
 #[derive(Clone, Copy)]
@@ -37,6 +38,14 @@ impl<'a> SplitTest<'a> {
         }
     }
 
+    /// Asks for the cache line of `row`'s slot, to be tested soon.
+    #[inline(always)]
+    pub fn prefetch(&self, row: u32) {
+        if let Some(s) = self.slots.get(row as usize) {
+            crate::prefetch::read(s);
+        }
+    }
+
     /// Whether `row` goes left.
     #[inline]
     pub fn goes_left(&self, row: u32) -> bool {
@@ -44,6 +53,31 @@ impl<'a> SplitTest<'a> {
         // The missing slot is above every bin of its feature, so it passes
         // the bin test only by being the missing slot that goes left.
         (slot <= self.limit) | (slot == self.missing_left)
+    }
+}
+
+/// Which way rows go, for [`partition`].
+pub(crate) trait RowTest: Sync {
+    /// Whether `row` goes left.
+    fn goes_left(&self, row: u32) -> bool;
+    /// A hint that `row` is tested soon.
+    fn prefetch(&self, _row: u32) {}
+}
+
+impl RowTest for SplitTest<'_> {
+    #[inline(always)]
+    fn goes_left(&self, row: u32) -> bool {
+        SplitTest::goes_left(self, row)
+    }
+    #[inline(always)]
+    fn prefetch(&self, row: u32) {
+        SplitTest::prefetch(self, row);
+    }
+}
+
+impl<F: Fn(u32) -> bool + Sync> RowTest for F {
+    fn goes_left(&self, row: u32) -> bool {
+        self(row)
     }
 }
 
@@ -55,17 +89,16 @@ impl<'a> SplitTest<'a> {
 /// belongs to advances, since which way a row goes is unpredictable to the
 /// CPU. Writing left rows in place is safe because the write position
 /// never passes the read position.
-fn partition_piece(
-    rows: &mut [u32],
-    scratch: &mut [u32],
-    goes_left: impl Fn(u32) -> bool,
-) -> usize {
+fn partition_piece(rows: &mut [u32], scratch: &mut [u32], test: &impl RowTest) -> usize {
     let n = rows.len();
     let scratch = &mut scratch[..n];
     let mut l = 0usize;
     for i in 0..n {
+        if let Some(&ahead) = rows.get(i + ROWS_AHEAD) {
+            test.prefetch(ahead);
+        }
         let row = rows[i];
-        let go_left = goes_left(row);
+        let go_left = test.goes_left(row);
         // Of the first `i` rows, `l` went left and `i - l` right: both
         // write positions are at most `i`.
         rows[l] = row;
@@ -78,15 +111,11 @@ fn partition_piece(
 /// Stable partition of `rows` (left rows first) using `scratch`, which is
 /// at least as long; returns how many go left. Large nodes (the root and
 /// its children) are cut into pieces partitioned in parallel, then joined.
-pub(crate) fn partition(
-    rows: &mut [u32],
-    scratch: &mut [u32],
-    goes_left: impl Fn(u32) -> bool + Sync,
-) -> usize {
+pub(crate) fn partition(rows: &mut [u32], scratch: &mut [u32], test: &impl RowTest) -> usize {
     let n = rows.len();
     let scratch = &mut scratch[..n];
     if n < 4 * PARALLEL_ROWS || rayon::current_num_threads() < 2 {
-        let l = partition_piece(rows, scratch, goes_left);
+        let l = partition_piece(rows, scratch, test);
         rows[l..].copy_from_slice(&scratch[..n - l]);
         return l;
     }
@@ -94,7 +123,7 @@ pub(crate) fn partition(
     let lefts: Vec<usize> = rows
         .par_chunks_mut(piece)
         .zip(scratch.par_chunks_mut(piece))
-        .map(|(rows, scratch)| partition_piece(rows, scratch, &goes_left))
+        .map(|(rows, scratch)| partition_piece(rows, scratch, test))
         .collect();
     // Left rows move down (never past a piece's own start), then the right
     // rows come back from scratch behind them.
@@ -124,7 +153,7 @@ mod tests {
             let goes_left = |r: u32| r.wrapping_mul(2_654_435_761) % 7 < 3;
             let mut parted = rows.clone();
             let mut scratch = vec![0; n + 5];
-            let n_left = partition(&mut parted, &mut scratch, goes_left);
+            let n_left = partition(&mut parted, &mut scratch, &goes_left);
             let want: Vec<u32> = rows
                 .iter()
                 .copied()

@@ -8,6 +8,7 @@ use super::bins::Binned;
 use super::evaluator::{Applied, SplitEntry};
 use super::partitioner::SplitTest;
 use crate::model::Tree;
+use crate::prefetch::ROWS_AHEAD;
 
 /// Where some of a tree's rows ended: a range of the row buffer and the
 /// node they reached, either a leaf or a split whose children are leaves
@@ -127,7 +128,10 @@ impl BinTree {
             } else {
                 let test = self.test(binned, *node);
                 let v = [self.leaf[r as usize], self.leaf[l as usize]];
-                for &row in set {
+                for (i, &row) in set.iter().enumerate() {
+                    if let Some(&ahead) = set.get(i + ROWS_AHEAD) {
+                        test.prefetch(ahead);
+                    }
                     margin[row as usize - start] += v[usize::from(test.goes_left(row))];
                 }
             }
