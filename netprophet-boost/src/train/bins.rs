@@ -16,6 +16,21 @@ use rayon::prelude::*;
 use super::batches::RowBatches;
 use crate::error::ModelError;
 
+/// The binned rows, row-major, as histogram building reads them.
+pub(crate) enum RowBins {
+    /// Each value's bin within its feature (a missing value: the feature's
+    /// missing slot, `cuts.len()`), when every feature's bins fit a byte.
+    /// Every feature then has at least 256 histogram slots, so a byte
+    /// indexes its slots with no bound to check, and the matrix is half
+    /// the size: below the root a node's rows are scattered over it.
+    Narrow(Vec<u8>),
+    /// Each value's histogram slot (the feature's offset plus its bin).
+    Wide(Vec<u16>),
+}
+
+/// Histogram slots of each feature when the rows are [`RowBins::Narrow`].
+pub(crate) const NARROW_SLOTS: usize = 256;
+
 /// Bin index of a missing value.
 pub(crate) const MISSING: u16 = u16::MAX;
 
@@ -35,9 +50,9 @@ pub(crate) struct Binned {
     /// Total histogram slots (bins of all features, plus one missing slot
     /// per feature, which split finding never reads).
     pub slots: usize,
-    /// Row-major histogram slots (feature offset + bin, or the feature's
-    /// missing slot), so building a histogram is one indexed add per value.
-    pub row_slots: Vec<u16>,
+    /// The rows, row-major, for building histograms: one indexed add per
+    /// value.
+    pub row_bins: RowBins,
     /// The same slots feature-major (`rows` per feature), for partitioning
     /// a node by one feature with dense reads.
     pub col_slots: Vec<u16>,
@@ -153,22 +168,38 @@ impl Binned {
         same_rows(at, rows)?;
         let (cuts, min_vals): (Vec<Vec<f32>>, Vec<f32>) = sketches
             .into_par_iter()
-            .zip(counts)
-            .map(|(s, n)| feature_cuts(&s.summary(), n, max_bin))
+            .zip(&counts)
+            .map(|(s, &n)| feature_cuts(&s.summary(), n, max_bin))
             .unzip();
+        // A byte per value holds every bin, and the missing slot of the
+        // features that have missing values; each feature then gets at
+        // least a byte's worth of slots (all slots still fit a u16).
+        let narrow = cuts
+            .iter()
+            .zip(&counts)
+            .all(|(c, &n)| c.len() + usize::from(n < rows) <= NARROW_SLOTS)
+            && width * (NARROW_SLOTS + 1) <= usize::from(MISSING);
         let mut offsets = Vec::with_capacity(width);
         let mut slots = 0;
         for c in &cuts {
             offsets.push(slots);
             // Bins 0..cuts.len(), then the missing slot.
-            slots += c.len() + 1;
+            slots += if narrow {
+                (c.len() + 1).max(NARROW_SLOTS)
+            } else {
+                c.len() + 1
+            };
         }
 
         // Pass 3: a value's bin counts the cuts at or below it (the last
         // bin holds anything above, as in XGBoost's bin search); missing
         // values take the slot past the last bin.
         let mut col_slots = vec![0u16; rows * width];
-        let mut row_slots = vec![0u16; rows * width];
+        let mut row_bins = if narrow {
+            RowBins::Narrow(vec![0u8; rows * width])
+        } else {
+            RowBins::Wide(vec![0u16; rows * width])
+        };
         let mut at = 0usize;
         batches.for_each_batch(&mut |b: &[f32]| {
             let n = batch_rows(b, width, at, rows)?;
@@ -188,18 +219,22 @@ impl Binned {
                         *slot = (off + bin) as u16;
                     }
                 });
+            // The row-major copy.
             let col_slots = &col_slots;
-            row_slots[at * width..(at + n) * width]
-                .par_chunks_mut(width * 4096)
-                .enumerate()
-                .for_each(|(c, block)| {
-                    let first = at + c * 4096;
-                    for (k, row) in block.chunks_mut(width).enumerate() {
-                        for (f, slot) in row.iter_mut().enumerate() {
-                            *slot = col_slots[f * rows + first + k];
-                        }
-                    }
-                });
+            let offsets = &offsets;
+            match &mut row_bins {
+                RowBins::Narrow(bins) => {
+                    transpose(&mut bins[at * width..(at + n) * width], width, |f, k| {
+                        // Below 256 by the choice of `narrow`.
+                        (usize::from(col_slots[f * rows + at + k]) - offsets[f]) as u8
+                    })
+                }
+                RowBins::Wide(slots) => {
+                    transpose(&mut slots[at * width..(at + n) * width], width, |f, k| {
+                        col_slots[f * rows + at + k]
+                    })
+                }
+            }
             at += n;
             Ok(())
         })?;
@@ -209,7 +244,7 @@ impl Binned {
             min_vals,
             offsets,
             slots,
-            row_slots,
+            row_bins,
             col_slots,
             rows,
             width,
@@ -231,6 +266,15 @@ impl Binned {
         }
     }
 
+    /// Histogram slot of row `r`'s feature `f`, from the row-major copy.
+    #[cfg(test)]
+    pub fn row_slot(&self, r: usize, f: usize) -> usize {
+        match &self.row_bins {
+            RowBins::Narrow(bins) => self.offsets[f] + usize::from(bins[r * self.width + f]),
+            RowBins::Wide(slots) => usize::from(slots[r * self.width + f]),
+        }
+    }
+
     /// Bin of row `r`'s feature `f`, `MISSING` for a missing value.
     #[cfg(test)]
     pub fn bin(&self, r: usize, f: usize) -> u16 {
@@ -241,6 +285,20 @@ impl Binned {
             (slot - self.offsets[f]) as u16
         }
     }
+}
+
+/// Fills the row-major `dst` (`width` values a row) with `value(f, k)`
+/// for feature `f` of row `k`, 4 096 rows per parallel task.
+fn transpose<T: Send>(dst: &mut [T], width: usize, value: impl Fn(usize, usize) -> T + Sync) {
+    dst.par_chunks_mut(width * 4096)
+        .enumerate()
+        .for_each(|(c, block)| {
+            for (k, row) in block.chunks_mut(width).enumerate() {
+                for (f, v) in row.iter_mut().enumerate() {
+                    *v = value(f, c * 4096 + k);
+                }
+            }
+        });
 }
 
 /// Rows in batch `b`, which must hold whole rows of `width` features and,
@@ -689,7 +747,7 @@ mod tests {
                         b.cuts[f].partition_point(|&c| c <= v) as u16
                     };
                     proptest::prop_assert_eq!(b.bin(r, f), want);
-                    proptest::prop_assert_eq!(b.row_slots[r * 2 + f], b.col_slots[f * b.rows + r]);
+                    proptest::prop_assert_eq!(b.row_slot(r, f), usize::from(b.col_slots[f * b.rows + r]));
                 }
             }
         }

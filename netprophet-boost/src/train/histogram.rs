@@ -10,7 +10,9 @@
 
 use rayon::prelude::*;
 
-use super::bins::Binned;
+use std::ops::Range;
+
+use super::bins::{Binned, RowBins, NARROW_SLOTS};
 use crate::prefetch::ROWS_AHEAD;
 
 /// A row's gradient and hessian as computed, in float32 (as XGBoost keeps
@@ -117,33 +119,137 @@ fn fill(
     binned: &Binned,
     grad: &[Grad32],
     rows: &[u32],
-    features: std::ops::Range<usize>,
+    features: Range<usize>,
+    piece: &mut [GradPair],
+) {
+    match &binned.row_bins {
+        RowBins::Narrow(bins) => fill_narrow(binned, bins, grad, rows, features, piece),
+        RowBins::Wide(slots) => fill_wide(binned, slots, grad, rows, features, piece),
+    }
+}
+
+/// [`fill`] from one-byte bins: each feature's first 256 slots are an
+/// array a byte indexes.
+fn fill_narrow(
+    binned: &Binned,
+    bins: &[u8],
+    grad: &[Grad32],
+    rows: &[u32],
+    features: Range<usize>,
+    piece: &mut [GradPair],
+) {
+    // Each feature's slots, in order: the first 256 of them.
+    let mut regions: Vec<&mut [GradPair; NARROW_SLOTS]> = Vec::with_capacity(features.len());
+    let base = binned.offsets[features.start];
+    let mut rest = piece;
+    let mut taken = base;
+    for f in features.clone() {
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(binned.offsets[f] - taken);
+        // Every feature has at least 256 slots when the bins are narrow.
+        let Some((region, tail)) = tail.split_first_chunk_mut::<NARROW_SLOTS>() else {
+            return;
+        };
+        regions.push(region);
+        rest = tail;
+        taken = binned.offsets[f] + NARROW_SLOTS;
+    }
+    // With the number of features a constant the per-row loop unrolls.
+    macro_rules! by_width {
+        ($($n:literal)*) => {
+            match regions.len() {
+                $($n => {
+                    if let Ok(regions) = <[_; $n]>::try_from(regions) {
+                        fill_narrow_n::<$n>(binned, bins, grad, rows, features.start, regions);
+                    }
+                })*
+                _ => fill_narrow_any(binned, bins, grad, rows, features.start, regions),
+            }
+        };
+    }
+    by_width!(1 2 3 4 5 6 7 8 9);
+}
+
+/// [`fill_narrow`] for `N` features from `first`.
+#[inline(always)]
+fn fill_narrow_n<const N: usize>(
+    binned: &Binned,
+    bins: &[u8],
+    grad: &[Grad32],
+    rows: &[u32],
+    first: usize,
+    mut regions: [&mut [GradPair; NARROW_SLOTS]; N],
+) {
+    let width = binned.width;
+    for (i, &r) in rows.iter().enumerate() {
+        prefetch_row(bins, width, grad, rows, i, first);
+        let r = r as usize;
+        let gp = GradPair::from(grad[r]);
+        let at = r * width + first;
+        for (region, &bin) in regions.iter_mut().zip(&bins[at..at + N]) {
+            region[usize::from(bin)] += gp;
+        }
+    }
+}
+
+/// [`fill_narrow`] for any number of features.
+fn fill_narrow_any(
+    binned: &Binned,
+    bins: &[u8],
+    grad: &[Grad32],
+    rows: &[u32],
+    first: usize,
+    mut regions: Vec<&mut [GradPair; NARROW_SLOTS]>,
+) {
+    let width = binned.width;
+    let n = regions.len();
+    for (i, &r) in rows.iter().enumerate() {
+        prefetch_row(bins, width, grad, rows, i, first);
+        let r = r as usize;
+        let gp = GradPair::from(grad[r]);
+        let at = r * width + first;
+        for (region, &bin) in regions.iter_mut().zip(&bins[at..at + n]) {
+            region[usize::from(bin)] += gp;
+        }
+    }
+}
+
+/// [`fill`] from two-byte histogram slots.
+fn fill_wide(
+    binned: &Binned,
+    slots: &[u16],
+    grad: &[Grad32],
+    rows: &[u32],
+    features: Range<usize>,
     piece: &mut [GradPair],
 ) {
     // With the number of features a constant the per-row loop unrolls;
     // the common widths get their own copy.
-    match features.len() {
-        1 => fill_n::<1>(binned, grad, rows, features.start, piece),
-        2 => fill_n::<2>(binned, grad, rows, features.start, piece),
-        3 => fill_n::<3>(binned, grad, rows, features.start, piece),
-        4 => fill_n::<4>(binned, grad, rows, features.start, piece),
-        5 => fill_n::<5>(binned, grad, rows, features.start, piece),
-        6 => fill_n::<6>(binned, grad, rows, features.start, piece),
-        7 => fill_n::<7>(binned, grad, rows, features.start, piece),
-        8 => fill_n::<8>(binned, grad, rows, features.start, piece),
-        9 => fill_n::<9>(binned, grad, rows, features.start, piece),
-        _ => fill_any(binned, grad, rows, features, piece),
+    macro_rules! by_width {
+        ($($n:literal)*) => {
+            match features.len() {
+                $($n => fill_wide_n::<$n>(binned, slots, grad, rows, features.start, piece),)*
+                _ => fill_wide_any(binned, slots, grad, rows, features, piece),
+            }
+        };
     }
+    by_width!(1 2 3 4 5 6 7 8 9);
 }
 
 /// Asks for the cache lines of the row [`ROWS_AHEAD`] after `rows[i]`:
 /// below the root a node's rows are scattered over the whole matrix, and
 /// each one's bins and gradient would be a cache miss.
 #[inline(always)]
-fn prefetch_row(binned: &Binned, grad: &[Grad32], rows: &[u32], i: usize, first: usize) {
+fn prefetch_row<T>(
+    matrix: &[T],
+    width: usize,
+    grad: &[Grad32],
+    rows: &[u32],
+    i: usize,
+    first: usize,
+) {
     if let Some(&ahead) = rows.get(i + ROWS_AHEAD) {
         let ahead = ahead as usize;
-        if let Some(s) = binned.row_slots.get(ahead * binned.width + first) {
+        if let Some(s) = matrix.get(ahead * width + first) {
             crate::prefetch::read(s);
         }
         if let Some(g) = grad.get(ahead) {
@@ -152,22 +258,23 @@ fn prefetch_row(binned: &Binned, grad: &[Grad32], rows: &[u32], i: usize, first:
     }
 }
 
-/// [`fill`] for any number of features.
-fn fill_any(
+/// [`fill_wide`] for any number of features.
+fn fill_wide_any(
     binned: &Binned,
+    slots: &[u16],
     grad: &[Grad32],
     rows: &[u32],
-    features: std::ops::Range<usize>,
+    features: Range<usize>,
     piece: &mut [GradPair],
 ) {
     let width = binned.width;
     let base = binned.offsets[features.start];
     for (i, &r) in rows.iter().enumerate() {
-        prefetch_row(binned, grad, rows, i, features.start);
+        prefetch_row(slots, width, grad, rows, i, features.start);
         let r = r as usize;
         let gp = GradPair::from(grad[r]);
-        let slots = &binned.row_slots[r * width + features.start..r * width + features.end];
-        let (quads, rest) = slots.as_chunks::<4>();
+        let row = &slots[r * width + features.start..r * width + features.end];
+        let (quads, rest) = row.as_chunks::<4>();
         for quad in quads {
             for &slot in quad {
                 piece[usize::from(slot) - base] += gp;
@@ -179,10 +286,11 @@ fn fill_any(
     }
 }
 
-/// [`fill`] for `N` features from `first`.
+/// [`fill_wide`] for `N` features from `first`.
 #[inline(always)]
-fn fill_n<const N: usize>(
+fn fill_wide_n<const N: usize>(
     binned: &Binned,
+    slots: &[u16],
     grad: &[Grad32],
     rows: &[u32],
     first: usize,
@@ -191,11 +299,11 @@ fn fill_n<const N: usize>(
     let width = binned.width;
     let base = binned.offsets[first];
     for (i, &r) in rows.iter().enumerate() {
-        prefetch_row(binned, grad, rows, i, first);
+        prefetch_row(slots, width, grad, rows, i, first);
         let r = r as usize;
         let gp = GradPair::from(grad[r]);
         let at = r * width + first;
-        for &slot in &binned.row_slots[at..at + N] {
+        for &slot in &slots[at..at + N] {
             piece[usize::from(slot) - base] += gp;
         }
     }
@@ -228,18 +336,35 @@ mod tests {
 
     #[test]
     fn a_histogram_is_the_same_bits_on_any_number_of_threads() {
+        // One-byte and two-byte bins, each with an unrolled width and a
+        // width above the unrolled ones.
+        for (width, max_bin, narrow) in [
+            (5, 64, true),
+            (5, 1000, false),
+            (12, 64, true),
+            (12, 1000, false),
+        ] {
+            same_bits(width, max_bin, narrow);
+        }
+    }
+
+    fn same_bits(width: usize, max_bin: usize, narrow: bool) {
         let n = 5 * PARALLEL_ROWS + 3;
-        let width = 5;
         let x: Vec<f32> = (0..n * width)
             .map(|i| {
                 if i % 11 == 0 {
                     f32::NAN
                 } else {
-                    ((i * 7919) % 1000) as f32 / 7.0
+                    ((i * 7919) % 100_003) as f32 / 7.0
                 }
             })
             .collect();
-        let binned = Binned::new(&x, width, None, 64).unwrap();
+        let binned = Binned::new(&x, width, None, max_bin).unwrap();
+        assert_eq!(
+            matches!(binned.row_bins, RowBins::Narrow(_)),
+            narrow,
+            "{width} {max_bin}"
+        );
         let grad: Vec<Grad32> = (0..n)
             .map(|i| Grad32 {
                 g: ((i * 31) % 97) as f32 / 13.0 - 3.0,
@@ -257,11 +382,12 @@ mod tests {
             .build()
             .unwrap()
             .install(|| build_hist(&binned, &grad, &rows));
-        // The plain definition: each bin a chain over the rows in order.
+        // The plain definition, from the column-major slots: each bin a
+        // chain over the rows in order.
         let mut want = vec![GradPair::default(); binned.slots];
         for &r in &rows {
             for f in 0..width {
-                let slot = binned.row_slots[r as usize * width + f] as usize;
+                let slot = usize::from(binned.col_slots[f * n + r as usize]);
                 want[slot] += GradPair::from(grad[r as usize]);
             }
         }
@@ -269,12 +395,12 @@ mod tests {
             assert_eq!(
                 (a.g.to_bits(), a.h.to_bits()),
                 (c.g.to_bits(), c.h.to_bits()),
-                "{k}"
+                "{width} {max_bin}: {k}"
             );
             assert_eq!(
                 (b.g.to_bits(), b.h.to_bits()),
                 (c.g.to_bits(), c.h.to_bits()),
-                "{k}"
+                "{width} {max_bin}: {k}"
             );
         }
     }
