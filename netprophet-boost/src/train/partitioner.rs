@@ -10,31 +10,34 @@ use super::histogram::PARALLEL_ROWS;
 use crate::prefetch::ROWS_AHEAD;
 
 /// Which way a split sends a row, from the feature's column of slots.
+///
+/// A feature's slots are its bins in order and then its missing slot, so
+/// the rows going right are those whose slot lies in one range: from the
+/// bin after the split's up to the last bin (missing values going left)
+/// or the missing slot (missing values going right). One subtraction and
+/// one unsigned comparison test that range.
 #[derive(Clone, Copy)]
 pub(crate) struct SplitTest<'a> {
     slots: &'a [u16],
-    /// The last slot going left among the feature's bins (`-1` when none
-    /// does): the split's bin plus the feature's first slot.
-    limit: i32,
-    /// The feature's missing slot when missing values go left, else a
-    /// value no slot has.
-    missing_left: i32,
+    /// The first slot going right: the split's bin plus one, plus the
+    /// feature's first slot.
+    start: u32,
+    /// How many slots from `start` go right.
+    span: u32,
 }
 
 impl<'a> SplitTest<'a> {
     /// The test of a split of `feature` after `bin` (`-1`: below every
     /// value), missing values going left when `default_left`.
     pub fn new(binned: &'a Binned, feature: usize, bin: i32, default_left: bool) -> Self {
-        // Slots are u16, so they and these bounds fit an i32.
-        let off = binned.offsets[feature] as i32;
+        // Slots are u16 and `bin` is at least -1 and below the missing
+        // slot, so `start` is at most the missing slot.
+        let start = (binned.offsets[feature] as i64 + i64::from(bin) + 1) as u32;
+        let missing = binned.missing_slot(feature) as u32;
         SplitTest {
             slots: &binned.col_slots[feature * binned.rows..(feature + 1) * binned.rows],
-            limit: off + bin,
-            missing_left: if default_left {
-                binned.missing_slot(feature) as i32
-            } else {
-                -2
-            },
+            start,
+            span: missing - start + u32::from(!default_left),
         }
     }
 
@@ -49,10 +52,8 @@ impl<'a> SplitTest<'a> {
     /// Whether `row` goes left.
     #[inline]
     pub fn goes_left(&self, row: u32) -> bool {
-        let slot = i32::from(self.slots[row as usize]);
-        // The missing slot is above every bin of its feature, so it passes
-        // the bin test only by being the missing slot that goes left.
-        (slot <= self.limit) | (slot == self.missing_left)
+        // Below `start` the subtraction wraps to a large number.
+        u32::from(self.slots[row as usize]).wrapping_sub(self.start) >= self.span
     }
 }
 
@@ -177,5 +178,40 @@ mod tests {
         let above = SplitTest::new(&binned, 0, last, false);
         let left: Vec<bool> = (0..4).map(|r| above.goes_left(r)).collect();
         assert_eq!(left, [true, false, true, true]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_split_sends_left_the_bins_up_to_its_own_and_missing_values_by_default(
+            raw in proptest::collection::vec((-30i32..30, 0u8..8), 1..300),
+            other in proptest::collection::vec(-5i32..5, 300),
+            max_bin in 2usize..300,
+            pick in 0usize..1000,
+            default_left: bool,
+        ) {
+            // Two features, so the second one's slots start after the
+            // first one's; the first has missing values.
+            let x: Vec<f32> = raw
+                .iter()
+                .zip(&other)
+                .flat_map(|(&(v, m), &o)| [if m == 0 { f32::NAN } else { v as f32 / 3.0 }, o as f32])
+                .collect();
+            let binned = Binned::new(&x, 2, None, max_bin).unwrap();
+            for f in 0..2 {
+                let bins = binned.cuts[f].len() as i32;
+                // Every split from below the first bin to after the last.
+                let bin = (pick as i32 % (bins + 1)) - 1;
+                let test = SplitTest::new(&binned, f, bin, default_left);
+                for r in 0..raw.len() {
+                    let b = binned.bin(r, f);
+                    let want = if b == crate::train::bins::MISSING {
+                        default_left
+                    } else {
+                        i32::from(b) <= bin
+                    };
+                    proptest::prop_assert_eq!(test.goes_left(r as u32), want, "row {} bin {}", r, b);
+                }
+            }
+        }
     }
 }
