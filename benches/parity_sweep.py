@@ -50,7 +50,7 @@ def random_params(rng, n_features):
          "min_child_weight": rng.choice([0, 0.1, 1, 1, 3, 10]),
          "lambda": rng.choice([0, 0.5, 1, 1, 3]),
          "gamma": rng.choice([0, 0, 0.1, 0.2, 0.5, 1.0, 3.0]),
-         "max_bin": rng.choice([8, 16, 32, 64, 256, 256]),
+         "max_bin": rng.choice([8, 16, 32, 64, 256, 256, 1024]),
          "alpha": rng.choice([0, 0, 0, 0.1, 1.0]),
          "max_delta_step": rng.choice([0, 0, 0, 0.5, 2.0]),
          "scale_pos_weight": rng.choice([1, 1, 1, 3, 10])}
