@@ -158,47 +158,28 @@ fn fill_narrow(
         ($($n:literal)*) => {
             match regions.len() {
                 $($n => {
-                    if let Ok(regions) = <[_; $n]>::try_from(regions) {
-                        fill_narrow_n::<$n>(binned, bins, grad, rows, features.start, regions);
+                    if let Ok(mut regions) = <[_; $n]>::try_from(regions) {
+                        fill_narrow_rows(binned, bins, grad, rows, features.start, &mut regions);
                     }
                 })*
-                _ => fill_narrow_any(binned, bins, grad, rows, features.start, regions),
+                _ => fill_narrow_rows(binned, bins, grad, rows, features.start, &mut regions),
             }
         };
     }
     by_width!(1 2 3 4 5 6 7 8 9);
 }
 
-/// [`fill_narrow`] for `N` features from `first`.
+/// [`fill_narrow`] for the features from `first` whose slots are
+/// `regions`. Inlined into each caller: where `regions` is an array, its
+/// length is a constant and the per-row loop unrolls.
 #[inline(always)]
-fn fill_narrow_n<const N: usize>(
+fn fill_narrow_rows(
     binned: &Binned,
     bins: &[u8],
     grad: &[Grad32],
     rows: &[u32],
     first: usize,
-    mut regions: [&mut [GradPair; NARROW_SLOTS]; N],
-) {
-    let width = binned.width;
-    for (i, &r) in rows.iter().enumerate() {
-        prefetch_row(bins, width, grad, rows, i, first);
-        let r = r as usize;
-        let gp = GradPair::from(grad[r]);
-        let at = r * width + first;
-        for (region, &bin) in regions.iter_mut().zip(&bins[at..at + N]) {
-            region[usize::from(bin)] += gp;
-        }
-    }
-}
-
-/// [`fill_narrow`] for any number of features.
-fn fill_narrow_any(
-    binned: &Binned,
-    bins: &[u8],
-    grad: &[Grad32],
-    rows: &[u32],
-    first: usize,
-    mut regions: Vec<&mut [GradPair; NARROW_SLOTS]>,
+    regions: &mut [&mut [GradPair; NARROW_SLOTS]],
 ) {
     let width = binned.width;
     let n = regions.len();
