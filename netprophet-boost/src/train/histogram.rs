@@ -183,6 +183,18 @@ fn fill_narrow_rows(
 ) {
     let width = binned.width;
     let n = regions.len();
+    if let Some(all) = consecutive(rows) {
+        // The root's rows (without row sampling) are every row in order:
+        // read straight through, which the hardware prefetcher follows.
+        let rows = bins[all.start * width..all.end * width].chunks_exact(width);
+        for (row, &g) in rows.zip(&grad[all]) {
+            let gp = GradPair::from(g);
+            for (region, &bin) in regions.iter_mut().zip(&row[first..first + n]) {
+                region[usize::from(bin)] += gp;
+            }
+        }
+        return;
+    }
     for (i, &r) in rows.iter().enumerate() {
         prefetch_row(bins, width, grad, rows, i, first);
         let r = r as usize;
@@ -192,6 +204,14 @@ fn fill_narrow_rows(
             region[usize::from(bin)] += gp;
         }
     }
+}
+
+/// The range `rows` covers when it holds every row of it in order.
+fn consecutive(rows: &[u32]) -> Option<Range<usize>> {
+    let (&first, &last) = (rows.first()?, rows.last()?);
+    let (first, last) = (first as usize, last as usize);
+    // Ascending and distinct, so as many as the span means all of it.
+    (last.checked_sub(first)? + 1 == rows.len()).then_some(first..last + 1)
 }
 
 /// [`fill`] from two-byte histogram slots.
@@ -352,21 +372,32 @@ mod tests {
                 h: ((i * 17) % 89) as f32 / 89.0 + 0.01,
             })
             .collect();
-        let rows: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 1).collect();
+        // Scattered rows, and every row of a range (read straight through).
+        for rows in [
+            (0..n as u32).filter(|r| r % 3 != 1).collect::<Vec<_>>(),
+            (0..n as u32).collect(),
+            (7..n as u32 - 5).collect(),
+        ] {
+            same_bits_of(&binned, &grad, &rows, width, max_bin);
+        }
+    }
+
+    fn same_bits_of(binned: &Binned, grad: &[Grad32], rows: &[u32], width: usize, max_bin: usize) {
+        let n = binned.rows;
         let one = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()
             .unwrap()
-            .install(|| build_hist(&binned, &grad, &rows));
+            .install(|| build_hist(binned, grad, rows));
         let three = rayon::ThreadPoolBuilder::new()
             .num_threads(3)
             .build()
             .unwrap()
-            .install(|| build_hist(&binned, &grad, &rows));
+            .install(|| build_hist(binned, grad, rows));
         // The plain definition, from the column-major slots: each bin a
         // chain over the rows in order.
         let mut want = vec![GradPair::default(); binned.slots];
-        for &r in &rows {
+        for &r in rows {
             for f in 0..width {
                 let slot = usize::from(binned.col_slots[f * n + r as usize]);
                 want[slot] += GradPair::from(grad[r as usize]);
