@@ -1,7 +1,8 @@
 //! Training rows that need not all be in memory: the features arrive in
 //! batches, pass after pass, and the trainer keeps only what it trains
-//! on (the binned rows, one `u16` per value in two layouts, and per row
-//! the label, weight, margin and gradient). The features themselves are
+//! on (the binned rows, in two layouts: a `u16` per value by feature and
+//! a `u8` or `u16` by row, and per row the label, weight, margin and
+//! gradient). The features themselves are
 //! never held, so rows that would take gigabytes as `f32` (or more, as
 //! the `f64` a data frame holds) train in a fraction of it.
 //!
