@@ -611,6 +611,45 @@ fn prune(src: &[Entry], max: usize) -> Vec<Entry> {
 mod tests {
     use super::*;
 
+    /// Whether the row-major bins are one byte, and that they agree with
+    /// the feature-major slots.
+    fn narrow_and_consistent(b: &Binned) -> bool {
+        for r in 0..b.rows {
+            for f in 0..b.width {
+                assert_eq!(b.row_slot(r, f), usize::from(b.col_slots[f * b.rows + r]));
+            }
+        }
+        matches!(b.row_bins, RowBins::Narrow(_))
+    }
+
+    #[test]
+    fn one_byte_bins_where_every_bin_and_missing_slot_fits_a_byte() {
+        // 256 distinct values: 256 bins, no missing slot in use.
+        let dense: Vec<f32> = (0..256).map(|v| v as f32).collect();
+        let b = Binned::new(&dense, 1, None, 256).unwrap();
+        assert_eq!(b.cuts[0].len(), 256);
+        assert!(narrow_and_consistent(&b));
+        // The same and a missing value: 256 bins and a missing slot.
+        let mut with_nan = dense.clone();
+        with_nan.push(f32::NAN);
+        let b = Binned::new(&with_nan, 1, None, 256).unwrap();
+        assert!(!narrow_and_consistent(&b));
+        // 255 bins and a missing slot fit.
+        let b = Binned::new(&with_nan[1..], 1, None, 256).unwrap();
+        assert_eq!(b.cuts[0].len(), 255);
+        assert!(narrow_and_consistent(&b));
+        // More than 256 bins.
+        let many: Vec<f32> = (0..600).map(|v| v as f32).collect();
+        assert!(!narrow_and_consistent(
+            &Binned::new(&many, 1, None, 1000).unwrap()
+        ));
+        // So many features that 256 slots each would not fit a u16.
+        let wide: Vec<f32> = (0..300 * 3).map(|v| (v % 7) as f32).collect();
+        let b = Binned::new(&wide, 300, None, 256).unwrap();
+        assert!(!narrow_and_consistent(&b));
+        assert!(b.slots <= usize::from(MISSING));
+    }
+
     #[test]
     fn bins_match_the_saved_comparison() {
         let x = [1.0f32, 5.0, 3.0, f32::NAN, 3.0, 2.0];
