@@ -31,6 +31,13 @@ pub(crate) enum RowBins {
 /// Histogram slots of each feature when the rows are [`RowBins::Narrow`].
 pub(crate) const NARROW_SLOTS: usize = 256;
 
+/// The first of the four spare slots (never read: past every bin and the
+/// missing slot) that a hot bin's rows point at in the row-major copy.
+pub(crate) const SPARE: u8 = 252;
+
+/// Hot bins kept at most.
+pub(crate) const MAX_HOT: usize = 4;
+
 /// Bin index of a missing value.
 pub(crate) const MISSING: u16 = u16::MAX;
 
@@ -63,6 +70,12 @@ pub(crate) struct Binned {
     /// No value is missing (XGBoost then sums a node's gradients from
     /// the first feature's histogram instead of row by row).
     pub dense: bool,
+    /// Features whose bins repeat from row to row (one-byte bins only):
+    /// `(feature, bin)`, at most [`MAX_HOT`]. In the row-major copy the
+    /// rows of that bin point at the spare slots [`SPARE`].. in turn
+    /// instead, and the histogram fill sums the bin in a register (see
+    /// `histogram::fill_narrow_rows`).
+    pub hot: Vec<(usize, u8)>,
 }
 
 impl Binned {
@@ -239,6 +252,15 @@ impl Binned {
             Ok(())
         })?;
         same_rows(at, rows)?;
+        // On one thread the fill's other features keep the CPU busy while
+        // a hot bin's rows wait (the register sum measured 1.03x the time);
+        // on more, a thread may hold little else (0.9x).
+        let hot = match &mut row_bins {
+            RowBins::Narrow(bins) if rayon::current_num_threads() > 1 => {
+                mark_hot(bins, &col_slots, &offsets, &cuts, rows)
+            }
+            _ => Vec::new(),
+        };
         Ok(Binned {
             cuts,
             min_vals,
@@ -249,6 +271,7 @@ impl Binned {
             rows,
             width,
             dense,
+            hot,
         })
     }
 
@@ -270,7 +293,14 @@ impl Binned {
     #[cfg(test)]
     pub fn row_slot(&self, r: usize, f: usize) -> usize {
         match &self.row_bins {
-            RowBins::Narrow(bins) => self.offsets[f] + usize::from(bins[r * self.width + f]),
+            RowBins::Narrow(bins) => {
+                let byte = bins[r * self.width + f];
+                let bin = match self.hot.iter().find(|h| h.0 == f) {
+                    Some(&(_, hot)) if byte >= SPARE => hot,
+                    _ => byte,
+                };
+                self.offsets[f] + usize::from(bin)
+            }
             RowBins::Wide(slots) => usize::from(slots[r * self.width + f]),
         }
     }
@@ -285,6 +315,57 @@ impl Binned {
             (slot - self.offsets[f]) as u16
         }
     }
+}
+
+/// Finds the features whose rows run in one bin (a packet count that is
+/// nearly always 3, a flag): each has a bin that at least a quarter of
+/// all rows share with the row before. Adding such rows to a histogram
+/// one after another waits, row after row, for the store of the same
+/// slot; so in the row-major one-byte `bins` their rows point at the
+/// spare slots in turn, and the fill sums the bin in a register. Keeps
+/// the [`MAX_HOT`] most repeated, only where the spare slots are free.
+fn mark_hot(
+    bins: &mut [u8],
+    col_slots: &[u16],
+    offsets: &[usize],
+    cuts: &[Vec<f32>],
+    rows: usize,
+) -> Vec<(usize, u8)> {
+    let width = offsets.len();
+    let mut found: Vec<(usize, usize, u8)> = (0..width)
+        .into_par_iter()
+        .filter(|&f| cuts[f].len() < usize::from(SPARE))
+        .filter_map(|f| {
+            let col = &col_slots[f * rows..(f + 1) * rows];
+            let mut repeats = vec![0usize; usize::from(SPARE)];
+            for pair in col.windows(2) {
+                if pair[0] == pair[1] {
+                    repeats[usize::from(pair[0]) - offsets[f]] += 1;
+                }
+            }
+            let (bin, &count) = repeats.iter().enumerate().max_by_key(|&(_, c)| *c)?;
+            (count >= rows / 4 && count > 0).then_some((count, f, bin as u8))
+        })
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    found.truncate(MAX_HOT);
+    let mut hot: Vec<(usize, u8)> = found.into_iter().map(|(_, f, b)| (f, b)).collect();
+    hot.sort();
+    if !hot.is_empty() {
+        bins.par_chunks_mut(width * 4096)
+            .enumerate()
+            .for_each(|(c, block)| {
+                for (k, row) in block.chunks_mut(width).enumerate() {
+                    let r = c * 4096 + k;
+                    for &(f, bin) in &hot {
+                        if row[f] == bin {
+                            row[f] = SPARE + (r % 4) as u8;
+                        }
+                    }
+                }
+            });
+    }
+    hot
 }
 
 /// Fills the row-major `dst` (`width` values a row) with `value(f, k)`

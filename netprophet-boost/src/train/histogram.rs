@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use std::ops::Range;
 
-use super::bins::{Binned, RowBins, NARROW_SLOTS};
+use super::bins::{Binned, RowBins, MAX_HOT, NARROW_SLOTS, SPARE};
 use crate::prefetch::ROWS_AHEAD;
 
 /// A row's gradient and hessian as computed, in float32 (as XGBoost keeps
@@ -153,16 +153,30 @@ fn fill_narrow(
         rest = tail;
         taken = binned.offsets[f] + NARROW_SLOTS;
     }
+    // The hot bins of these features, by position in `regions`.
+    let hot: Vec<(usize, u8)> = binned
+        .hot
+        .iter()
+        .filter(|h| features.contains(&h.0))
+        .map(|&(f, bin)| (f - features.start, bin))
+        .collect();
+    let first = features.start;
     // With the number of features a constant the per-row loop unrolls.
     macro_rules! by_width {
         ($($n:literal)*) => {
-            match regions.len() {
-                $($n => {
+            match (regions.len(), hot.is_empty()) {
+                $(($n, true) => {
                     if let Ok(mut regions) = <[_; $n]>::try_from(regions) {
-                        fill_narrow_rows(binned, bins, grad, rows, features.start, &mut regions);
+                        fill_narrow_rows::<false>(binned, bins, grad, rows, first, &mut regions, &hot);
                     }
                 })*
-                _ => fill_narrow_rows(binned, bins, grad, rows, features.start, &mut regions),
+                (_, true) => fill_narrow_rows::<false>(binned, bins, grad, rows, first, &mut regions, &hot),
+                $(($n, false) => {
+                    if let Ok(mut regions) = <[_; $n]>::try_from(regions) {
+                        fill_narrow_rows::<true>(binned, bins, grad, rows, first, &mut regions, &hot);
+                    }
+                })*
+                (_, false) => fill_narrow_rows::<true>(binned, bins, grad, rows, first, &mut regions, &hot),
             }
         };
     }
@@ -172,36 +186,59 @@ fn fill_narrow(
 /// [`fill_narrow`] for the features from `first` whose slots are
 /// `regions`. Inlined into each caller: where `regions` is an array, its
 /// length is a constant and the per-row loop unrolls.
+///
+/// `HOT`: some of the features have a hot bin (`hot`: position in
+/// `regions`, bin; see [`Binned::hot`]). Its rows point at spare slots in
+/// the row-major bytes, so the slot loop adds them there, where nobody
+/// reads them, and no two consecutive rows wait for one slot; the bin
+/// itself is summed in a register, each row adding its gradient or
+/// +0.0. Adding +0.0 changes no sum (one that starts at +0.0 is never
+/// -0.0), so the bin gets the same adds in the same order.
 #[inline(always)]
-fn fill_narrow_rows(
+fn fill_narrow_rows<const HOT: bool>(
     binned: &Binned,
     bins: &[u8],
     grad: &[Grad32],
     rows: &[u32],
     first: usize,
     regions: &mut [&mut [GradPair; NARROW_SLOTS]],
+    hot: &[(usize, u8)],
 ) {
     let width = binned.width;
     let n = regions.len();
+    let mut sums = [GradPair::default(); MAX_HOT];
+    let mut add = |row: &[u8], gp: GradPair| {
+        for (region, &bin) in regions.iter_mut().zip(row) {
+            region[usize::from(bin)] += gp;
+        }
+        if HOT {
+            for (sum, &(k, _)) in sums.iter_mut().zip(hot) {
+                let take = u64::from(row.get(k).is_some_and(|&b| b >= SPARE)).wrapping_neg();
+                sum.g += f64::from_bits(gp.g.to_bits() & take);
+                sum.h += f64::from_bits(gp.h.to_bits() & take);
+            }
+        }
+    };
     if let Some(all) = consecutive(rows) {
         // The root's rows (without row sampling) are every row in order:
         // read straight through, which the hardware prefetcher follows.
         let rows = bins[all.start * width..all.end * width].chunks_exact(width);
         for (row, &g) in rows.zip(&grad[all]) {
-            let gp = GradPair::from(g);
-            for (region, &bin) in regions.iter_mut().zip(&row[first..first + n]) {
-                region[usize::from(bin)] += gp;
-            }
+            add(&row[first..first + n], GradPair::from(g));
         }
-        return;
+    } else {
+        for (i, &r) in rows.iter().enumerate() {
+            prefetch_row(bins, width, grad, rows, i, first);
+            let r = r as usize;
+            let at = r * width + first;
+            add(&bins[at..at + n], GradPair::from(grad[r]));
+        }
     }
-    for (i, &r) in rows.iter().enumerate() {
-        prefetch_row(bins, width, grad, rows, i, first);
-        let r = r as usize;
-        let gp = GradPair::from(grad[r]);
-        let at = r * width + first;
-        for (region, &bin) in regions.iter_mut().zip(&bins[at..at + n]) {
-            region[usize::from(bin)] += gp;
+    if HOT {
+        for (sum, &(k, bin)) in sums.iter().zip(hot) {
+            if let Some(region) = regions.get_mut(k) {
+                region[usize::from(bin)] = *sum;
+            }
         }
     }
 }
@@ -364,11 +401,29 @@ mod tests {
                 }
             })
             .collect();
-        let binned = Binned::new(&x, width, None, max_bin).unwrap();
+        // Binned on two threads, a bin that repeats is summed in a
+        // register; on one, it is not.
+        for bin_threads in [1, 2] {
+            let binned = rayon::ThreadPoolBuilder::new()
+                .num_threads(bin_threads)
+                .build()
+                .unwrap()
+                .install(|| Binned::new(&x, width, None, max_bin).unwrap());
+            same_bits_binned(&binned, width, max_bin, narrow, bin_threads > 1);
+        }
+    }
+
+    fn same_bits_binned(binned: &Binned, width: usize, max_bin: usize, narrow: bool, hot: bool) {
+        let n = binned.rows;
         assert_eq!(
             matches!(binned.row_bins, RowBins::Narrow(_)),
             narrow,
             "{width} {max_bin}"
+        );
+        // The runs of feature 0 make its commonest bin hot (one-byte bins).
+        assert_eq!(
+            binned.hot.first().map(|h| h.0),
+            (narrow && hot).then_some(0)
         );
         let grad: Vec<Grad32> = (0..n)
             .map(|i| Grad32 {
@@ -382,7 +437,7 @@ mod tests {
             (0..n as u32).collect(),
             (7..n as u32 - 5).collect(),
         ] {
-            same_bits_of(&binned, &grad, &rows, width, max_bin);
+            same_bits_of(binned, &grad, &rows, width, max_bin);
         }
     }
 
@@ -407,7 +462,13 @@ mod tests {
                 want[slot] += GradPair::from(grad[r as usize]);
             }
         }
-        for (k, ((a, b), c)) in one.iter().zip(&three).zip(&want).enumerate() {
+        // Every bin and missing slot; the padding after them holds what
+        // nobody reads (a hot bin's rows, added to spare slots).
+        let read: Vec<usize> = (0..width)
+            .flat_map(|f| binned.offsets[f]..=binned.missing_slot(f))
+            .collect();
+        for k in read {
+            let (a, b, c) = (one[k], three[k], want[k]);
             assert_eq!(
                 (a.g.to_bits(), a.h.to_bits()),
                 (c.g.to_bits(), c.h.to_bits()),
