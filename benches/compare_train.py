@@ -60,7 +60,6 @@ def quality(y, p):
 
 def compare(path):
     train, test = rows(path)
-    xt = xgb.DMatrix(train[FEATURES].astype(np.float32), label=train["target_5m_degraded"], feature_names=FEATURES)
     xs = xgb.DMatrix(test[FEATURES].astype(np.float32), feature_names=FEATURES)
     params = {"objective": "binary:logistic", "tree_method": "hist", "max_depth": PARAMS["max_depth"],
               "eta": PARAMS["learning_rate"], "max_bin": 256, "nthread": THREADS}

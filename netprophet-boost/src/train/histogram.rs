@@ -154,29 +154,42 @@ fn fill_narrow(
         taken = binned.offsets[f] + NARROW_SLOTS;
     }
     // The hot bins of these features, by position in `regions`.
-    let hot: Vec<(usize, u8)> = binned
-        .hot
-        .iter()
-        .filter(|h| features.contains(&h.0))
-        .map(|&(f, bin)| (f - features.start, bin))
-        .collect();
-    let first = features.start;
-    // With the number of features a constant the per-row loop unrolls.
+    let mut hot = [(0usize, 0u8); MAX_HOT];
+    let mut n_hot = 0;
+    let in_range = binned.hot.iter().filter(|h| features.contains(&h.0));
+    for (slot, &(f, bin)) in hot.iter_mut().zip(in_range) {
+        *slot = (f - features.start, bin);
+        n_hot += 1;
+    }
+    let hot = &hot[..n_hot];
+    if hot.is_empty() {
+        fill_narrow_unrolled::<false>(binned, bins, grad, rows, features.start, regions, hot);
+    } else {
+        fill_narrow_unrolled::<true>(binned, bins, grad, rows, features.start, regions, hot);
+    }
+}
+
+/// [`fill_narrow_rows`] with the number of features a constant where it
+/// is a common one, so that the per-row loop unrolls.
+#[inline(always)]
+fn fill_narrow_unrolled<const HOT: bool>(
+    binned: &Binned,
+    bins: &[u8],
+    grad: &[Grad32],
+    rows: &[u32],
+    first: usize,
+    mut regions: Vec<&mut [GradPair; NARROW_SLOTS]>,
+    hot: &[(usize, u8)],
+) {
     macro_rules! by_width {
         ($($n:literal)*) => {
-            match (regions.len(), hot.is_empty()) {
-                $(($n, true) => {
+            match regions.len() {
+                $($n => {
                     if let Ok(mut regions) = <[_; $n]>::try_from(regions) {
-                        fill_narrow_rows::<false>(binned, bins, grad, rows, first, &mut regions, &hot);
+                        fill_narrow_rows::<HOT>(binned, bins, grad, rows, first, &mut regions, hot);
                     }
                 })*
-                (_, true) => fill_narrow_rows::<false>(binned, bins, grad, rows, first, &mut regions, &hot),
-                $(($n, false) => {
-                    if let Ok(mut regions) = <[_; $n]>::try_from(regions) {
-                        fill_narrow_rows::<true>(binned, bins, grad, rows, first, &mut regions, &hot);
-                    }
-                })*
-                (_, false) => fill_narrow_rows::<true>(binned, bins, grad, rows, first, &mut regions, &hot),
+                _ => fill_narrow_rows::<HOT>(binned, bins, grad, rows, first, &mut regions, hot),
             }
         };
     }

@@ -76,6 +76,8 @@ impl RowTest for SplitTest<'_> {
     }
 }
 
+/// Any rule, for the tests.
+#[cfg(test)]
 impl<F: Fn(u32) -> bool + Sync> RowTest for F {
     fn goes_left(&self, row: u32) -> bool {
         self(row)
