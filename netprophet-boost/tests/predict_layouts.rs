@@ -111,12 +111,18 @@ proptest! {
         let p = Predictor::new(&forest).expect("a predictor");
         let w = width as usize;
         // In half the cases one value in eight is missing (and in the
-        // other half none, so blocks without any take their own path); the
-        // rest sit on and between the thresholds (quarters), so equality
-        // with a threshold is common.
+        // other half none, so blocks without any take their own path); one
+        // in eight is -0.0 or infinite; the rest sit on and between the
+        // thresholds (quarters), so equality with a threshold is common.
         let x: Vec<f32> = raw
             .iter()
-            .map(|&(v, nan)| if missing && nan == 0 { f32::NAN } else { f32::from(v) / 8.0 })
+            .map(|&(v, code)| match code {
+                0 if missing => f32::NAN,
+                // Values whose order is easy to get wrong: negative zero
+                // (equal to a threshold of 0) and the infinities.
+                1 => [-0.0, f32::INFINITY, f32::NEG_INFINITY][usize::from(v as u8) % 3],
+                _ => f32::from(v) / 8.0,
+            })
             .collect();
         let rows = x.len() / w;
         prop_assume!(rows > 0);

@@ -27,6 +27,18 @@ pub(super) const MAX_DEPTH: usize = 8;
 /// slower than 12 on a 100 000-row batch; 16 spilled indexes to the
 /// stack.
 const TREE_LANES: usize = 12;
+/// Trees advanced together for one row without missing values, in the
+/// split arrays `thresholds` and `features` of [`CompleteTrees`]. The
+/// forest is padded to whole groups, so no tree is walked alone (before,
+/// the 8 trees of 200 left over from groups of 12 were). One row, fastest
+/// of 3 alternated runs, against the walk before (12 lanes through the
+/// 8-byte splits): the original model (200 trees of depth 5) 540 against
+/// 659 ns; XGBoost forests trained on the 947 real rows for the
+/// comparison, depth 3 x 100 trees 185 / 195 ns, depth 4 x 150 339 / 353,
+/// depth 5 x 137 354 / 420, depth 6 x 300 958 / 1132, depth 6 x 64
+/// 251 / 259. 16 lanes were as fast except at depth 3 (295 ns) and 24
+/// slower on most.
+const ONE_ROW_LANES: usize = 20;
 /// Rows walked through one group of trees before the next group: the
 /// group's nodes (12 trees of depth 5: 3 KB) stay in L1 for all of them.
 const ROW_BLOCK: usize = 8;
@@ -52,7 +64,22 @@ struct Split {
 #[derive(Debug, Clone)]
 pub(super) struct CompleteTrees {
     splits: Vec<Split>,
+    /// Each tree's `2^depth` leaf values, then zeros for the trees that
+    /// pad the forest to whole groups of [`ONE_ROW_LANES`].
     leaves: Vec<f32>,
+    /// The splits' thresholds alone, padded as `leaves` (with splits that
+    /// send every row left). A row without missing values reads its
+    /// splits here and in `features`: 5 bytes a split instead of 8, so a
+    /// walk through a tree of depth 5 touches about 2.5 cache lines of
+    /// splits instead of 3, and the 200 trees of the original model, with
+    /// their leaves, come closer to fitting the nearest cache (48 KB here).
+    /// Before, each further 24 trees of the original model cost one row
+    /// 57-71 ns up to 120 trees and 77-98 ns beyond.
+    thresholds: Vec<f32>,
+    /// The low byte of each split's feature, beside `thresholds`.
+    features: Vec<u8>,
+    /// Trees in the forest, not counting the padding.
+    trees: usize,
     depth: usize,
 }
 
@@ -144,9 +171,19 @@ impl CompleteTrees {
                 Some(())
             })?;
         }
+        let padded = trees.len().div_ceil(ONE_ROW_LANES) * ONE_ROW_LANES * slots;
+        let mut thresholds: Vec<f32> = splits.iter().map(|s| s.threshold).collect();
+        thresholds.resize(padded, f32::INFINITY);
+        // Rows up to SMALL_ROW wide read only these; wider rows, the splits.
+        let mut features: Vec<u8> = splits.iter().map(|s| s.feature as u8).collect();
+        features.resize(padded, 0);
+        leaves.resize(padded, 0.0);
         Some(CompleteTrees {
             splits,
             leaves,
+            thresholds,
+            features,
+            trees: trees.len(),
             depth,
         })
     }
@@ -273,11 +310,10 @@ impl CompleteTrees {
             // is the feature itself.
             let mut buf = [0.0f32; SMALL_ROW];
             buf[..row.len()].copy_from_slice(row);
-            let get = |f: u32| buf[usize::from(f as u8)];
             if nan {
-                self.leaves_of::<SLOTS, true>(get, emit)
+                self.leaves_of::<SLOTS, true>(|f: u32| buf[usize::from(f as u8)], emit)
             } else {
-                self.leaves_of::<SLOTS, false>(get, emit)
+                self.narrow_leaves_of::<SLOTS>(&buf, emit)
             }
         } else {
             let get = |f: u32| {
@@ -289,6 +325,49 @@ impl CompleteTrees {
                 self.leaves_of::<SLOTS, true>(get, emit)
             } else {
                 self.leaves_of::<SLOTS, false>(get, emit)
+            }
+        }
+    }
+
+    /// [`leaves_of`](Self::leaves_of) for a row without missing values,
+    /// copied to a buffer of [`SMALL_ROW`] values, from the split arrays
+    /// `thresholds` and `features`, [`ONE_ROW_LANES`] trees at a time.
+    #[inline(always)]
+    fn narrow_leaves_of<const SLOTS: usize>(
+        &self,
+        row: &[f32; SMALL_ROW],
+        mut emit: impl FnMut(usize, f32),
+    ) {
+        let mask = SLOTS - 1;
+        let depth = SLOTS.trailing_zeros();
+        let (thresholds, _) = self.thresholds.as_chunks::<SLOTS>();
+        let (features, _) = self.features.as_chunks::<SLOTS>();
+        let (leaves, _) = self.leaves.as_chunks::<SLOTS>();
+        let groups = thresholds
+            .as_chunks::<ONE_ROW_LANES>()
+            .0
+            .iter()
+            .zip(features.as_chunks::<ONE_ROW_LANES>().0)
+            .zip(leaves.as_chunks::<ONE_ROW_LANES>().0);
+        let mut t = 0;
+        for ((thresholds, features), leaves) in groups {
+            let mut k = [1usize; ONE_ROW_LANES];
+            // Written out level by level, as in `lanes`.
+            for d in 0..MAX_DEPTH as u32 {
+                if d < depth {
+                    k = std::array::from_fn(|j| {
+                        let i = k[j] & mask;
+                        let left = row[usize::from(features[j][i])] < thresholds[j][i];
+                        2 * k[j] + usize::from(!left)
+                    });
+                }
+            }
+            for (kj, tree) in k.iter().zip(leaves) {
+                // The padding trees' leaves are never added.
+                if t < self.trees {
+                    emit(t, tree[kj & mask]);
+                }
+                t += 1;
             }
         }
     }
