@@ -107,10 +107,26 @@ pub(crate) fn build_hist(binned: &Binned, grad: &[Grad32], rows: &[u32]) -> Vec<
         rest = tail;
         pieces.push((start..end, piece));
     }
+    dearest_first(binned, &mut pieces);
     pieces.into_par_iter().for_each(|(features, piece)| {
         fill(binned, grad, rows, features, piece);
     });
     hist
+}
+
+/// Orders the pieces of a histogram dearest first: the calling thread
+/// fills the first piece at once, while the others wait for a thread to
+/// take them (after a wake-up, when it slept). A piece costs a walk over
+/// its features, and a hot bin among them a second add for its rows.
+/// Instrumented on two threads, the root's piece holding the hot feature
+/// took 75-88 ms of a fit against 60 ms; first, it cut the whole fit to
+/// 0.97 of the time (ten alternated runs, 0.93-1.04).
+fn dearest_first(binned: &Binned, pieces: &mut [(Range<usize>, &mut [GradPair])]) {
+    let cost = |features: &Range<usize>| {
+        let hot = binned.hot.iter().filter(|(f, _)| features.contains(f));
+        features.len() + hot.count()
+    };
+    pieces.sort_by_key(|(features, _)| std::cmp::Reverse(cost(features)));
 }
 
 /// Adds `rows` to the bins of `features` (consecutive), whose slots start
