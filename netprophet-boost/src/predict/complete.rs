@@ -78,8 +78,6 @@ pub(super) struct CompleteTrees {
     thresholds: Vec<f32>,
     /// The low byte of each split's feature, beside `thresholds`.
     features: Vec<u8>,
-    /// Trees in the forest, not counting the padding.
-    trees: usize,
     depth: usize,
 }
 
@@ -131,12 +129,18 @@ pub(super) fn pad(
 
 #[inline(always)]
 fn step<const MAY_BE_NAN: bool>(split: Split, value: f32, k: usize) -> usize {
-    let left = if MAY_BE_NAN {
+    if MAY_BE_NAN {
         let missing_left = value.is_nan() & (split.feature & DEFAULT_LEFT != 0);
-        (value < split.threshold) | missing_left
+        2 * k + usize::from(!((value < split.threshold) | missing_left))
     } else {
-        value < split.threshold
-    };
+        step_number(split.threshold, value, k)
+    }
+}
+
+/// A step for a value that is not missing: left below the threshold.
+#[inline(always)]
+fn step_number(threshold: f32, value: f32, k: usize) -> usize {
+    let left = value < threshold;
     2 * k + usize::from(!left)
 }
 
@@ -183,7 +187,6 @@ impl CompleteTrees {
             leaves,
             thresholds,
             features,
-            trees: trees.len(),
             depth,
         })
     }
@@ -349,6 +352,8 @@ impl CompleteTrees {
             .iter()
             .zip(features.as_chunks::<ONE_ROW_LANES>().0)
             .zip(leaves.as_chunks::<ONE_ROW_LANES>().0);
+        // The trees of the forest; those after them only pad.
+        let trees = self.splits.len() / SLOTS;
         let mut t = 0;
         for ((thresholds, features), leaves) in groups {
             let mut k = [1usize; ONE_ROW_LANES];
@@ -357,14 +362,13 @@ impl CompleteTrees {
                 if d < depth {
                     k = std::array::from_fn(|j| {
                         let i = k[j] & mask;
-                        let left = row[usize::from(features[j][i])] < thresholds[j][i];
-                        2 * k[j] + usize::from(!left)
+                        step_number(thresholds[j][i], row[usize::from(features[j][i])], k[j])
                     });
                 }
             }
             for (kj, tree) in k.iter().zip(leaves) {
                 // The padding trees' leaves are never added.
-                if t < self.trees {
+                if t < trees {
                     emit(t, tree[kj & mask]);
                 }
                 t += 1;

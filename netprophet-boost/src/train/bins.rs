@@ -275,6 +275,14 @@ impl Binned {
         })
     }
 
+    /// The hot bins of `features`, as `(feature, bin)`.
+    pub fn hot_in<'a>(
+        &'a self,
+        features: &'a std::ops::Range<usize>,
+    ) -> impl Iterator<Item = &'a (usize, u8)> + 'a {
+        self.hot.iter().filter(move |(f, _)| features.contains(f))
+    }
+
     /// Histogram slot of feature `f`'s missing values.
     pub fn missing_slot(&self, f: usize) -> usize {
         self.offsets[f] + self.cuts[f].len()
