@@ -447,3 +447,61 @@ fn a_model_path_naming_a_device_or_fifo_is_refused_not_read() {
         fails_with(&out, &[s(&model), "not a regular file"]);
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn an_input_without_line_breaks_fails_at_once_instead_of_reading_forever() {
+    use std::os::unix::fs::FileTypeExt;
+    // /dev/zero never ends and holds no line break: read as an archive, the
+    // over-long line used to be skipped for ever; read as a CSV, one record
+    // grew until memory ran out.
+    if !std::fs::metadata("/dev/zero").is_ok_and(|m| m.file_type().is_char_device()) {
+        return;
+    }
+    let zero_csv = tmp("zero.csv");
+    let _ = std::fs::remove_file(&zero_csv);
+    std::os::unix::fs::symlink("/dev/zero", &zero_csv).unwrap();
+    let model = fixtures().join("tournament_model.json");
+    let output = tmp("from_zero.csv");
+    let _ = std::fs::remove_file(&output);
+    let archive = ["runs past 64 MiB without a line break", "line 1"];
+    let csv = ["longer than 1048576 bytes without a line break", "line 1"];
+    let cases: [(Vec<&str>, &str, &[&str]); 6] = [
+        (
+            vec!["features", "--input", "/dev/zero", "--output", s(&output)],
+            "/dev/zero",
+            &archive,
+        ),
+        (
+            vec!["train", "--input", "/dev/zero", "--out", s(&output)],
+            "/dev/zero",
+            &archive,
+        ),
+        (
+            vec!["evaluate", "--model", s(&model), "--input", "/dev/zero"],
+            "/dev/zero",
+            &archive,
+        ),
+        (
+            vec!["predict", "--model", s(&model), "--input", "/dev/zero"],
+            "/dev/zero",
+            &csv,
+        ),
+        (
+            vec!["predict", "--model", s(&model), "--input", s(&zero_csv)],
+            s(&zero_csv),
+            &csv,
+        ),
+        (
+            vec!["train", "--input", s(&zero_csv), "--out", s(&output)],
+            s(&zero_csv),
+            &["line 1", "longer than"],
+        ),
+    ];
+    for (args, input, needles) in cases {
+        let out = run_within(60, &args);
+        let line = fails_with(&out, needles);
+        assert!(line.contains(input), "{args:?}: {line}");
+        assert!(!output.exists(), "{args:?} wrote its output");
+    }
+}

@@ -8,6 +8,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::bounded::{LineLimit, MAX_CSV_LINE};
 use crate::features::FeatureFrame;
 use crate::labels::Labels;
 use crate::time::{format_utc, parse_utc};
@@ -291,7 +292,7 @@ impl Dataset {
         };
         let mut rdr = csv::ReaderBuilder::new()
             .flexible(false)
-            .from_reader(reader);
+            .from_reader(LineLimit::new(reader, MAX_CSV_LINE));
         let headers = rdr.headers().map_err(|e| csv_err(e.to_string()))?.clone();
         let find = |name: &str| headers.iter().position(|h| h.trim() == name);
         let missing = |column: &str| DatasetError::MissingColumn {
@@ -447,7 +448,7 @@ pub fn for_each_probe_csv<E: From<DatasetError>>(
         path: path.to_path_buf(),
         source,
     })?;
-    let mut rdr = csv::Reader::from_reader(std::io::BufReader::new(file));
+    let mut rdr = csv::Reader::from_reader(LineLimit::new(file, MAX_CSV_LINE));
     let headers = rdr.headers().map_err(|e| csv_err(e.to_string()))?.clone();
     let cols = MinuteColumns::find(path, &headers)?;
     let mut segments = Segments::new(config, cols.probe.is_some(), cols.labels.is_some());

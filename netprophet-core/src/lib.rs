@@ -33,6 +33,7 @@
 
 pub mod atlas;
 pub mod atomic_file;
+pub mod bounded;
 pub mod dataset;
 pub mod features;
 pub mod history;

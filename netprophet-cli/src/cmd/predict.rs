@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use netprophet_boost::{ColumnMap, Forest, Predictor};
+use netprophet_core::bounded::{LineLimit, MAX_CSV_LINE};
 use netprophet_core::dataset::{parse_cell, read_minutes_csv_with};
 use netprophet_core::features::FeatureFrame;
 
@@ -144,10 +145,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// The model's feature rows from a CSV: its columns by name, or derived
 /// from its per-minute columns.
 fn csv_rows(args: &Args, card: &ModelCard, names: &[String]) -> anyhow::Result<Vec<f32>> {
+    let file = std::fs::File::open(&args.input)
+        .with_context(|| format!("cannot read {}", args.input.display()))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_path(&args.input)
-        .with_context(|| format!("cannot read {}", args.input.display()))?;
+        .from_reader(LineLimit::new(file, MAX_CSV_LINE));
     let header: Vec<String> = reader
         .headers()
         .with_context(|| format!("{}: no header row", args.input.display()))?

@@ -52,6 +52,18 @@ pub enum ReadError {
         /// What is wrong.
         message: String,
     },
+    /// A line runs on far past the bound on one result without a line
+    /// break: the input is no archive (a device such as `/dev/zero`, a
+    /// binary file), and skipping to the line's end could read forever.
+    #[error("{}: line {line} runs past {} without a line break; not an NDJSON archive", path.display(), byte_size(*max))]
+    EndlessLine {
+        /// The archive.
+        path: PathBuf,
+        /// The line's number.
+        line: u64,
+        /// Bytes read of it before giving up.
+        max: usize,
+    },
     /// Nothing in the archive gave a latency sample.
     #[error("{}: no usable ping sample in {results} results ({summary})", path.display())]
     NoSamples {
@@ -350,12 +362,28 @@ impl Stream<'_> {
         // How much of `block` is known to hold no newline: a line longer
         // than a block is searched only where it grew.
         let mut searched = 0;
-        // Set while the rest of an over-long line is read and dropped.
+        // Set while the rest of an over-long line is read and dropped, with
+        // how much of it has been: one result is at most `max_element`
+        // bytes, so a line many times longer ends the read instead of
+        // being skipped for as long as the input lasts.
         let mut discarding = false;
+        let mut discarded = 0usize;
+        let endless = self.max_element.saturating_mul(ENDLESS_LINE_FACTOR);
         loop {
             let eof = fill_block(&mut *self.input, &mut block, block_size).map_err(&io_error)?;
             if discarding {
-                match memchr::memchr(b'\n', &block) {
+                let end = memchr::memchr(b'\n', &block);
+                discarded = discarded.saturating_add(end.unwrap_or(block.len()));
+                // Decided by the line's length alone, not by where the
+                // blocks happen to end.
+                if discarded > endless {
+                    return Err(ReadError::EndlessLine {
+                        path: self.path.clone(),
+                        line: number,
+                        max: endless,
+                    });
+                }
+                match end {
                     Some(i) => {
                         block.drain(..=i);
                         discarding = false;
@@ -378,6 +406,7 @@ impl Stream<'_> {
                         p.deliver(stats, f);
                     }
                     stats.malformed(number, too_long(self.max_element));
+                    discarded = block.len();
                     block.clear();
                     block.shrink_to(block_size + (64 << 10));
                     searched = 0;
@@ -400,7 +429,21 @@ impl Stream<'_> {
                     (cut > 0 && block[cut - 1] != b'\n').then_some(cut),
                 )
             {
-                lines.push((number + 1 + lines.len() as u64, &block[start..end]));
+                let line = number + 1 + lines.len() as u64;
+                if block[start..end]
+                    .strip_suffix(b"\n")
+                    .unwrap_or(&block[start..end])
+                    .len()
+                    > endless
+                {
+                    // As when the line is read in pieces above.
+                    return Err(ReadError::EndlessLine {
+                        path: self.path.clone(),
+                        line,
+                        max: endless,
+                    });
+                }
+                lines.push((line, &block[start..end]));
                 start = end;
             }
             number += lines.len() as u64;
@@ -581,6 +624,10 @@ fn parse_one(json: &[u8], line: u64) -> Parsed {
 }
 
 /// The message for a line over the bound (normally [`MAX_ELEMENT_BYTES`]).
+/// How many times the bound on one result a line may run before the
+/// reader stops instead of skipping it ([`ReadError::EndlessLine`]).
+const ENDLESS_LINE_FACTOR: usize = 4;
+
 fn too_long(max: usize) -> String {
     if max >= 1 << 20 {
         format!(
@@ -589,6 +636,15 @@ fn too_long(max: usize) -> String {
         )
     } else {
         format!("the line is longer than the {max}-byte limit on one result")
+    }
+}
+
+/// `64 MiB` for whole mebibytes, else `10000 bytes`.
+fn byte_size(n: usize) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -657,5 +713,63 @@ mod tests {
             msg.contains("malformed 1") && msg.contains("ipv6 1"),
             "{msg}"
         );
+    }
+
+    /// A source of zero bytes without end, as `/dev/zero` reads.
+    struct Zeros;
+
+    impl Read for Zeros {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            buf.fill(0);
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn an_endless_line_ends_the_read_with_its_number() {
+        let head = b"{\"prb_id\":1,\"timestamp\":60,\"result\":[{\"rtt\":1}]}\n".to_vec();
+        let endless = std::io::Cursor::new(head).chain(Zeros);
+        let err = ArchiveReader::from_reader("zeros", endless)
+            .with_limits(512, 1000)
+            .for_each_result(|_| {})
+            .unwrap_err();
+        assert!(
+            matches!(err, ReadError::EndlessLine { line: 2, .. }),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "zeros: line 2 runs past 4000 bytes without a line break; not an NDJSON archive"
+        );
+    }
+
+    #[test]
+    fn a_long_line_is_skipped_or_ends_the_read_by_its_length_alone() {
+        let result = b"{\"prb_id\":1,\"timestamp\":60,\"result\":[{\"rtt\":1}]}\n";
+        for len in [1001, 3999, 4000, 4001, 9000] {
+            for block in [1, 7, 512, 1 << 16] {
+                let mut bytes = result.to_vec();
+                bytes.extend(std::iter::repeat_n(b'x', len));
+                bytes.push(b'\n');
+                bytes.extend_from_slice(result);
+                let mut n = 0;
+                let got = ArchiveReader::from_reader("long", std::io::Cursor::new(bytes))
+                    .with_limits(block, 1000)
+                    .for_each_result(|_| n += 1);
+                if len > 4000 {
+                    assert!(
+                        matches!(got, Err(ReadError::EndlessLine { line: 2, .. })),
+                        "{len} {block}: {got:?}"
+                    );
+                } else {
+                    let stats = got.unwrap();
+                    assert_eq!(
+                        (n, stats.count(SkipReason::Malformed)),
+                        (2, 1),
+                        "{len} {block}"
+                    );
+                }
+            }
+        }
     }
 }
