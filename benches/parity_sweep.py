@@ -10,8 +10,11 @@ combinations no fixture holds.
 Rows: the real rows of `fixtures/data/training_data.csv` (binary target
 and, for reg:squarederror, the latency five minutes later), plus any CSV
 given in the `training_data.csv` layout (e.g. `netprophet features` of
-real RTT traces). Prints one line per case and the worst relative margin
-difference; exits 1 when a case differs by more than 1e-5.
+real RTT traces). Each case may add columns (noisy copies, mostly missing
+copies, small integers, a nearly constant one), weigh the rows (zero
+weights included) and set base_score. Prints one line per case and the
+worst relative margin difference; exits 1 when a case differs by more
+than 1e-5.
 """
 
 import json
@@ -96,36 +99,69 @@ def ours_params(p):
     return out
 
 
+def widen(rng, nrng, x):
+    """Adds 0, 3 or 12 columns: noisy copies, copies mostly missing, small
+    integers, a nearly constant column (wider rows, other bin layouts)."""
+    extra = rng.choice([0, 0, 3, 12])
+    n = len(x)
+    adds = []
+    for k in range(extra):
+        kind = rng.choice(["noise", "missing", "int", "const"])
+        if kind == "noise":
+            c = x[:, k % 8] + nrng.normal(0, 1, n)
+        elif kind == "missing":
+            c = x[:, k % 8].copy()
+            c[nrng.random(n) < 0.7] = np.nan
+        elif kind == "int":
+            c = nrng.integers(0, 5, n)
+        else:
+            c = np.full(n, 2.5)
+            c[nrng.random(n) < 0.01] = 7.0
+        adds.append(np.asarray(c, dtype=np.float32))
+    cols = FEATURES + [f"extra{k}" for k in range(extra)]
+    return np.column_stack([x] + adds).astype(np.float32), cols
+
+
 def main():
     cases = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     data = datasets(sys.argv[3:])
     rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
     worst_all = 0.0
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
-        files = []
-        for name, x, y in data:
-            for regression in (False, True):
-                label = y
-                if regression:
-                    # The latency five rows later (the last rows repeat the final value).
-                    idx = np.minimum(np.arange(len(y)) + 5, len(y) - 1)
-                    label = np.nan_to_num(x[idx, 0], nan=0.0)
-                path = os.path.join(tmp, f"{name}-{int(regression)}.csv")
-                df = pd.DataFrame(x, columns=FEATURES)
-                df["label"] = label
-                df.to_csv(path, index=False, float_format="%.9g", na_rep="")
-                files.append((name, regression, path, x, label))
         for case in range(cases):
-            p = random_params(rng, 8)
+            name, x, y = rng.choice(data)
+            x, cols = widen(rng, nrng, x)
+            p = random_params(rng, x.shape[1])
             regression = p["objective"] == "reg:squarederror"
-            name, _, path, x, label = rng.choice([f for f in files if f[1] == regression])
-            booster = xgb.train(xgb_params(p), xgb.DMatrix(x, label=label, missing=np.nan),
+            label = y
+            if regression:
+                # The latency five rows later (the last rows repeat the final value).
+                idx = np.minimum(np.arange(len(y)) + 5, len(y) - 1)
+                label = np.nan_to_num(x[idx, 0], nan=0.0)
+            # Half the cases weigh rows (zero weights included); some set
+            # base_score.
+            weight = None
+            if rng.random() < 0.5:
+                weight = nrng.choice([0.0, 0.5, 1.0, 2.0, 3.7], len(y)).astype(np.float32)
+            theirs_p, ours_p = xgb_params(p), ours_params(p)
+            if rng.random() < 0.4:
+                base = rng.choice([0.0, 10.0, 55.5] if regression else [0.2, 0.5, 0.8])
+                theirs_p["base_score"] = ours_p["base_score"] = base
+            booster = xgb.train(theirs_p,
+                                xgb.DMatrix(x, label=label, weight=weight, missing=np.nan),
                                 num_boost_round=p["rounds"])
             theirs = booster.predict(xgb.DMatrix(x, missing=np.nan), output_margin=True)
+            path = os.path.join(tmp, "rows.csv")
+            df = pd.DataFrame(x, columns=cols)
+            df["label"] = label
+            if weight is not None:
+                df["weight"] = weight
+            df.to_csv(path, index=False, float_format="%.9g", na_rep="")
             with open(os.path.join(tmp, "p.json"), "w") as f:
-                json.dump(ours_params(p), f)
+                json.dump(ours_p, f)
             out = os.path.join(tmp, "m.txt")
             r = subprocess.run([TOOL, path, os.path.join(tmp, "p.json"), out],
                                capture_output=True, text=True)
@@ -140,7 +176,10 @@ def main():
             if rel > 1e-5:
                 failed += 1
             spread = len(np.unique(theirs))
-            print(f"case {case:3d} {name:20s} {rel:9.2e} ({spread} distinct margins) {json.dumps(p)}{flag}")
+            shape = f"{x.shape[1]} cols, {'weighted' if weight is not None else 'unweighted'}"
+            base = theirs_p.get("base_score")
+            print(f"case {case:3d} {name:20s} {rel:9.2e} ({spread} distinct margins; {shape}; "
+                  f"base_score {base}) {json.dumps(p)}{flag}", flush=True)
     print(f"{cases} cases, {failed} differ by more than 1e-5; worst {worst_all:.2e}")
     sys.exit(1 if failed else 0)
 
