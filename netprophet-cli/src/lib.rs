@@ -8,6 +8,7 @@
 
 pub mod atlas_args;
 pub mod cache;
+pub mod clobber;
 pub mod cmd;
 pub mod flags;
 pub mod input;

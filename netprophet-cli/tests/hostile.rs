@@ -505,3 +505,94 @@ fn an_input_without_line_breaks_fails_at_once_instead_of_reading_forever() {
         assert!(!output.exists(), "{args:?} wrote its output");
     }
 }
+
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    // Outputs are renamed over their targets once complete, so these used
+    // to succeed and replace the archive, the rows or the model read.
+    let archive = tmp("own.ndjson");
+    std::fs::copy(
+        fixtures().join("data/ping-firmware-variants.ndjson"),
+        &archive,
+    )
+    .unwrap();
+    let rows = tmp("own_rows.csv");
+    std::fs::copy(real_csv(), &rows).unwrap();
+    let model = tmp("own_model.json");
+    std::fs::copy(fixtures().join("tournament_model.json"), &model).unwrap();
+    let dotted = archive.parent().unwrap().join(".").join("own.ndjson");
+    let mut cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "features",
+                "--input",
+                s(&archive),
+                "--all",
+                "--output",
+                s(&archive),
+            ],
+            "--output",
+        ),
+        (
+            vec!["features", "--input", s(&archive), "--output", s(&dotted)],
+            "--output",
+        ),
+        (
+            vec![
+                "train",
+                "--input",
+                s(&rows),
+                "--no-smote",
+                "--out",
+                s(&rows),
+            ],
+            "--out",
+        ),
+        (
+            vec![
+                "evaluate",
+                "--model",
+                s(&model),
+                "--input",
+                s(&rows),
+                "--plot",
+                s(&model),
+            ],
+            "--plot",
+        ),
+        (
+            vec!["refresh", "--model", s(&model), "--cache", s(&model)],
+            "--cache",
+        ),
+    ];
+    #[cfg(unix)]
+    let link = tmp("own_link.csv");
+    #[cfg(unix)]
+    {
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&rows, &link).unwrap();
+        cases.push((
+            vec![
+                "train",
+                "--input",
+                s(&rows),
+                "--no-smote",
+                "--out",
+                s(&link),
+            ],
+            "--out",
+        ));
+    }
+    let before: Vec<Vec<u8>> = [&archive, &rows, &model]
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    for (args, flag) in cases {
+        let out = run_within(60, &args);
+        let line = fails_with(&out, &[flag, "is the input", "nothing was written"]);
+        assert!(!line.contains("panicked"), "{args:?}: {line}");
+    }
+    for (p, bytes) in [&archive, &rows, &model].iter().zip(&before) {
+        assert_eq!(&std::fs::read(p).unwrap(), bytes, "{} changed", p.display());
+    }
+}

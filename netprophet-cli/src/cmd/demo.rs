@@ -202,6 +202,12 @@ fn ensemble(args: &Args) -> anyhow::Result<Ensemble> {
 
 /// Runs `netprophet demo`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(cache) = &args.cache {
+        crate::clobber::refuse_inputs_as_outputs(
+            [("--cache", cache.as_path())],
+            args.input.iter().chain(&args.model).map(PathBuf::as_path),
+        )?;
+    }
     super::serve::init_logging();
     let replay = Arc::new(ensemble(&args)?);
     let cache = args.cache.clone().unwrap_or_else(|| {

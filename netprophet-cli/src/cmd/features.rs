@@ -77,6 +77,10 @@ pub struct Args {
 
 /// Runs `netprophet features`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    crate::clobber::refuse_inputs_as_outputs(
+        [("--output", args.output.as_path())],
+        args.input.iter().map(PathBuf::as_path),
+    )?;
     let selection = Selection::from_flags(&args.probe, args.all || args.shard.is_some());
     let shard = args.shard.unwrap_or_else(Shard::all);
     let config = args.label_args.feature_config();

@@ -60,6 +60,10 @@ pub fn now() -> i64 {
 
 /// Runs `netprophet refresh`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    crate::clobber::refuse_inputs_as_outputs(
+        [("--cache", args.cache.as_path())],
+        [args.model.as_path()],
+    )?;
     let cfg = args.config()?;
     let out = refresh_once(&cfg, args.now.unwrap_or_else(now))?;
     eprintln!(

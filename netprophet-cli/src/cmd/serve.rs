@@ -153,6 +153,12 @@ async fn refresh_loop(
 
 /// Runs `netprophet serve`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.refresh_every.is_some() {
+        crate::clobber::refuse_inputs_as_outputs(
+            [("--cache", args.cache.as_path())],
+            [args.model.as_path()],
+        )?;
+    }
     init_logging();
     let config = args.config();
     let tz = serve::time_zone(&config.zone)?;

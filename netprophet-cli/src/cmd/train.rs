@@ -255,6 +255,10 @@ fn best_iteration(forest: &netprophet_boost::Forest) -> Option<usize> {
 
 /// Runs `netprophet train`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    crate::clobber::refuse_inputs_as_outputs(
+        [("--out", args.out.as_path())],
+        args.input.input.iter().map(PathBuf::as_path),
+    )?;
     if args.calibrate {
         return run_calibrated(&args);
     }

@@ -85,6 +85,12 @@ fn recipe_for(base: &Recipe, p: &Point, positives: usize, negatives: usize) -> R
 
 /// Runs `netprophet tune`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let outputs = std::iter::once(("--out", args.out.as_path()))
+        .chain(args.results.as_deref().map(|r| ("--results", r)));
+    crate::clobber::refuse_inputs_as_outputs(
+        outputs,
+        args.input.input.iter().map(PathBuf::as_path),
+    )?;
     for b in &args.balancing {
         anyhow::ensure!(
             ["smote", "weights", "none"].contains(&b.as_str()),

@@ -237,6 +237,11 @@ fn fit_with_validated_threshold(
 
 /// Runs `netprophet evaluate`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let outputs = [("--plot", &args.plot), ("--plot-dir", &args.plot_dir)]
+        .into_iter()
+        .filter_map(|(flag, p)| Some((flag, p.as_deref()?)));
+    let inputs = args.input.input.iter().map(PathBuf::as_path);
+    crate::clobber::refuse_inputs_as_outputs(outputs, inputs.chain(args.model.as_deref()))?;
     if !args.protocol.is_empty() {
         return protocols::run(&args);
     }
