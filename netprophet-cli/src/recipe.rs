@@ -60,15 +60,17 @@ pub struct RecipeArgs {
     /// What the trees fit.
     #[arg(long, value_enum, default_value = "binary:logistic")]
     pub objective: ObjectiveArg,
-    /// Boosting rounds.
-    #[arg(long, default_value_t = 200)]
-    pub n_estimators: usize,
-    /// Maximum tree depth.
-    #[arg(long, default_value_t = 5)]
-    pub max_depth: usize,
-    /// Learning rate (eta).
-    #[arg(long, default_value_t = 0.1)]
-    pub learning_rate: f64,
+    /// Boosting rounds (default 200). Not for `tune`, whose
+    /// --tree-counts sets them.
+    #[arg(long)]
+    pub n_estimators: Option<usize>,
+    /// Maximum tree depth (default 5). Not for `tune` (--max-depths).
+    #[arg(long)]
+    pub max_depth: Option<usize>,
+    /// Learning rate, eta (default 0.1). Not for `tune`
+    /// (--learning-rates).
+    #[arg(long)]
+    pub learning_rate: Option<f64>,
     /// Minimum hessian sum per child.
     #[arg(long, default_value_t = 1.0)]
     pub min_child_weight: f64,
@@ -152,6 +154,26 @@ pub struct Recipe {
 }
 
 impl RecipeArgs {
+    /// The flags a grid search sets itself, when given: `tune` refuses
+    /// them instead of quietly training other values (`(flag, the tune
+    /// flag to use instead)`).
+    pub fn set_by_grid(&self, balancings: &[String]) -> Vec<(&'static str, &'static str)> {
+        let mut out = Vec::new();
+        if self.n_estimators.is_some() {
+            out.push(("--n-estimators", "--tree-counts"));
+        }
+        if self.max_depth.is_some() {
+            out.push(("--max-depth", "--max-depths"));
+        }
+        if self.learning_rate.is_some() {
+            out.push(("--learning-rate", "--learning-rates"));
+        }
+        if self.no_smote && balancings.iter().any(|b| b == "smote") {
+            out.push(("--no-smote", "--balancing without smote"));
+        }
+        out
+    }
+
     /// The recipe these flags describe.
     pub fn recipe(&self) -> Recipe {
         Recipe {
@@ -169,9 +191,9 @@ impl RecipeArgs {
                 .max_leaves(self.max_leaves)
                 .colsample_bylevel(self.colsample_bylevel)
                 .colsample_bynode(self.colsample_bynode)
-                .n_estimators(self.n_estimators)
-                .max_depth(self.max_depth)
-                .learning_rate(self.learning_rate)
+                .n_estimators(self.n_estimators.unwrap_or(200))
+                .max_depth(self.max_depth.unwrap_or(5))
+                .learning_rate(self.learning_rate.unwrap_or(0.1))
                 .min_child_weight(self.min_child_weight)
                 .lambda(self.lambda)
                 .gamma(self.gamma)

@@ -237,6 +237,62 @@ fn tune_writes_the_best_model_and_a_results_table() {
 }
 
 #[test]
+fn tune_refuses_the_flags_its_grid_sets_instead_of_ignoring_them() {
+    // These used to be accepted and overridden by the grid: `--no-smote`
+    // even turned the grid's smote points into unbalanced fits.
+    let model = tmp("never.json");
+    let _ = std::fs::remove_file(&model);
+    let rows = real_csv();
+    let base = ["tune", "--input", s(&rows), "--out", s(&model)];
+    for (extra, needles) in [
+        (
+            &["--n-estimators", "5"][..],
+            &["--n-estimators (use --tree-counts)"][..],
+        ),
+        (
+            &["--max-depth", "3", "--learning-rate", "0.2"],
+            &[
+                "--max-depth (use --max-depths)",
+                "--learning-rate (use --learning-rates)",
+            ],
+        ),
+        (
+            &["--no-smote"],
+            &["--no-smote (use --balancing without smote)"],
+        ),
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let out = netprophet(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        for n in needles {
+            assert!(err.contains(n), "{args:?}: missing {n:?} in {err}");
+        }
+        assert!(!model.exists());
+    }
+    // Without smote among the balancings, --no-smote says nothing new.
+    let out = netprophet(
+        &base
+            .iter()
+            .chain(&[
+                "--no-smote",
+                "--balancing",
+                "weights,none",
+                "--tree-counts",
+                "5",
+                "--max-depths",
+                "2",
+                "--learning-rates",
+                "0.3",
+            ])
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
 fn training_from_an_archive_works_end_to_end() {
     let model = tmp("archive-model.json");
     let archive = fixtures().join("core/generated_24h.ndjson.gz");

@@ -85,6 +85,17 @@ fn recipe_for(base: &Recipe, p: &Point, positives: usize, negatives: usize) -> R
 
 /// Runs `netprophet tune`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let grid_flags = args.recipe.set_by_grid(&args.balancing);
+    if !grid_flags.is_empty() {
+        let each: Vec<String> = grid_flags
+            .iter()
+            .map(|(flag, instead)| format!("{flag} (use {instead})"))
+            .collect();
+        anyhow::bail!(
+            "tune chooses these itself, so they would be ignored: {}",
+            each.join(", ")
+        );
+    }
     let outputs = std::iter::once(("--out", args.out.as_path()))
         .chain(args.results.as_deref().map(|r| ("--results", r)));
     crate::clobber::refuse_inputs_as_outputs(
