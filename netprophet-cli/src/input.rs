@@ -166,7 +166,8 @@ pub struct InputArgs {
     /// are used for the original target.
     #[arg(long, required = true, num_args = 1..)]
     pub input: Vec<PathBuf>,
-    /// For archives and traces: only this probe (repeatable).
+    /// Only this probe (repeatable). A feature table needs a probe_id
+    /// column for it (`features --all` writes one).
     #[arg(long, conflicts_with = "all")]
     pub probe: Vec<u64>,
     /// For archives and traces: every probe (default: the most active
@@ -438,17 +439,47 @@ impl InputArgs {
             sink.size_hint(loaded.probes.minutes(feature_config));
             Some(loaded)
         };
+        // `--probe` applies to feature tables too: their frames carry the
+        // probe of their rows when the table has a probe column.
+        let mut matched = 0usize;
+        let n_tables = tables.len();
         for (kind, path) in tables {
+            let mut wanted = |frames: Vec<(FeatureFrame, Option<Labels>)>| -> anyhow::Result<_> {
+                if self.probe.is_empty() {
+                    return Ok(frames);
+                }
+                let mut kept = Vec::with_capacity(frames.len());
+                for (frame, labels) in frames {
+                    let Some(id) = frame.probe_id else {
+                        anyhow::bail!(
+                            "{}: --probe needs a probe_id column, and this feature table has none",
+                            path.display()
+                        );
+                    };
+                    if self.probe.contains(&id) {
+                        kept.push((frame, labels));
+                    }
+                }
+                matched += kept.len();
+                Ok(kept)
+            };
             match kind {
                 Table::Csv => for_each_probe_csv(path, FeatureConfig::default(), |frames| {
-                    sink.frames(relabel(frames))
+                    sink.frames(relabel(wanted(frames)?))
                 })?,
                 Table::Parquet => {
                     for_each_probe_parquet(path, FeatureConfig::default(), |frames| {
-                        sink.frames(relabel(frames))
+                        sink.frames(relabel(wanted(frames)?))
                     })?
                 }
             }
+        }
+        if n_tables > 0 && !self.probe.is_empty() && matched == 0 && loaded.is_none() {
+            let ids: Vec<String> = self.probe.iter().map(u64::to_string).collect();
+            anyhow::bail!(
+                "no rows of probe {} in the feature table(s)",
+                ids.join(", ")
+            );
         }
         if let Some(loaded) = loaded {
             for id in loaded.probes.probe_ids() {

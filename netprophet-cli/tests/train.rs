@@ -292,6 +292,67 @@ fn tune_refuses_the_flags_its_grid_sets_instead_of_ignoring_them() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// The row count of `train`'s report, `trained 3 trees on N rows`.
+fn trained_rows(out: &std::process::Output) -> usize {
+    assert!(out.status.success(), "{}", stderr(out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rest = text.split(" trees on ").nth(1).expect("trained line");
+    rest.split(' ').next().unwrap().parse().expect("row count")
+}
+
+#[test]
+fn probe_selects_the_rows_of_a_feature_table_and_says_when_it_cannot() {
+    // --probe used to be ignored for feature tables: every probe's rows
+    // were trained on.
+    let table = tmp("five_probes.csv");
+    let archive = fixtures().join("core/generated_24h.ndjson.gz");
+    let out = netprophet(&[
+        "features",
+        "--input",
+        s(&archive),
+        "--all",
+        "--labels",
+        "--output",
+        s(&table),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let model = tmp("probe_model.json");
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "--input", s(&table), "--out", s(&model)];
+        args.extend_from_slice(&["--n-estimators", "3", "--no-smote"]);
+        args.extend_from_slice(extra);
+        netprophet(&args)
+    };
+    let all = trained_rows(&train(&[]));
+    let one = trained_rows(&train(&["--probe", "6001"]));
+    let two = trained_rows(&train(&["--probe", "6001", "--probe", "6002"]));
+    assert!(0 < one && one < two && two < all, "{one} {two} {all}");
+    let out = train(&["--probe", "999"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no rows of probe 999"),
+        "{}",
+        stderr(&out)
+    );
+    // A table without a probe column cannot be filtered.
+    let rows = real_csv();
+    let out = netprophet(&[
+        "train",
+        "--input",
+        s(&rows),
+        "--out",
+        s(&model),
+        "--probe",
+        "7",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--probe needs a probe_id column"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn training_from_an_archive_works_end_to_end() {
     let model = tmp("archive-model.json");
