@@ -580,3 +580,31 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
         assert_eq!(&std::fs::read(p).unwrap(), bytes, "{} changed", p.display());
     }
 }
+
+#[test]
+fn serve_with_refreshes_refuses_a_model_that_does_not_load() {
+    // It used to start, serve a cache nobody refreshed and log a warning
+    // every cycle.
+    let missing = tmp("no_such_model.json");
+    let _ = std::fs::remove_file(&missing);
+    let garbage = tmp("garbage_model.json");
+    std::fs::write(&garbage, "{\"learner\": 3").unwrap();
+    let cache = tmp("never_served.json");
+    for model in [&missing, &garbage] {
+        let out = run_within(
+            30,
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--cache",
+                s(&cache),
+                "--refresh-every",
+                "10m",
+                "--model",
+                s(model),
+            ],
+        );
+        fails_with(&out, &["--model", s(model), "in-process refreshes"]);
+    }
+}

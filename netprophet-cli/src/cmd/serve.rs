@@ -1,5 +1,6 @@
 //! `netprophet serve`: the dashboard and JSON API over the prediction cache.
 
+use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -158,6 +159,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             [("--cache", args.cache.as_path())],
             [args.model.as_path()],
         )?;
+        // A model that cannot load is a setting to fix, not a passing
+        // failure: refuse to start rather than serve a cache that is never
+        // refreshed. (A model that breaks later is logged and the last
+        // good cache kept.)
+        netprophet_boost::Forest::load(&args.model).with_context(|| {
+            format!(
+                "--model {} for the in-process refreshes",
+                args.model.display()
+            )
+        })?;
     }
     init_logging();
     let config = args.config();
