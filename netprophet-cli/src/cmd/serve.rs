@@ -141,7 +141,12 @@ async fn refresh_loop(
             Ok(Err(e)) => {
                 state.refresh.last_ok.store(0, Ordering::Relaxed);
                 state.refresh.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!("refresh failed, keeping the last good cache: {e:#}");
+                // One line with each cause once (`{e:#}` repeats a cause
+                // that its parent's message already quotes).
+                tracing::warn!(
+                    "refresh failed, keeping the last good cache: {}",
+                    crate::one_line(&e)
+                );
             }
             Err(e) => {
                 state.refresh.last_ok.store(0, Ordering::Relaxed);
