@@ -158,20 +158,31 @@ impl RecipeArgs {
     /// them instead of quietly training other values (`(flag, the tune
     /// flag to use instead)`).
     pub fn set_by_grid(&self, balancings: &[String]) -> Vec<(&'static str, &'static str)> {
-        let mut out = Vec::new();
-        if self.n_estimators.is_some() {
-            out.push(("--n-estimators", "--tree-counts"));
-        }
-        if self.max_depth.is_some() {
-            out.push(("--max-depth", "--max-depths"));
-        }
-        if self.learning_rate.is_some() {
-            out.push(("--learning-rate", "--learning-rates"));
-        }
-        if self.no_smote && balancings.iter().any(|b| b == "smote") {
-            out.push(("--no-smote", "--balancing without smote"));
-        }
-        out
+        let smote = balancings.iter().any(|b| b == "smote");
+        self.training_flags_given()
+            .into_iter()
+            .filter_map(|flag| match flag {
+                "--n-estimators" => Some((flag, "--tree-counts")),
+                "--max-depth" => Some((flag, "--max-depths")),
+                "--learning-rate" => Some((flag, "--learning-rates")),
+                _ => smote.then_some((flag, "--balancing without smote")),
+            })
+            .collect()
+    }
+
+    /// The training flags that were given, among those that can be told
+    /// from their defaults: the rounds, the depth, the learning rate and
+    /// `--no-smote`. (`evaluate --model` trains nothing and refuses them.)
+    pub fn training_flags_given(&self) -> Vec<&'static str> {
+        [
+            (self.n_estimators.is_some(), "--n-estimators"),
+            (self.max_depth.is_some(), "--max-depth"),
+            (self.learning_rate.is_some(), "--learning-rate"),
+            (self.no_smote, "--no-smote"),
+        ]
+        .into_iter()
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect()
     }
 
     /// The recipe these flags describe.

@@ -292,6 +292,26 @@ fn tune_refuses_the_flags_its_grid_sets_instead_of_ignoring_them() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+#[test]
+fn evaluate_model_refuses_training_flags_it_would_ignore() {
+    let rows = real_csv();
+    let model = fixtures().join("tournament_model.json");
+    let base = ["evaluate", "--model", s(&model), "--input", s(&rows)];
+    let args: Vec<&str> = base
+        .iter()
+        .chain(&["--n-estimators", "5", "--no-smote"])
+        .copied()
+        .collect();
+    let out = netprophet(&args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("training flags would be ignored: --n-estimators, --no-smote"),
+        "{err}"
+    );
+    assert!(netprophet(&base).status.success());
+}
+
 /// The row count of `train`'s report, `trained 3 trees on N rows`.
 fn trained_rows(out: &std::process::Output) -> usize {
     assert!(out.status.success(), "{}", stderr(out));

@@ -237,6 +237,13 @@ fn fit_with_validated_threshold(
 
 /// Runs `netprophet evaluate`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let training = args.recipe.training_flags_given();
+    if args.model.is_some() && !training.is_empty() {
+        anyhow::bail!(
+            "--model scores a trained model, so these training flags would be ignored: {}",
+            training.join(", ")
+        );
+    }
     let outputs = [("--plot", &args.plot), ("--plot-dir", &args.plot_dir)]
         .into_iter()
         .filter_map(|(flag, p)| Some((flag, p.as_deref()?)));
