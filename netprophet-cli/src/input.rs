@@ -439,29 +439,13 @@ impl InputArgs {
             sink.size_hint(loaded.probes.minutes(feature_config));
             Some(loaded)
         };
-        // `--probe` applies to feature tables too: their frames carry the
-        // probe of their rows when the table has a probe column.
+        // `--probe` applies to feature tables too.
         let mut matched = 0usize;
-        let n_tables = tables.len();
         for (kind, path) in tables {
-            let mut wanted = |frames: Vec<(FeatureFrame, Option<Labels>)>| -> anyhow::Result<_> {
-                if self.probe.is_empty() {
-                    return Ok(frames);
-                }
-                let mut kept = Vec::with_capacity(frames.len());
-                for (frame, labels) in frames {
-                    let Some(id) = frame.probe_id else {
-                        anyhow::bail!(
-                            "{}: --probe needs a probe_id column, and this feature table has none",
-                            path.display()
-                        );
-                    };
-                    if self.probe.contains(&id) {
-                        kept.push((frame, labels));
-                    }
-                }
+            let mut wanted = |frames| {
+                let kept = keep_probes(&self.probe, path, frames)?;
                 matched += kept.len();
-                Ok(kept)
+                anyhow::Ok(kept)
             };
             match kind {
                 Table::Csv => for_each_probe_csv(path, FeatureConfig::default(), |frames| {
@@ -474,7 +458,8 @@ impl InputArgs {
                 }
             }
         }
-        if n_tables > 0 && !self.probe.is_empty() && matched == 0 && loaded.is_none() {
+        // Without archives or traces every input is a table.
+        if loaded.is_none() && !self.probe.is_empty() && matched == 0 {
             let ids: Vec<String> = self.probe.iter().map(u64::to_string).collect();
             anyhow::bail!(
                 "no rows of probe {} in the feature table(s)",
@@ -534,6 +519,31 @@ pub fn frames_matrix<L>(
         );
     }
     Ok(data)
+}
+
+/// The frames of a feature table that belong to `probes` (all when it is
+/// empty); a frame knows its probe when the table has a probe column.
+fn keep_probes(
+    probes: &[u64],
+    path: &std::path::Path,
+    frames: Vec<(FeatureFrame, Option<Labels>)>,
+) -> anyhow::Result<Vec<(FeatureFrame, Option<Labels>)>> {
+    if probes.is_empty() {
+        return Ok(frames);
+    }
+    let mut kept = Vec::with_capacity(frames.len());
+    for (frame, labels) in frames {
+        let Some(id) = frame.probe_id else {
+            bail!(
+                "{}: --probe needs a probe_id column, and this feature table has none",
+                path.display()
+            );
+        };
+        if probes.contains(&id) {
+            kept.push((frame, labels));
+        }
+    }
+    Ok(kept)
 }
 
 /// The kinds of feature table an input can be.

@@ -54,6 +54,15 @@ fn monotone(text: &str) -> Result<(String, i8), String> {
     Ok((name.trim().to_string(), dir))
 }
 
+/// The original system's rounds, depth and learning rate: the defaults of
+/// `--n-estimators`, `--max-depth` and `--learning-rate` (XGBoost's own
+/// are 100, 6 and 0.3).
+pub const ORIGINAL_N_ESTIMATORS: usize = 200;
+/// See [`ORIGINAL_N_ESTIMATORS`].
+pub const ORIGINAL_MAX_DEPTH: usize = 5;
+/// See [`ORIGINAL_N_ESTIMATORS`].
+pub const ORIGINAL_LEARNING_RATE: f64 = 0.1;
+
 /// The training recipe: model parameters and class balancing.
 #[derive(clap::Args, Clone, Debug)]
 pub struct RecipeArgs {
@@ -158,30 +167,35 @@ impl RecipeArgs {
     /// them instead of quietly training other values (`(flag, the tune
     /// flag to use instead)`).
     pub fn set_by_grid(&self, balancings: &[String]) -> Vec<(&'static str, &'static str)> {
+        // --no-smote only contradicts a grid that has smote points.
         let smote = balancings.iter().any(|b| b == "smote");
         self.training_flags_given()
             .into_iter()
-            .filter_map(|flag| match flag {
-                "--n-estimators" => Some((flag, "--tree-counts")),
-                "--max-depth" => Some((flag, "--max-depths")),
-                "--learning-rate" => Some((flag, "--learning-rates")),
-                _ => smote.then_some((flag, "--balancing without smote")),
-            })
+            .filter(|&(flag, _)| smote || flag != "--no-smote")
             .collect()
     }
 
     /// The training flags that were given, among those that can be told
-    /// from their defaults: the rounds, the depth, the learning rate and
-    /// `--no-smote`. (`evaluate --model` trains nothing and refuses them.)
-    pub fn training_flags_given(&self) -> Vec<&'static str> {
+    /// from their defaults (the rounds, the depth, the learning rate and
+    /// `--no-smote`), each with the `tune` flag that sets it instead.
+    /// (`evaluate --model` trains nothing and refuses them.)
+    pub fn training_flags_given(&self) -> Vec<(&'static str, &'static str)> {
         [
-            (self.n_estimators.is_some(), "--n-estimators"),
-            (self.max_depth.is_some(), "--max-depth"),
-            (self.learning_rate.is_some(), "--learning-rate"),
-            (self.no_smote, "--no-smote"),
+            (
+                self.n_estimators.is_some(),
+                "--n-estimators",
+                "--tree-counts",
+            ),
+            (self.max_depth.is_some(), "--max-depth", "--max-depths"),
+            (
+                self.learning_rate.is_some(),
+                "--learning-rate",
+                "--learning-rates",
+            ),
+            (self.no_smote, "--no-smote", "--balancing without smote"),
         ]
         .into_iter()
-        .filter_map(|(given, flag)| given.then_some(flag))
+        .filter_map(|(given, flag, instead)| given.then_some((flag, instead)))
         .collect()
     }
 
@@ -202,9 +216,9 @@ impl RecipeArgs {
                 .max_leaves(self.max_leaves)
                 .colsample_bylevel(self.colsample_bylevel)
                 .colsample_bynode(self.colsample_bynode)
-                .n_estimators(self.n_estimators.unwrap_or(200))
-                .max_depth(self.max_depth.unwrap_or(5))
-                .learning_rate(self.learning_rate.unwrap_or(0.1))
+                .n_estimators(self.n_estimators.unwrap_or(ORIGINAL_N_ESTIMATORS))
+                .max_depth(self.max_depth.unwrap_or(ORIGINAL_MAX_DEPTH))
+                .learning_rate(self.learning_rate.unwrap_or(ORIGINAL_LEARNING_RATE))
                 .min_child_weight(self.min_child_weight)
                 .lambda(self.lambda)
                 .gamma(self.gamma)

@@ -6,7 +6,7 @@
 //! A failed cycle returns an error and leaves the previous cache exactly as
 //! it was: nothing is written until everything has succeeded.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{bail, Context};
@@ -53,16 +53,41 @@ pub struct RefreshOutcome {
     pub stats: ParseStats,
 }
 
+/// A model file's bytes and the minutes of telemetry its features look
+/// back over: what a cycle reads before it fetches (the parse comes
+/// later, see [`refresh_once`]).
+fn read_model(path: &Path) -> anyhow::Result<(Vec<u8>, i64)> {
+    let bytes = netprophet_boost::formats::read_model_file(path)
+        .with_context(|| format!("reading the model {}", path.display()))?;
+    let minutes = fetch_minutes_of(&bytes)
+        .with_context(|| format!("loading the model {}", path.display()))?;
+    Ok((bytes, minutes))
+}
+
+/// The model of `bytes` (read from `path`), its feature names and card.
+fn parse_model(path: &Path, bytes: &[u8]) -> anyhow::Result<(Forest, Vec<String>, ModelCard)> {
+    let loading = || format!("loading the model {}", path.display());
+    let forest = Forest::from_slice(bytes).with_context(loading)?;
+    let names = model_schema(&forest, None)?;
+    let card = ModelCard::read(&forest, &names).with_context(loading)?;
+    Ok((forest, names, card))
+}
+
+/// Reads and parses the model at `path` as every cycle does, so a model
+/// no cycle could use is refused before serving starts.
+pub fn check_model(path: &Path) -> anyhow::Result<()> {
+    let (bytes, _) = read_model(path)?;
+    let (forest, _, _) = parse_model(path, &bytes)?;
+    Predictor::new(&forest)?;
+    Ok(())
+}
+
 /// Runs one cycle at Unix time `now`.
 pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutcome> {
     // Fail fast on an unreadable model file; parse it later (see below).
-    let bytes = netprophet_boost::formats::read_model_file(&cfg.model)
-        .with_context(|| format!("reading the model {}", cfg.model.display()))?;
+    let (bytes, model_minutes) = read_model(&cfg.model)?;
     // A model whose features look back a day needs a day of telemetry.
-    let minutes = cfg.minutes.max(
-        fetch_minutes_of(&bytes)
-            .with_context(|| format!("loading the model {}", cfg.model.display()))?,
-    );
+    let minutes = cfg.minutes.max(model_minutes);
     let (mut probes, stats) = fetch_probes(cfg, now - minutes * 60, now)?;
     if stats.samples == 0 {
         bail!(
@@ -80,11 +105,7 @@ pub fn refresh_once(cfg: &RefreshConfig, now: i64) -> anyhow::Result<RefreshOutc
     // parse (the largest transient allocation) then reuses what the others
     // held, which keeps a many-probe refresh within 20 MB.
     probes.retain(&ids);
-    let forest = Forest::from_slice(&bytes)
-        .with_context(|| format!("loading the model {}", cfg.model.display()))?;
-    let names = model_schema(&forest, None)?;
-    let card = ModelCard::read(&forest, &names)
-        .with_context(|| format!("loading the model {}", cfg.model.display()))?;
+    let (forest, names, card) = parse_model(&cfg.model, &bytes)?;
     let model = LiveModel {
         predictor: Predictor::new(&forest)?,
         names: &names,

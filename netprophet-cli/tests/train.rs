@@ -261,7 +261,7 @@ fn tune_refuses_the_flags_its_grid_sets_instead_of_ignoring_them() {
             &["--no-smote (use --balancing without smote)"],
         ),
     ] {
-        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let args = [&base[..], extra].concat();
         let out = netprophet(&args);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
@@ -272,23 +272,18 @@ fn tune_refuses_the_flags_its_grid_sets_instead_of_ignoring_them() {
         assert!(!model.exists());
     }
     // Without smote among the balancings, --no-smote says nothing new.
-    let out = netprophet(
-        &base
-            .iter()
-            .chain(&[
-                "--no-smote",
-                "--balancing",
-                "weights,none",
-                "--tree-counts",
-                "5",
-                "--max-depths",
-                "2",
-                "--learning-rates",
-                "0.3",
-            ])
-            .copied()
-            .collect::<Vec<_>>(),
-    );
+    let grid = [
+        "--no-smote",
+        "--balancing",
+        "weights,none",
+        "--tree-counts",
+        "5",
+        "--max-depths",
+        "2",
+        "--learning-rates",
+        "0.3",
+    ];
+    let out = netprophet(&[&base[..], &grid].concat());
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
@@ -297,12 +292,7 @@ fn evaluate_model_refuses_training_flags_it_would_ignore() {
     let rows = real_csv();
     let model = fixtures().join("tournament_model.json");
     let base = ["evaluate", "--model", s(&model), "--input", s(&rows)];
-    let args: Vec<&str> = base
-        .iter()
-        .chain(&["--n-estimators", "5", "--no-smote"])
-        .copied()
-        .collect();
-    let out = netprophet(&args);
+    let out = netprophet(&[&base[..], &["--n-estimators", "5", "--no-smote"]].concat());
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -337,12 +327,17 @@ fn probe_selects_the_rows_of_a_feature_table_and_says_when_it_cannot() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let model = tmp("probe_model.json");
-    let train = |extra: &[&str]| {
-        let mut args = vec!["train", "--input", s(&table), "--out", s(&model)];
-        args.extend_from_slice(&["--n-estimators", "3", "--no-smote"]);
-        args.extend_from_slice(extra);
-        netprophet(&args)
-    };
+    let base = [
+        "train",
+        "--input",
+        s(&table),
+        "--out",
+        s(&model),
+        "--n-estimators",
+        "3",
+        "--no-smote",
+    ];
+    let train = |extra: &[&str]| netprophet(&[&base[..], extra].concat());
     let all = trained_rows(&train(&[]));
     let one = trained_rows(&train(&["--probe", "6001"]));
     let two = trained_rows(&train(&["--probe", "6001", "--probe", "6002"]));

@@ -70,19 +70,19 @@ impl<R: Read> Read for LineLimit<R> {
             return Err(self.too_long());
         }
         let n = self.inner.read(buf)?;
+        // Each piece up to a line break ends a line; the piece after the
+        // last one continues into the next read.
         let mut start = 0;
-        for i in memchr::memchr_iter(b'\n', &buf[..n]) {
-            if self.run + (i - start) > self.max {
-                self.run += i - start;
+        for end in memchr::memchr_iter(b'\n', &buf[..n]).chain([n]) {
+            self.run += end - start;
+            if self.run > self.max {
                 return Err(self.too_long());
             }
-            self.run = 0;
-            self.breaks += 1;
-            start = i + 1;
-        }
-        self.run += n - start;
-        if self.run > self.max {
-            return Err(self.too_long());
+            if end < n {
+                self.run = 0;
+                self.breaks += 1;
+            }
+            start = end + 1;
         }
         Ok(n)
     }

@@ -1,10 +1,11 @@
 //! `netprophet serve`: the dashboard and JSON API over the prediction cache.
 
-use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use anyhow::Context;
 
 use crate::serve::{self, Clock, ServerConfig, ServerState};
 
@@ -168,7 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         // failure: refuse to start rather than serve a cache that is never
         // refreshed. (A model that breaks later is logged and the last
         // good cache kept.)
-        netprophet_boost::Forest::load(&args.model).with_context(|| {
+        crate::refresh::check_model(&args.model).with_context(|| {
             format!(
                 "--model {} for the in-process refreshes",
                 args.model.display()

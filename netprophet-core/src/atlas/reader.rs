@@ -369,6 +369,11 @@ impl Stream<'_> {
         let mut discarding = false;
         let mut discarded = 0usize;
         let endless = self.max_element.saturating_mul(ENDLESS_LINE_FACTOR);
+        let endless_line = |line| ReadError::EndlessLine {
+            path: self.path.clone(),
+            line,
+            max: endless,
+        };
         loop {
             let eof = fill_block(&mut *self.input, &mut block, block_size).map_err(&io_error)?;
             if discarding {
@@ -377,11 +382,7 @@ impl Stream<'_> {
                 // Decided by the line's length alone, not by where the
                 // blocks happen to end.
                 if discarded > endless {
-                    return Err(ReadError::EndlessLine {
-                        path: self.path.clone(),
-                        line: number,
-                        max: endless,
-                    });
+                    return Err(endless_line(number));
                 }
                 match end {
                     Some(i) => {
@@ -430,18 +431,10 @@ impl Stream<'_> {
                 )
             {
                 let line = number + 1 + lines.len() as u64;
-                if block[start..end]
-                    .strip_suffix(b"\n")
-                    .unwrap_or(&block[start..end])
-                    .len()
-                    > endless
-                {
-                    // As when the line is read in pieces above.
-                    return Err(ReadError::EndlessLine {
-                        path: self.path.clone(),
-                        line,
-                        max: endless,
-                    });
+                if stored_len(&block[start..end]) > endless {
+                    // The bound of a line read in pieces above, so the
+                    // outcome does not depend on where the blocks end.
+                    return Err(endless_line(line));
                 }
                 lines.push((line, &block[start..end]));
                 start = end;
@@ -623,11 +616,17 @@ fn parse_one(json: &[u8], line: u64) -> Parsed {
     }
 }
 
-/// The message for a line over the bound (normally [`MAX_ELEMENT_BYTES`]).
 /// How many times the bound on one result a line may run before the
 /// reader stops instead of skipping it ([`ReadError::EndlessLine`]).
 const ENDLESS_LINE_FACTOR: usize = 4;
 
+/// A line's length as stored, without its newline: what the bounds on a
+/// line are on, as when a line is dropped before its end has been read.
+fn stored_len(line: &[u8]) -> usize {
+    line.strip_suffix(b"\n").unwrap_or(line).len()
+}
+
+/// The message for a line over the bound (normally [`MAX_ELEMENT_BYTES`]).
 fn too_long(max: usize) -> String {
     if max >= 1 << 20 {
         format!(
@@ -649,9 +648,7 @@ fn byte_size(n: usize) -> String {
 }
 
 fn parse_line(line: &[u8], number: u64, max: usize) -> Parsed {
-    // The bound is on the line as stored (without its newline), as when a
-    // line is dropped before its end has been read.
-    if line.strip_suffix(b"\n").unwrap_or(line).len() > max {
+    if stored_len(line) > max {
         return Parsed::Malformed(number, too_long(max));
     }
     let text = line.trim_ascii();

@@ -237,7 +237,9 @@ fn fit_with_validated_threshold(
 
 /// Runs `netprophet evaluate`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let training = args.recipe.training_flags_given();
+    let training: Vec<&str> = (args.recipe.training_flags_given().into_iter())
+        .map(|(flag, _)| flag)
+        .collect();
     if args.model.is_some() && !training.is_empty() {
         anyhow::bail!(
             "--model scores a trained model, so these training flags would be ignored: {}",
