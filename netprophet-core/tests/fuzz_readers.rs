@@ -106,6 +106,10 @@ fn ndjson_reads_the_same_whatever_the_block_and_compression() {
                 bytes.extend_from_slice(r);
                 bytes.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
             }
+            // Plain text that opens with the gzip magic is read as gzip
+            // (the reader decides by the first two bytes), so it has no
+            // plain reading to compare with.
+            prop_assume!(!bytes.starts_with(&[0x1f, 0x8b]));
             // A bound that some padded records pass and most do not.
             let max = 2500;
             let input = if compress {
