@@ -174,6 +174,13 @@ impl Evaluator<'_> {
     /// The children's gains added (`CalcSplitGain`); minus infinity when
     /// the split breaks feature `f`'s monotone constraint.
     fn split_gain(&self, b: Bounds, f: usize, left: GradPair, right: GradPair) -> f32 {
+        if self.p.max_delta_step == 0.0 && !self.has_constraint() {
+            // The common case needs no weights (two divisions per bin
+            // saved): the gains come from the sums alone, and no
+            // constraint compares the weights.
+            let (wl, wr) = (0.0, 0.0);
+            return self.gain_given_weight(left, wl) + self.gain_given_weight(right, wr);
+        }
         let wl = self.weight(b, left);
         let wr = self.weight(b, right);
         let gain = self.gain_given_weight(left, wl) + self.gain_given_weight(right, wr);

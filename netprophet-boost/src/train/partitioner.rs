@@ -19,6 +19,7 @@ use crate::prefetch::ROWS_AHEAD;
 #[derive(Clone, Copy)]
 pub(crate) struct SplitTest<'a> {
     slots: &'a [u16],
+    tail: &'a [u16],
     /// The first slot going right: the split's bin plus one, plus the
     /// feature's first slot.
     start: u32,
@@ -36,6 +37,7 @@ impl<'a> SplitTest<'a> {
         let missing = binned.missing_slot(feature) as u32;
         SplitTest {
             slots: &binned.col_slots[feature * binned.rows..(feature + 1) * binned.rows],
+            tail: &binned.col_slots[feature * binned.rows..],
             start,
             span: missing - start + u32::from(!default_left),
         }
@@ -47,6 +49,13 @@ impl<'a> SplitTest<'a> {
         if let Some(s) = self.slots.get(row as usize) {
             crate::prefetch::read(s);
         }
+    }
+
+    /// The column of slots from this feature's first row to the end of
+    /// every later feature's (what a vector gather may read), and the
+    /// range test.
+    pub fn column(&self) -> (&'a [u16], u32, u32) {
+        (self.tail, self.start, self.span)
     }
 
     /// Whether `row` goes left.
@@ -63,6 +72,10 @@ pub(crate) trait RowTest: Sync {
     fn goes_left(&self, row: u32) -> bool;
     /// A hint that `row` is tested soon.
     fn prefetch(&self, _row: u32) {}
+    /// The slots and range test, for the vector kernel.
+    fn column(&self) -> Option<(&[u16], u32, u32)> {
+        None
+    }
 }
 
 impl RowTest for SplitTest<'_> {
@@ -73,6 +86,9 @@ impl RowTest for SplitTest<'_> {
     #[inline(always)]
     fn prefetch(&self, row: u32) {
         SplitTest::prefetch(self, row);
+    }
+    fn column(&self) -> Option<(&[u16], u32, u32)> {
+        Some(SplitTest::column(self))
     }
 }
 
@@ -95,8 +111,11 @@ impl<F: Fn(u32) -> bool + Sync> RowTest for F {
 fn partition_piece(rows: &mut [u32], scratch: &mut [u32], test: &impl RowTest) -> usize {
     let n = rows.len();
     let scratch = &mut scratch[..n];
-    let mut l = 0usize;
-    for i in 0..n {
+    let (mut l, mut i) = (0usize, 0usize);
+    if let Some((slots, start, span)) = test.column() {
+        (i, l) = crate::simd::partition_blocks(rows, scratch, slots, start, span);
+    }
+    while i < n {
         if let Some(&ahead) = rows.get(i + ROWS_AHEAD) {
             test.prefetch(ahead);
         }
@@ -107,6 +126,7 @@ fn partition_piece(rows: &mut [u32], scratch: &mut [u32], test: &impl RowTest) -
         rows[l] = row;
         scratch[i - l] = row;
         l += usize::from(go_left);
+        i += 1;
     }
     l
 }
@@ -165,6 +185,47 @@ mod tests {
                 .collect();
             assert_eq!(parted, want, "{n} rows");
             assert_eq!(n_left, rows.iter().filter(|&&r| goes_left(r)).count());
+        }
+    }
+
+    #[test]
+    fn a_split_partitions_alike_through_the_vector_kernel() {
+        // A real split's column (what the AVX-512 kernel reads, where the
+        // CPU has it), on the last feature, whose last row the kernel
+        // must leave to the scalar loop; both sizes, every row and some.
+        let n = 10 * PARALLEL_ROWS + 5;
+        let x: Vec<f32> = (0..n)
+            .flat_map(|i| {
+                [
+                    (i % 7) as f32,
+                    if i % 9 == 0 {
+                        f32::NAN
+                    } else {
+                        ((i * 7919) % 503) as f32
+                    },
+                ]
+            })
+            .collect();
+        let binned = Binned::new(&x, 2, None, 256).unwrap();
+        for (bin, default_left) in [(100, true), (3, false), (-1, true)] {
+            let test = SplitTest::new(&binned, 1, bin, default_left);
+            for rows in [
+                (0..n as u32).collect::<Vec<_>>(),
+                (0..n as u32).filter(|r| r % 5 != 2).collect(),
+                (0..1000u32).collect(),
+            ] {
+                let want: Vec<u32> = rows
+                    .iter()
+                    .copied()
+                    .filter(|&r| test.goes_left(r))
+                    .chain(rows.iter().copied().filter(|&r| !test.goes_left(r)))
+                    .collect();
+                let mut parted = rows.clone();
+                let mut scratch = vec![0; rows.len()];
+                let n_left = partition(&mut parted, &mut scratch, &test);
+                assert_eq!(parted, want, "split after {bin}");
+                assert_eq!(n_left, rows.iter().filter(|&&r| test.goes_left(r)).count());
+            }
         }
     }
 

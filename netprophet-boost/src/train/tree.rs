@@ -127,12 +127,19 @@ impl BinTree {
                 }
             } else {
                 let test = self.test(binned, *node);
-                let v = [self.leaf[r as usize], self.leaf[l as usize]];
+                let (left, right) = (
+                    self.leaf[l as usize].to_bits(),
+                    self.leaf[r as usize].to_bits(),
+                );
                 for (i, &row) in set.iter().enumerate() {
                     if let Some(&ahead) = set.get(i + ROWS_AHEAD) {
                         test.prefetch(ahead);
                     }
-                    margin[row as usize - start] += v[usize::from(test.goes_left(row))];
+                    // A select by mask: which way a row goes is
+                    // unpredictable, and the compiler made a branch of
+                    // an indexed pair.
+                    let mask = u32::from(test.goes_left(row)).wrapping_neg();
+                    margin[row as usize - start] += f32::from_bits((left & mask) | (right & !mask));
                 }
             }
         }
