@@ -98,17 +98,21 @@ pub(crate) fn base_score(
 #[inline]
 pub(crate) fn gradient(objective: TrainObjective, m: f32, y: f32, w: f32) -> Grad32 {
     match objective {
-        TrainObjective::BinaryLogistic => {
-            let p = 1.0 / (1.0 + (-m).exp());
-            Grad32 {
-                g: (p - y) * w,
-                h: (p * (1.0 - p)).max(1e-16) * w,
-            }
-        }
+        TrainObjective::BinaryLogistic => logistic((-m).exp(), y, w),
         TrainObjective::SquaredError => Grad32 {
             g: (m - y) * w,
             h: w,
         },
+    }
+}
+
+/// binary:logistic's gradient and hessian from `e`, `exp(-margin)`.
+#[inline(always)]
+fn logistic(e: f32, y: f32, w: f32) -> Grad32 {
+    let p = 1.0 / (1.0 + e);
+    Grad32 {
+        g: (p - y) * w,
+        h: (p * (1.0 - p)).max(1e-16) * w,
     }
 }
 
@@ -138,8 +142,26 @@ pub(crate) fn gradients(
             if let Some((tree, idx, settled)) = last {
                 tree.add_leaves(binned, idx, settled, start..end, margin);
             }
-            for (k, (gp, &m)) in grad.iter_mut().zip(margin.iter()).enumerate() {
-                *gp = gradient(objective, m, y[start + k], weight[start + k]);
+            let (y, weight) = (&y[start..end], &weight[start..end]);
+            match objective {
+                TrainObjective::BinaryLogistic => {
+                    // The exponentials first, then the rest: `exp` is a
+                    // call, which would otherwise spill every vector
+                    // register of the arithmetic around it, row by row.
+                    for (gp, &m) in grad.iter_mut().zip(margin.iter()) {
+                        gp.g = (-m).exp();
+                    }
+                    for ((gp, &y), &w) in grad.iter_mut().zip(y).zip(weight) {
+                        *gp = logistic(gp.g, y, w);
+                    }
+                }
+                TrainObjective::SquaredError => {
+                    for (((gp, &m), &y), &w) in
+                        grad.iter_mut().zip(margin.iter()).zip(y).zip(weight)
+                    {
+                        *gp = gradient(objective, m, y, w);
+                    }
+                }
             }
         });
 }
