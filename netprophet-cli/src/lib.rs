@@ -5,6 +5,7 @@
 //!
 //! This library exists so integration tests can drive the server with an
 //! injected clock; it is not published.
+#![forbid(unsafe_code)]
 
 pub mod atlas_args;
 pub mod cache;

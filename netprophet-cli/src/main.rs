@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 the command failed (bad input, network, I/O;
 //! one line on stderr says why); 2 the command line itself is wrong.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
