@@ -54,8 +54,8 @@ mod x86 {
     /// [`super::partition_blocks`] on AVX-512F.
     ///
     /// # Safety
-    /// The CPU must support AVX-512F and POPCNT. Every memory access is in bounds:
-    /// see the comments at each one.
+    /// The CPU must support AVX-512F and POPCNT. Every memory access is
+    /// in bounds: see the comments at each one.
     #[target_feature(enable = "avx512f,popcnt")]
     pub(super) unsafe fn partition_avx512(
         rows: &mut [u32],
