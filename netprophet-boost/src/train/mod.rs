@@ -314,38 +314,44 @@ fn grow_forest(
     // still to be added to the margins (in the next gradient pass).
     let mut pending: Option<(BinTree, Vec<Settled>)> = None;
     for round in 0..params.n_estimators {
-        let last = pending
-            .as_ref()
-            .map(|(tree, settled)| (tree, &buffers.idx[..], &settled[..]));
-        objective::gradients(
-            &mut margin,
-            &mut grad,
-            last,
-            binned,
-            data.y,
-            &weight,
-            params.objective,
-        );
-        sampler::sample_rows(n, params.subsample, &mut rng, &mut buffers.idx);
-        let columns = sampler::ColumnSampler::new(width, params, round, &mut rng);
-        let grower = Grower {
-            binned,
-            grad: &grad,
-            p: &tree_params,
-            columns: &columns,
-        };
-        let (tree, settled) = grower.grow(&mut buffers);
-        let model_tree = tree.to_model(binned);
-        pending = if params.subsample >= 1.0 {
-            Some((tree, settled))
-        } else {
-            // Rows left out of this tree's sample still move by their
-            // leaf: walk the tree for every row.
-            margin.par_iter_mut().enumerate().for_each(|(i, m)| {
-                *m += tree.leaf_of(binned, i as u32);
-            });
-            None
-        };
+        // One round's work runs on a pool thread: called from outside the
+        // pool, every parallel step would otherwise be handed to the pool
+        // and waited for by this thread, two thread switches a step.
+        let model_tree = rayon::scope(|_| {
+            let last = pending
+                .as_ref()
+                .map(|(tree, settled)| (tree, &buffers.idx[..], &settled[..]));
+            objective::gradients(
+                &mut margin,
+                &mut grad,
+                last,
+                binned,
+                data.y,
+                &weight,
+                params.objective,
+            );
+            sampler::sample_rows(n, params.subsample, &mut rng, &mut buffers.idx);
+            let columns = sampler::ColumnSampler::new(width, params, round, &mut rng);
+            let grower = Grower {
+                binned,
+                grad: &grad,
+                p: &tree_params,
+                columns: &columns,
+            };
+            let (tree, settled) = grower.grow(&mut buffers);
+            let model_tree = tree.to_model(binned);
+            pending = if params.subsample >= 1.0 {
+                Some((tree, settled))
+            } else {
+                // Rows left out of this tree's sample still move by their
+                // leaf: walk the tree for every row.
+                margin.par_iter_mut().enumerate().for_each(|(i, m)| {
+                    *m += tree.leaf_of(binned, i as u32);
+                });
+                None
+            };
+            model_tree
+        });
         let mut stop = false;
         let score = eval.as_mut().map(|e| {
             add_tree(&mut e.margin, &model_tree, e.data);
