@@ -21,12 +21,13 @@ pub(crate) fn avx512() -> bool {
     }
 }
 
-/// Partitions the leading blocks of sixteen rows of `rows`: the rows whose
-/// slot `s` (in `slots`, at the row's index) has `s - start >= span`
-/// (wrapping) go left, to the front of `rows` in order; the others go
-/// to the front of `scratch` in order. Returns how many rows were taken
-/// (a multiple of 16; the caller finishes the rest) and how many went left.
-/// Takes none without AVX-512.
+/// Partitions the leading blocks of sixteen rows of `rows`: the rows
+/// whose slot `s` (in `slots`, the split feature's column, at the row's
+/// index) has `s - start >= span` (wrapping) go left, to the front of
+/// `rows` in order; the others go to the front of `scratch` in order.
+/// Returns how many rows were taken (a multiple of 16; the caller
+/// finishes the rest) and how many went left. Takes none without
+/// AVX-512.
 pub(crate) fn partition_blocks(
     rows: &mut [u32],
     scratch: &mut [u32],

@@ -148,22 +148,35 @@ impl Evaluator<'_> {
         }
     }
 
-    /// The loss reduction of a leaf of weight `w` over `s`
-    /// (`CalcGainGivenWeight` of the split evaluator).
-    fn gain_given_weight(&self, s: GradPair, w: f32) -> f32 {
-        let p = self.p;
+    /// Whether a gain needs no leaf weight: neither `max_delta_step` nor
+    /// a monotone constraint bounds the weights.
+    fn weightless(&self) -> bool {
+        self.p.max_delta_step == 0.0 && !self.has_constraint()
+    }
+
+    /// The loss reduction of a leaf over `s` when [`Self::weightless`]:
+    /// G^2 / (H + lambda), the square in float64 and the division in
+    /// float32 (XGBoost's comment: fewer rounding errors than going
+    /// through the weight).
+    fn gain_from_sums(&self, s: GradPair) -> f32 {
         if s.h <= 0.0 {
             return 0.0;
         }
-        if p.max_delta_step == 0.0 && !self.has_constraint() {
-            // G^2 / (H + lambda), the square in float64 and the division
-            // in float32 (XGBoost's comment: fewer rounding errors than
-            // going through the weight).
-            let g = threshold_l1(s.g, p.alpha);
-            return (g * g) as f32 / (s.h + f64::from(p.lambda)) as f32;
+        let g = threshold_l1(s.g, self.p.alpha);
+        (g * g) as f32 / (s.h + f64::from(self.p.lambda)) as f32
+    }
+
+    /// The loss reduction of a leaf of weight `w` over `s`
+    /// (`CalcGainGivenWeight` of the split evaluator).
+    fn gain_given_weight(&self, s: GradPair, w: f32) -> f32 {
+        if self.weightless() {
+            return self.gain_from_sums(s);
+        }
+        if s.h <= 0.0 {
+            return 0.0;
         }
         let (g, h) = (s.g as f32, s.h as f32);
-        -(2.0 * g * w + (h + p.lambda) * (w * w))
+        -(2.0 * g * w + (h + self.p.lambda) * (w * w))
     }
 
     /// A node's loss without a split, its weight bounded by `b`.
@@ -174,12 +187,10 @@ impl Evaluator<'_> {
     /// The children's gains added (`CalcSplitGain`); minus infinity when
     /// the split breaks feature `f`'s monotone constraint.
     fn split_gain(&self, b: Bounds, f: usize, left: GradPair, right: GradPair) -> f32 {
-        if self.p.max_delta_step == 0.0 && !self.has_constraint() {
-            // The common case needs no weights (two divisions per bin
-            // saved): the gains come from the sums alone, and no
-            // constraint compares the weights.
-            let (wl, wr) = (0.0, 0.0);
-            return self.gain_given_weight(left, wl) + self.gain_given_weight(right, wr);
+        if self.weightless() {
+            // No weight to compute (two divisions per bin): the gains come
+            // from the sums alone, and no constraint compares the weights.
+            return self.gain_from_sums(left) + self.gain_from_sums(right);
         }
         let wl = self.weight(b, left);
         let wr = self.weight(b, right);

@@ -20,7 +20,6 @@ use crate::prefetch::ROWS_AHEAD;
 #[derive(Clone, Copy)]
 pub(crate) struct SplitTest<'a> {
     slots: &'a [u16],
-    tail: &'a [u16],
     /// The first slot going right: the split's bin plus one, plus the
     /// feature's first slot.
     start: u32,
@@ -38,7 +37,6 @@ impl<'a> SplitTest<'a> {
         let missing = binned.missing_slot(feature) as u32;
         SplitTest {
             slots: &binned.col_slots[feature * binned.rows..(feature + 1) * binned.rows],
-            tail: &binned.col_slots[feature * binned.rows..],
             start,
             span: missing - start + u32::from(!default_left),
         }
@@ -50,13 +48,6 @@ impl<'a> SplitTest<'a> {
         if let Some(s) = self.slots.get(row as usize) {
             crate::prefetch::read(s);
         }
-    }
-
-    /// The column of slots from this feature's first row to the end of
-    /// every later feature's (what a vector gather may read), and the
-    /// range test.
-    pub fn column(&self) -> (&'a [u16], u32, u32) {
-        (self.tail, self.start, self.span)
     }
 
     /// Whether `row` goes left.
@@ -73,7 +64,8 @@ pub(crate) trait RowTest: Sync {
     fn goes_left(&self, row: u32) -> bool;
     /// A hint that `row` is tested soon.
     fn prefetch(&self, _row: u32) {}
-    /// The slots and range test, for the vector kernel.
+    /// The feature's column of slots and the range test (the first slot
+    /// going right, how many go right), for the vector kernel.
     fn column(&self) -> Option<(&[u16], u32, u32)> {
         None
     }
@@ -89,7 +81,7 @@ impl RowTest for SplitTest<'_> {
         SplitTest::prefetch(self, row);
     }
     fn column(&self) -> Option<(&[u16], u32, u32)> {
-        Some(SplitTest::column(self))
+        Some((self.slots, self.start, self.span))
     }
 }
 
@@ -192,8 +184,8 @@ mod tests {
     #[test]
     fn a_split_partitions_alike_through_the_vector_kernel() {
         // A real split's column (what the AVX-512 kernel reads, where the
-        // CPU has it), on the last feature, whose last row the kernel
-        // must leave to the scalar loop; both sizes, every row and some.
+        // CPU has it), whose last row the kernel must leave to the scalar
+        // loop; both sizes, every row and some.
         let n = 10 * PARALLEL_ROWS + 5;
         let x: Vec<f32> = (0..n)
             .flat_map(|i| {
