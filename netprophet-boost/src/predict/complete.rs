@@ -15,7 +15,7 @@
 //! all carry its value, so whichever way a row is routed below it, the
 //! result is the same.
 
-use crate::Tree;
+use crate::{simd, Tree};
 
 /// Forests deeper than this use the sparse layout: a complete tree of
 /// depth 8 already has 511 slots, and padding cost grows as `2^D`.
@@ -78,7 +78,20 @@ pub(super) struct CompleteTrees {
     thresholds: Vec<f32>,
     /// The low byte of each split's feature, beside `thresholds`.
     features: Vec<u8>,
+    /// The splits again, in the vector kernel's lane layout (see
+    /// [`crate::simd::sum_row_by_lanes`]), where it runs: AVX-512, depth
+    /// 1 to 5, every split feature below 16.
+    by_lanes: Option<ByLanes>,
     depth: usize,
+}
+
+/// The splits of groups of [`simd::TREE_LANES`] trees, slot by slot: a
+/// slot's entry holds that slot of each tree of the group (the trees
+/// after the forest's last send every row left).
+#[derive(Debug, Clone)]
+struct ByLanes {
+    thresholds: Vec<[f32; simd::TREE_LANES]>,
+    features: Vec<[u8; simd::TREE_LANES]>,
 }
 
 /// Depth of `tree`: the number of splits on its longest root-to-leaf path.
@@ -125,6 +138,34 @@ pub(super) fn pad(
         stack.push((tree.right[n] as usize, 2 * k + 1, level + 1));
     }
     Some(())
+}
+
+/// The splits of complete trees of depth `depth` (`2^depth` slots each) in
+/// the lane layout, where the vector kernel runs on them.
+fn by_lanes(splits: &[Split], depth: usize) -> Option<ByLanes> {
+    const LANES: usize = simd::TREE_LANES;
+    let narrow = splits
+        .iter()
+        .all(|s| (s.feature & !DEFAULT_LEFT) < LANES as u32);
+    if !(simd::avx512() && (1..=5).contains(&depth) && narrow) {
+        return None;
+    }
+    let slots = 1usize << depth;
+    let trees = splits.len() / slots;
+    let groups = trees.div_ceil(LANES);
+    let mut thresholds = vec![[f32::INFINITY; LANES]; groups * slots];
+    let mut features = vec![[0u8; LANES]; groups * slots];
+    for (t, tree) in splits.chunks_exact(slots).enumerate() {
+        let (g, lane) = (t / LANES, t % LANES);
+        for (k, s) in tree.iter().enumerate() {
+            thresholds[g * slots + k][lane] = s.threshold;
+            features[g * slots + k][lane] = s.feature as u8;
+        }
+    }
+    Some(ByLanes {
+        thresholds,
+        features,
+    })
 }
 
 #[inline(always)]
@@ -182,13 +223,34 @@ impl CompleteTrees {
         let mut features: Vec<u8> = splits.iter().map(|s| s.feature as u8).collect();
         features.resize(padded, 0);
         leaves.resize(padded, 0.0);
+        let by_lanes = by_lanes(&splits, depth);
         Some(CompleteTrees {
             splits,
             leaves,
             thresholds,
             features,
+            by_lanes,
             depth,
         })
+    }
+
+    /// Adds to `m` every tree's leaf for one row, in boosting order, by
+    /// the vector kernel; `None` (nothing done) where it does not run
+    /// (see [`simd::sum_row_by_lanes`]): then [`for_each_leaf`](Self::for_each_leaf)
+    /// gives the same sum.
+    #[inline]
+    pub(super) fn sum_row(&self, row: &[f32], m: f32) -> Option<f32> {
+        let lanes = self.by_lanes.as_ref()?;
+        let trees = self.splits.len() >> self.depth;
+        simd::sum_row_by_lanes(
+            row,
+            &lanes.thresholds,
+            &lanes.features,
+            &self.leaves,
+            self.depth as u32,
+            trees,
+            m,
+        )
     }
 
     /// Calls `emit(t, leaf)` for every tree `t` in boosting order, for one
@@ -461,4 +523,114 @@ fn walk_tree<const SLOTS: usize, const MAY_BE_NAN: bool>(
         k = step::<MAY_BE_NAN>(s, row(s.feature), k);
     }
     k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A complete tree of depth `depth`: split `j` (breadth-first) on
+    /// feature `(j x 5 + seed) % width` at a quarter in [-2, 2), leaves
+    /// distinct.
+    fn full_tree(depth: usize, width: u32, seed: u32) -> Tree {
+        let mut t = Tree::leaf(0.0);
+        let mut level = vec![0usize];
+        for _ in 0..depth {
+            let mut next = Vec::new();
+            for &n in &level {
+                let j = n as u32;
+                let l = t.left.len() as i32;
+                t.left[n] = l;
+                t.right[n] = l + 1;
+                t.split_feature[n] = (j * 5 + seed) % width;
+                t.split_condition[n] = ((j * 7 + seed * 3) % 16) as f32 / 4.0 - 2.0;
+                for _ in 0..2 {
+                    t.left.push(-1);
+                    t.right.push(-1);
+                    t.parent.push(n as i32);
+                    t.split_feature.push(0);
+                    t.split_condition.push(0.0);
+                    t.default_left.push(false);
+                    t.loss_change.push(0.0);
+                    t.sum_hessian.push(0.0);
+                    t.base_weight.push(0.0);
+                }
+                next.extend([l as usize, l as usize + 1]);
+            }
+            level = next;
+        }
+        for (i, &n) in level.iter().enumerate() {
+            t.split_condition[n] = (i as f32 + seed as f32) / 64.0 - 0.25;
+        }
+        t
+    }
+
+    /// The scalar walk's sum from `m`.
+    fn walked(c: &CompleteTrees, row: &[f32], mut m: f32) -> f32 {
+        c.for_each_leaf(row, |_, leaf| m += leaf);
+        m
+    }
+
+    #[test]
+    fn the_vector_walk_adds_what_the_scalar_walk_adds() {
+        let rows: Vec<Vec<f32>> = vec![
+            vec![0.0; 8],
+            vec![-0.0, 0.25, -2.0, 1.75, -1.5, 0.5, 1.0, -0.75],
+            vec![
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                3.0,
+                -3.0,
+                0.125,
+                1.9,
+                -1.9,
+                0.0,
+            ],
+            (0..8).map(|i| i as f32 / 3.0 - 1.2).collect(),
+        ];
+        for depth in 1..=5 {
+            // One tree, a whole group, a group and one, several and a part.
+            for n in [1, 16, 17, 37] {
+                let trees: Vec<Tree> = (0..n).map(|s| full_tree(depth, 8, s)).collect();
+                let c = CompleteTrees::new(&trees, depth).expect("a layout");
+                for row in &rows {
+                    let want = walked(&c, row, 0.5);
+                    match c.sum_row(row, 0.5) {
+                        Some(got) => assert_eq!(
+                            got.to_bits(),
+                            want.to_bits(),
+                            "depth {depth}, {n} trees, {row:?}"
+                        ),
+                        None => assert!(
+                            !simd::avx512(),
+                            "AVX-512 here, yet the vector walk declined"
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_vector_walk_declines_what_it_does_not_cover() {
+        let trees: Vec<Tree> = (0..20).map(|s| full_tree(5, 8, s)).collect();
+        let c = CompleteTrees::new(&trees, 5).expect("a layout");
+        let mut row = vec![0.5f32; 8];
+        row[3] = f32::NAN;
+        assert_eq!(c.sum_row(&row, 0.0), None, "a missing value");
+        // Rows wider than its sixteen lanes.
+        let wide: Vec<Tree> = (0..20).map(|s| full_tree(3, 17, s)).collect();
+        let c = CompleteTrees::new(&wide, 3).expect("a layout");
+        assert!(c.by_lanes.is_none(), "a split feature of 16 or more");
+        assert_eq!(c.sum_row(&[0.5; 17], 0.0), None);
+        // Depth 6 needs 63 bits a tree.
+        let deep: Vec<Tree> = (0..3).map(|s| full_tree(6, 8, s)).collect();
+        let c = CompleteTrees::new(&deep, 6).expect("a layout");
+        assert!(c.by_lanes.is_none() && c.sum_row(&[0.5; 8], 0.0).is_none());
+        // Slices too short for the trees claimed: nothing is read.
+        let short = [[0.0f32; simd::TREE_LANES]; 2];
+        let features = [[0u8; simd::TREE_LANES]; 2];
+        let got = simd::sum_row_by_lanes(&[0.5; 8], &short, &features, &[0.0; 64], 1, 17, 0.0);
+        assert_eq!(got, None);
+    }
 }

@@ -184,6 +184,12 @@ impl Predictor {
         out.copy_from_slice(&self.base_margin);
         if self.num_group == 1 {
             let mut m = out[0];
+            if let Layout::Complete(c) = &self.layout {
+                if let Some(sum) = c.sum_row(row, m) {
+                    out[0] = sum;
+                    return Ok(());
+                }
+            }
             self.layout.for_each_leaf(row, |_, leaf| m += leaf);
             out[0] = m;
         } else {
