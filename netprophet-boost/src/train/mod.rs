@@ -42,6 +42,8 @@ mod partitioner;
 mod sampler;
 mod tree;
 
+use std::time::{Duration, Instant};
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -98,7 +100,10 @@ pub fn train(data: &TrainData<'_>, params: &TrainParams) -> Result<Forest, Model
     boost(data, None, params, |_| {})
 }
 
-/// [`train`], calling `progress` after each round.
+/// [`train`], calling `progress` once for each round, in order, on the
+/// calling thread. The rounds run on rayon's pool, and `progress` hears
+/// of them when they are done: rounds that take less than 50 ms in all
+/// are reported together, so it needs no `Send`.
 pub fn train_with_progress(
     data: &TrainData<'_>,
     params: &TrainParams,
@@ -272,6 +277,9 @@ fn check_eval(
     Ok(())
 }
 
+/// The longest the boosting rounds run before `progress` hears of them.
+const REPORT_EVERY: Duration = Duration::from_millis(50);
+
 /// The boosting rounds over binned rows.
 fn grow_forest(
     binned: &Binned,
@@ -313,69 +321,78 @@ fn grow_forest(
     // The last tree and where its rows settled, when its leaf values are
     // still to be added to the margins (in the next gradient pass).
     let mut pending: Option<(BinTree, Vec<Settled>)> = None;
-    for round in 0..params.n_estimators {
-        // One round's work runs on a pool thread: called from outside the
-        // pool, every parallel step would otherwise be handed to the pool
-        // and waited for by this thread, two thread switches a step.
-        let model_tree = rayon::scope(|_| {
-            let last = pending
-                .as_ref()
-                .map(|(tree, settled)| (tree, &buffers.idx[..], &settled[..]));
-            objective::gradients(
-                &mut margin,
-                &mut grad,
-                last,
-                binned,
-                data.y,
-                &weight,
-                params.objective,
-            );
-            sampler::sample_rows(n, params.subsample, &mut rng, &mut buffers.idx);
-            let columns = sampler::ColumnSampler::new(width, params, round, &mut rng);
-            let grower = Grower {
-                binned,
-                grad: &grad,
-                p: &tree_params,
-                columns: &columns,
-            };
-            let (tree, settled) = grower.grow(&mut buffers);
-            let model_tree = tree.to_model(binned);
-            pending = if params.subsample >= 1.0 {
-                Some((tree, settled))
-            } else {
-                // Rows left out of this tree's sample still move by their
-                // leaf: walk the tree for every row.
-                margin.par_iter_mut().enumerate().for_each(|(i, m)| {
-                    *m += tree.leaf_of(binned, i as u32);
+    let mut round = 0;
+    let mut stop = false;
+    let mut done = Vec::new();
+    while round < params.n_estimators && !stop {
+        // The rounds run on a pool thread, as many as take REPORT_EVERY:
+        // called from outside the pool, every parallel step would
+        // otherwise be handed to the pool and waited for by this thread,
+        // two thread switches a step, and entering the pool itself costs
+        // two. `progress` need not be Send, so it hears of those rounds
+        // here, in order, when they are done.
+        rayon::scope(|_| {
+            let started = Instant::now();
+            loop {
+                let last = pending
+                    .as_ref()
+                    .map(|(tree, settled)| (tree, &buffers.idx[..], &settled[..]));
+                objective::gradients(
+                    &mut margin,
+                    &mut grad,
+                    last,
+                    binned,
+                    data.y,
+                    &weight,
+                    params.objective,
+                );
+                sampler::sample_rows(n, params.subsample, &mut rng, &mut buffers.idx);
+                let columns = sampler::ColumnSampler::new(width, params, round, &mut rng);
+                let grower = Grower {
+                    binned,
+                    grad: &grad,
+                    p: &tree_params,
+                    columns: &columns,
+                };
+                let (tree, settled) = grower.grow(&mut buffers);
+                let model_tree = tree.to_model(binned);
+                pending = if params.subsample >= 1.0 {
+                    Some((tree, settled))
+                } else {
+                    // Rows left out of this tree's sample still move by
+                    // their leaf: walk the tree for every row.
+                    margin.par_iter_mut().enumerate().for_each(|(i, m)| {
+                        *m += tree.leaf_of(binned, i as u32);
+                    });
+                    None
+                };
+                let score = eval.as_mut().map(|e| {
+                    add_tree(&mut e.margin, &model_tree, e.data);
+                    let score = metric::evaluate(
+                        e.metric,
+                        params.objective,
+                        &e.margin,
+                        e.data.y,
+                        e.data.weight,
+                    );
+                    if let Some(s) = e.stopping.as_mut() {
+                        stop = s.update(round, score);
+                    }
+                    score
                 });
-                None
-            };
-            model_tree
-        });
-        let mut stop = false;
-        let score = eval.as_mut().map(|e| {
-            add_tree(&mut e.margin, &model_tree, e.data);
-            let score = metric::evaluate(
-                e.metric,
-                params.objective,
-                &e.margin,
-                e.data.y,
-                e.data.weight,
-            );
-            if let Some(s) = e.stopping.as_mut() {
-                stop = s.update(round, score);
+                trees.push(model_tree);
+                round += 1;
+                done.push(Round {
+                    round,
+                    of: params.n_estimators,
+                    eval: score,
+                });
+                if stop || round == params.n_estimators || started.elapsed() >= REPORT_EVERY {
+                    break;
+                }
             }
-            score
         });
-        trees.push(model_tree);
-        progress(Round {
-            round: round + 1,
-            of: params.n_estimators,
-            eval: score,
-        });
-        if stop {
-            break;
-        }
+        done.drain(..).for_each(&mut progress);
     }
     let mut forest = Forest::new(trees, objective, vec![base_score as f32], width)?;
     forest.feature_names = data.feature_names.map(<[String]>::to_vec);
@@ -446,6 +463,22 @@ mod tests {
             .build()
             .unwrap()
             .install(f)
+    }
+
+    #[test]
+    fn progress_hears_of_every_round_in_order_on_the_calling_thread() {
+        let (x, y) = data(2000);
+        let d = TrainData::new(&x, 3, &y);
+        let params = TrainParams::default().n_estimators(40);
+        // Not Send: progress runs where train was called.
+        let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let log = heard.clone();
+        let forest = train_with_progress(&d, &params, move |r| log.borrow_mut().push(r)).unwrap();
+        let heard = heard.borrow();
+        let rounds: Vec<usize> = heard.iter().map(|r| r.round).collect();
+        assert_eq!(rounds, (1..=40).collect::<Vec<_>>());
+        assert!(heard.iter().all(|r| r.of == 40 && r.eval.is_none()));
+        assert_eq!(forest.trees.len(), 40);
     }
 
     #[test]
