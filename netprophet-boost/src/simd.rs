@@ -64,14 +64,16 @@ pub(crate) const TREE_LANES: usize = 16;
 /// `2^depth` heap slots in order (slot 0 unused), each slot's entry in
 /// `thresholds` and `features` holding that slot of the group's sixteen
 /// trees; `leaves` the trees' `2^depth` leaf values one tree after
-/// another. A row goes right at a split when its value is not below the
-/// threshold, as in the scalar walk.
+/// another. A feature byte is the split's feature (bits 0-3) with bit 4
+/// set when a missing value goes left; such a split's threshold must not
+/// be -inf or NaN. A row goes right at a split when its value is not
+/// below the threshold, or is missing (NaN) and bit 4 is clear, as in the
+/// scalar walk.
 ///
-/// `None` (nothing done) without AVX-512, for a row wider than 16 values
-/// or with a missing (NaN) value, for another depth, or when the arrays
-/// are too short for `trees`. Split features of 16 or more are read as
-/// their low four bits: the caller lays out only forests whose features
-/// are below 16.
+/// `None` (nothing done) without AVX-512, for a row wider than 16
+/// values, for another depth, or when the arrays are too short for
+/// `trees`. Split features of 16 or more would be read as their low four
+/// bits: the caller lays out only forests whose features are below 16.
 pub(crate) fn sum_row_by_lanes(
     row: &[f32],
     thresholds: &[[f32; TREE_LANES]],
@@ -95,7 +97,7 @@ pub(crate) fn sum_row_by_lanes(
         let (thresholds, features) = (&thresholds[..groups * slots], &features[..groups * slots]);
         // SAFETY: the CPU has AVX-512F, checked just above; the kernels'
         // size requirements were checked just above too.
-        return unsafe {
+        return Some(unsafe {
             match depth {
                 1 => x86::sum_row_avx512::<2>(row, thresholds, features, leaves, trees, m),
                 2 => x86::sum_row_avx512::<4>(row, thresholds, features, leaves, trees, m),
@@ -103,7 +105,7 @@ pub(crate) fn sum_row_by_lanes(
                 4 => x86::sum_row_avx512::<16>(row, thresholds, features, leaves, trees, m),
                 _ => x86::sum_row_avx512::<32>(row, thresholds, features, leaves, trees, m),
             }
-        };
+        });
     }
     let _ = (row, thresholds, features, leaves, depth, trees, m);
     None
@@ -197,14 +199,16 @@ mod x86 {
         leaves: &[f32],
         trees: usize,
         mut m: f32,
-    ) -> Option<f32> {
+    ) -> f32 {
         let width = (1u32 << row.len()) - 1;
         // SAFETY: the mask selects the row's values only (at most 16, by
         // the contract); masked-off lanes are not read.
         let x = unsafe { _mm512_maskz_loadu_ps(width as u16, row.as_ptr()) };
-        if _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x) != 0 {
-            return None;
-        }
+        // The row as the splits where a missing value goes left see it:
+        // a missing value is -inf, below every threshold they have (the
+        // caller lays out no such split at -inf or NaN).
+        let missing = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
+        let x_left = _mm512_mask_mov_ps(x, missing, _mm512_set1_ps(f32::NEG_INFINITY));
         let (thresholds, _) = thresholds.as_chunks::<SLOTS>();
         let (features, _) = features.as_chunks::<SLOTS>();
         // A group's leaves are added two groups later: the adds are one
@@ -224,7 +228,7 @@ mod x86 {
         for (g, (t, f)) in thresholds.iter().zip(features).enumerate() {
             // SAFETY: this function's contract, and g x 16 < trees (there
             // are exactly trees.div_ceil(16) groups).
-            let got = unsafe { group_leaves::<SLOTS>(x, t, f, leaves, g * 16, trees) };
+            let got = unsafe { group_leaves::<SLOTS>(x, x_left, t, f, leaves, g * 16, trees) };
             let slot = &mut found[g % DELAY];
             if g >= DELAY {
                 add(slot, (g - DELAY) * 16);
@@ -235,11 +239,11 @@ mod x86 {
         for g in groups.saturating_sub(DELAY)..groups {
             add(&found[g % DELAY], g * 16);
         }
-        Some(m)
+        m
     }
 
     /// The leaves row `x` reaches in the sixteen trees from `first`, those
-    /// from `trees` on +0.0.
+    /// from `trees` on +0.0; `x_left` is `x` with its missing values -inf.
     ///
     /// # Safety
     /// As [`sum_row_avx512`]; `first < trees`.
@@ -247,6 +251,7 @@ mod x86 {
     #[target_feature(enable = "avx512f")]
     unsafe fn group_leaves<const SLOTS: usize>(
         x: __m512,
+        x_left: __m512,
         thresholds: &[[f32; 16]; SLOTS],
         features: &[[u8; 16]; SLOTS],
         leaves: &[f32],
@@ -265,7 +270,10 @@ mod x86 {
                     _mm_loadu_si128(features[n].as_ptr().cast()),
                 )
             };
-            let v = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(f), x);
+            // The feature (bits 0-3) in `x`, or in `x_left` where a
+            // missing value goes left (bit 4).
+            let v = _mm512_permutex2var_ps(x, _mm512_cvtepu8_epi32(f), x_left);
+            // Not below the threshold, or missing (NaN, only in `x`).
             let goes = _mm512_cmp_ps_mask::<_CMP_NLT_UQ>(v, t);
             right = _mm512_mask_or_epi32(right, goes, right, bit);
         }

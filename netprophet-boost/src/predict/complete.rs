@@ -80,7 +80,8 @@ pub(super) struct CompleteTrees {
     features: Vec<u8>,
     /// The splits again, in the vector kernel's lane layout (see
     /// [`crate::simd::sum_row_by_lanes`]), where it runs: AVX-512, depth
-    /// 1 to 5, every split feature below 16.
+    /// 1 to 5, every split feature below 16, no split sending missing
+    /// values left at a threshold of -inf or NaN.
     by_lanes: Option<ByLanes>,
     depth: usize,
 }
@@ -147,7 +148,10 @@ fn by_lanes(splits: &[Split], depth: usize) -> Option<ByLanes> {
     let narrow = splits
         .iter()
         .all(|s| (s.feature & !DEFAULT_LEFT) < LANES as u32);
-    if !(simd::avx512() && (1..=5).contains(&depth) && narrow) {
+    // The kernel sends a missing value left as -inf: a split that sends
+    // it left would send -inf the wrong way at a threshold of -inf or NaN.
+    let below = |s: &Split| s.feature & DEFAULT_LEFT == 0 || s.threshold > f32::NEG_INFINITY;
+    if !(simd::avx512() && (1..=5).contains(&depth) && narrow && splits.iter().all(below)) {
         return None;
     }
     let slots = 1usize << depth;
@@ -159,7 +163,9 @@ fn by_lanes(splits: &[Split], depth: usize) -> Option<ByLanes> {
         let (g, lane) = (t / LANES, t % LANES);
         for (k, s) in tree.iter().enumerate() {
             thresholds[g * slots + k][lane] = s.threshold;
-            features[g * slots + k][lane] = s.feature as u8;
+            // Bit 4: missing goes left (features are below 16).
+            let left = if s.feature & DEFAULT_LEFT != 0 { 16 } else { 0 };
+            features[g * slots + k][lane] = s.feature as u8 | left;
         }
     }
     Some(ByLanes {
@@ -530,8 +536,8 @@ mod tests {
     use super::*;
 
     /// A complete tree of depth `depth`: split `j` (breadth-first) on
-    /// feature `(j x 5 + seed) % width` at a quarter in [-2, 2), leaves
-    /// distinct.
+    /// feature `(j x 5 + seed) % width` at a quarter in [-2, 2), missing
+    /// values going left at one split in three, leaves distinct.
     fn full_tree(depth: usize, width: u32, seed: u32) -> Tree {
         let mut t = Tree::leaf(0.0);
         let mut level = vec![0usize];
@@ -544,6 +550,7 @@ mod tests {
                 t.right[n] = l + 1;
                 t.split_feature[n] = (j * 5 + seed) % width;
                 t.split_condition[n] = ((j * 7 + seed * 3) % 16) as f32 / 4.0 - 2.0;
+                t.default_left[n] = (j + seed).is_multiple_of(3);
                 for _ in 0..2 {
                     t.left.push(-1);
                     t.right.push(-1);
@@ -587,6 +594,9 @@ mod tests {
                 0.0,
             ],
             (0..8).map(|i| i as f32 / 3.0 - 1.2).collect(),
+            // Missing values: each split's default direction decides.
+            vec![f32::NAN, 0.25, -2.0, f32::NAN, -1.5, 0.5, 1.0, -0.75],
+            vec![f32::NAN; 8],
         ];
         for depth in 1..=5 {
             // One tree, a whole group, a group and one, several and a part.
@@ -613,11 +623,6 @@ mod tests {
 
     #[test]
     fn the_vector_walk_declines_what_it_does_not_cover() {
-        let trees: Vec<Tree> = (0..20).map(|s| full_tree(5, 8, s)).collect();
-        let c = CompleteTrees::new(&trees, 5).expect("a layout");
-        let mut row = vec![0.5f32; 8];
-        row[3] = f32::NAN;
-        assert_eq!(c.sum_row(&row, 0.0), None, "a missing value");
         // Rows wider than its sixteen lanes.
         let wide: Vec<Tree> = (0..20).map(|s| full_tree(3, 17, s)).collect();
         let c = CompleteTrees::new(&wide, 3).expect("a layout");
@@ -627,6 +632,31 @@ mod tests {
         let deep: Vec<Tree> = (0..3).map(|s| full_tree(6, 8, s)).collect();
         let c = CompleteTrees::new(&deep, 6).expect("a layout");
         assert!(c.by_lanes.is_none() && c.sum_row(&[0.5; 8], 0.0).is_none());
+        // A missing value goes left as -inf: not past a split at -inf or
+        // NaN that sends it left. Sending it right there is fine.
+        for threshold in [f32::NEG_INFINITY, f32::NAN] {
+            for default_left in [true, false] {
+                let mut trees: Vec<Tree> = (0..20).map(|s| full_tree(2, 8, s)).collect();
+                trees[7].split_condition[0] = threshold;
+                trees[7].default_left[0] = default_left;
+                let c = CompleteTrees::new(&trees, 2).expect("a layout");
+                assert_eq!(
+                    c.by_lanes.is_none(),
+                    default_left || !simd::avx512(),
+                    "{threshold} {default_left}"
+                );
+                for row in [[f32::NAN; 8], [f32::NEG_INFINITY; 8], [0.5; 8]] {
+                    let want = walked(&c, &row, 0.0);
+                    if let Some(got) = c.sum_row(&row, 0.0) {
+                        assert_eq!(
+                            got.to_bits(),
+                            want.to_bits(),
+                            "{threshold} {default_left} {row:?}"
+                        );
+                    }
+                }
+            }
+        }
         // Slices too short for the trees claimed: nothing is read.
         let short = [[0.0f32; simd::TREE_LANES]; 2];
         let features = [[0u8; simd::TREE_LANES]; 2];
