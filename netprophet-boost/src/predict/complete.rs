@@ -193,8 +193,10 @@ fn step_number(threshold: f32, value: f32, k: usize) -> usize {
 
 impl CompleteTrees {
     /// Lays out `trees`, padded to depth `depth` (at least every tree's
-    /// own depth, at most [`MAX_DEPTH`]); `None` when it is not.
-    pub(super) fn new(trees: &[Tree], depth: usize) -> Option<CompleteTrees> {
+    /// own depth, at most [`MAX_DEPTH`]); `None` when it is not. `lanes`:
+    /// also in the vector walk's layout, where it runs
+    /// ([`sum_row`](Self::sum_row)).
+    pub(super) fn new(trees: &[Tree], depth: usize, lanes: bool) -> Option<CompleteTrees> {
         if depth > MAX_DEPTH {
             return None;
         }
@@ -229,7 +231,7 @@ impl CompleteTrees {
         let mut features: Vec<u8> = splits.iter().map(|s| s.feature as u8).collect();
         features.resize(padded, 0);
         leaves.resize(padded, 0.0);
-        let by_lanes = by_lanes(&splits, depth);
+        let by_lanes = lanes.then(|| by_lanes(&splits, depth)).flatten();
         Some(CompleteTrees {
             splits,
             leaves,
@@ -539,37 +541,46 @@ mod tests {
     /// feature `(j x 5 + seed) % width` at a quarter in [-2, 2), missing
     /// values going left at one split in three, leaves distinct.
     fn full_tree(depth: usize, width: u32, seed: u32) -> Tree {
-        let mut t = Tree::leaf(0.0);
-        let mut level = vec![0usize];
-        for _ in 0..depth {
-            let mut next = Vec::new();
-            for &n in &level {
-                let j = n as u32;
-                let l = t.left.len() as i32;
-                t.left[n] = l;
-                t.right[n] = l + 1;
-                t.split_feature[n] = (j * 5 + seed) % width;
-                t.split_condition[n] = ((j * 7 + seed * 3) % 16) as f32 / 4.0 - 2.0;
-                t.default_left[n] = (j + seed).is_multiple_of(3);
-                for _ in 0..2 {
-                    t.left.push(-1);
-                    t.right.push(-1);
-                    t.parent.push(n as i32);
-                    t.split_feature.push(0);
-                    t.split_condition.push(0.0);
-                    t.default_left.push(false);
-                    t.loss_change.push(0.0);
-                    t.sum_hessian.push(0.0);
-                    t.base_weight.push(0.0);
-                }
-                next.extend([l as usize, l as usize + 1]);
-            }
-            level = next;
+        // Breadth-first: node n's children are 2n + 1 and 2n + 2.
+        let splits = (1usize << depth) - 1;
+        let nodes = 2 * splits + 1;
+        let each = |split: &dyn Fn(u32) -> f32, leaf: &dyn Fn(u32) -> f32| -> Vec<f32> {
+            (0..nodes as u32)
+                .map(|n| {
+                    if (n as usize) < splits {
+                        split(n)
+                    } else {
+                        leaf(n - splits as u32)
+                    }
+                })
+                .collect()
+        };
+        let child = |side: i32| -> Vec<i32> {
+            (0..nodes as i32)
+                .map(|n| {
+                    if (n as usize) < splits {
+                        2 * n + side
+                    } else {
+                        -1
+                    }
+                })
+                .collect()
+        };
+        Tree {
+            left: child(1),
+            right: child(2),
+            parent: (0..nodes as i32).map(|n| (n - 1).div_euclid(2)).collect(),
+            split_feature: (0..nodes as u32).map(|j| (j * 5 + seed) % width).collect(),
+            split_condition: each(&|j| ((j * 7 + seed * 3) % 16) as f32 / 4.0 - 2.0, &|i| {
+                (i as f32 + seed as f32) / 64.0 - 0.25
+            }),
+            default_left: (0..nodes as u32)
+                .map(|j| (j + seed).is_multiple_of(3))
+                .collect(),
+            loss_change: vec![0.0; nodes],
+            sum_hessian: vec![0.0; nodes],
+            base_weight: vec![0.0; nodes],
         }
-        for (i, &n) in level.iter().enumerate() {
-            t.split_condition[n] = (i as f32 + seed as f32) / 64.0 - 0.25;
-        }
-        t
     }
 
     /// The scalar walk's sum from `m`.
@@ -602,7 +613,7 @@ mod tests {
             // One tree, a whole group, a group and one, several and a part.
             for n in [1, 16, 17, 37] {
                 let trees: Vec<Tree> = (0..n).map(|s| full_tree(depth, 8, s)).collect();
-                let c = CompleteTrees::new(&trees, depth).expect("a layout");
+                let c = CompleteTrees::new(&trees, depth, true).expect("a layout");
                 for row in &rows {
                     let want = walked(&c, row, 0.5);
                     match c.sum_row(row, 0.5) {
@@ -625,12 +636,12 @@ mod tests {
     fn the_vector_walk_declines_what_it_does_not_cover() {
         // Rows wider than its sixteen lanes.
         let wide: Vec<Tree> = (0..20).map(|s| full_tree(3, 17, s)).collect();
-        let c = CompleteTrees::new(&wide, 3).expect("a layout");
+        let c = CompleteTrees::new(&wide, 3, true).expect("a layout");
         assert!(c.by_lanes.is_none(), "a split feature of 16 or more");
         assert_eq!(c.sum_row(&[0.5; 17], 0.0), None);
         // Depth 6 needs 63 bits a tree.
         let deep: Vec<Tree> = (0..3).map(|s| full_tree(6, 8, s)).collect();
-        let c = CompleteTrees::new(&deep, 6).expect("a layout");
+        let c = CompleteTrees::new(&deep, 6, true).expect("a layout");
         assert!(c.by_lanes.is_none() && c.sum_row(&[0.5; 8], 0.0).is_none());
         // A missing value goes left as -inf: not past a split at -inf or
         // NaN that sends it left. Sending it right there is fine.
@@ -639,7 +650,7 @@ mod tests {
                 let mut trees: Vec<Tree> = (0..20).map(|s| full_tree(2, 8, s)).collect();
                 trees[7].split_condition[0] = threshold;
                 trees[7].default_left[0] = default_left;
-                let c = CompleteTrees::new(&trees, 2).expect("a layout");
+                let c = CompleteTrees::new(&trees, 2, true).expect("a layout");
                 assert_eq!(
                     c.by_lanes.is_none(),
                     default_left || !simd::avx512(),

@@ -56,6 +56,20 @@ impl Layout {
             Layout::Sparse(s) => (0..s.num_trees()).for_each(|t| emit(t, s.leaf(t, row))),
         }
     }
+
+    /// `m` plus every tree's leaf, added in boosting order (a
+    /// single-output forest): by the vector walk where it runs, else
+    /// through [`for_each_leaf`](Self::for_each_leaf), with the same bits.
+    #[inline]
+    fn sum_row(&self, row: &[f32], mut m: f32) -> f32 {
+        if let Layout::Complete(c) = self {
+            if let Some(sum) = c.sum_row(row, m) {
+                return sum;
+            }
+        }
+        self.for_each_leaf(row, |_, leaf| m += leaf);
+        m
+    }
 }
 
 /// A forest compiled for fast scoring. Build it once with
@@ -118,7 +132,9 @@ impl Predictor {
     pub fn new(forest: &Forest) -> Result<Predictor, ModelError> {
         forest.validate()?;
         let depth = forest.trees.iter().map(complete::depth).max().unwrap_or(0);
-        let layout = match CompleteTrees::new(&forest.trees, depth) {
+        let num_group = forest.num_output_group();
+        // The vector walk for one row sums a single output only.
+        let layout = match CompleteTrees::new(&forest.trees, depth, num_group == 1) {
             Some(c) => Layout::Complete(c),
             None => {
                 let mut s = SparseTrees::default();
@@ -126,7 +142,6 @@ impl Predictor {
                 Layout::Sparse(s)
             }
         };
-        let num_group = forest.num_output_group();
         let bitvector = BitvectorTrees::new(&forest.trees, depth);
         let base_margin = (0..num_group)
             .map(|g| {
@@ -183,15 +198,7 @@ impl Predictor {
         }
         out.copy_from_slice(&self.base_margin);
         if self.num_group == 1 {
-            let mut m = out[0];
-            if let Layout::Complete(c) = &self.layout {
-                if let Some(sum) = c.sum_row(row, m) {
-                    out[0] = sum;
-                    return Ok(());
-                }
-            }
-            self.layout.for_each_leaf(row, |_, leaf| m += leaf);
-            out[0] = m;
+            out[0] = self.layout.sum_row(row, out[0]);
         } else {
             let groups = &self.groups;
             self.layout
