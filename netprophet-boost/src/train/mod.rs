@@ -186,6 +186,31 @@ struct EvalState<'a> {
     stopping: Option<metric::EarlyStopping>,
 }
 
+impl EvalState<'_> {
+    /// Adds round `round`'s tree to the evaluation margins: the metric,
+    /// and whether early stopping ends training here.
+    fn after(
+        &mut self,
+        tree: &crate::model::Tree,
+        round: usize,
+        objective: TrainObjective,
+    ) -> (f64, bool) {
+        add_tree(&mut self.margin, tree, self.data);
+        let score = metric::evaluate(
+            self.metric,
+            objective,
+            &self.margin,
+            self.data.y,
+            self.data.weight,
+        );
+        let stop = self
+            .stopping
+            .as_mut()
+            .is_some_and(|s| s.update(round, score));
+        (score, stop)
+    }
+}
+
 fn boost(
     data: &TrainData<'_>,
     eval: Option<&TrainData<'_>>,
@@ -367,17 +392,8 @@ fn grow_forest(
                     None
                 };
                 let score = eval.as_mut().map(|e| {
-                    add_tree(&mut e.margin, &model_tree, e.data);
-                    let score = metric::evaluate(
-                        e.metric,
-                        params.objective,
-                        &e.margin,
-                        e.data.y,
-                        e.data.weight,
-                    );
-                    if let Some(s) = e.stopping.as_mut() {
-                        stop = s.update(round, score);
-                    }
+                    let (score, enough) = e.after(&model_tree, round, params.objective);
+                    stop = enough;
                     score
                 });
                 trees.push(model_tree);
