@@ -1,4 +1,4 @@
-//! The two vector kernels that need `unsafe`, both AVX-512 on x86-64
+//! The vector kernels that need `unsafe`, all AVX-512 on x86-64
 //! (detected at run time; elsewhere, or without it, they do nothing and
 //! the scalar code does all the work):
 //!
@@ -14,8 +14,15 @@
 //!   walk's. One row of the original model (200 trees, depth 5): fastest
 //!   of 400 bursts 361-384 ns against the scalar walk's 576-580 ns (five
 //!   alternated pairs, AMD Zen 5); the safe, portable walks tried before
-//!   it are described in the README's scoring section.
+//!   it are described in the README's scoring section;
+//! - binary:logistic's gradients sixteen rows at a time
+//!   ([`logistic_blocks`]), with an exponential that repeats glibc's
+//!   `expf` step for step (and is used only where it gives this
+//!   platform's `expf` exactly): one call of `expf` a row was a tenth of
+//!   a one-thread fit.
 #![allow(unsafe_code)]
+
+use crate::train::Grad32;
 
 /// Whether this CPU runs the AVX-512 kernels (detected once by std).
 #[inline]
@@ -111,8 +118,138 @@ pub(crate) fn sum_row_by_lanes(
     None
 }
 
+/// Whether [`logistic_blocks`] runs here: AVX-512, and its exponential
+/// agrees with this platform's `expf` (see [`vector_exp_agrees`]).
+pub(crate) fn vector_logistic() -> bool {
+    avx512() && vector_exp_agrees()
+}
+
+/// binary:logistic's gradient and hessian of the leading blocks of
+/// sixteen rows, bit for bit what the scalar code computes from `expf`:
+/// `p = 1 / (1 + exp(-m))`, `g = (p - y) w`, `h = max(p (1 - p), 1e-16) w`,
+/// all in float32. Stops before the first block with a margin of
+/// magnitude 88 or more (or NaN), which the vector exponential does not
+/// cover, and returns how many rows it did (a multiple of 16); the caller
+/// does the next block and calls again. Does nothing unless
+/// [`vector_logistic`].
+pub(crate) fn logistic_blocks(margin: &[f32], y: &[f32], w: &[f32], grad: &mut [Grad32]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if vector_logistic() {
+        let n = margin.len().min(y.len()).min(w.len()).min(grad.len());
+        let (margin, y, w, grad) = (&margin[..n], &y[..n], &w[..n], &mut grad[..n]);
+        // SAFETY: the CPU has AVX-512F, checked just above; the four
+        // slices have the same length.
+        return unsafe { x86::logistic_avx512(margin, y, w, grad) };
+    }
+    let _ = (margin, y, w, grad);
+    0
+}
+
+/// `2^(i/32)` for `i` in `0..32`, correctly rounded to float64: the table
+/// of the exponential in glibc's `expf` (since glibc 2.27; the algorithm
+/// is ARM's optimized-routines `expf`, which also names the polynomial
+/// below). Computed exactly (decimal arithmetic, 60 digits) and rounded.
+#[cfg(target_arch = "x86_64")]
+const EXP2_32THS: [u64; 32] = [
+    0x3ff0000000000000,
+    0x3ff059b0d3158574,
+    0x3ff0b5586cf9890f,
+    0x3ff11301d0125b51,
+    0x3ff172b83c7d517b,
+    0x3ff1d4873168b9aa,
+    0x3ff2387a6e756238,
+    0x3ff29e9df51fdee1,
+    0x3ff306fe0a31b715,
+    0x3ff371a7373aa9cb,
+    0x3ff3dea64c123422,
+    0x3ff44e086061892d,
+    0x3ff4bfdad5362a27,
+    0x3ff5342b569d4f82,
+    0x3ff5ab07dd485429,
+    0x3ff6247eb03a5585,
+    0x3ff6a09e667f3bcd,
+    0x3ff71f75e8ec5f74,
+    0x3ff7a11473eb0187,
+    0x3ff82589994cce13,
+    0x3ff8ace5422aa0db,
+    0x3ff93737b0cdc5e5,
+    0x3ff9c49182a3f090,
+    0x3ffa5503b23e255d,
+    0x3ffae89f995ad3ad,
+    0x3ffb7f76f2fb5e47,
+    0x3ffc199bdd85529c,
+    0x3ffcb720dcef9069,
+    0x3ffd5818dcfba487,
+    0x3ffdfc97337b9b5f,
+    0x3ffea4afa2a490da,
+    0x3fff50765b6e4540,
+];
+
+/// Float32 values whose `expf` differs when the steps of glibc's
+/// algorithm are rounded one by one instead of fused (found by trying all
+/// 2 237 661 184 floats of magnitude below 88): a platform whose `expf`
+/// is built without fused multiply-adds gives another result for them.
+const FMA_WITNESSES: [u32; 2] = [0x4202_422f, 0xc27c_65d9];
+
+/// Whether the vector exponential of [`logistic_blocks`] gives exactly
+/// what this platform's `f32::exp` gives, checked once on probe values.
+/// It follows glibc's `expf` (with fused multiply-adds, the variant glibc
+/// picks on every CPU with AVX-512) step for step, which equals it on all
+/// 2 237 661 184 floats of magnitude below 88 (the `#[ignore]`d test
+/// `the_vector_exp_is_expf_on_every_float_below_88`); another libm
+/// (musl, macOS, Windows, an older glibc) may round some values
+/// differently, and then the gradients, which must be XGBoost's on the
+/// same platform, keep the scalar `expf`. The probe: the values that tell
+/// a fused build from an unfused one, 0, the smallest subnormals, the
+/// ends of the range, and 8 190 values spread over it.
+pub(crate) fn vector_exp_agrees() -> bool {
+    static AGREES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AGREES.get_or_init(|| {
+        if !avx512() {
+            return false;
+        }
+        let below_88 = 88.0f32.to_bits();
+        let spread = (1..4096u32).map(|k| k * (below_88 / 4096));
+        let probe: Vec<f32> = FMA_WITNESSES
+            .into_iter()
+            .chain([0, 1, 2, 0x007f_ffff, 0x0080_0000, below_88 - 1])
+            .chain(spread)
+            .flat_map(|b| [f32::from_bits(b), -f32::from_bits(b)])
+            .collect();
+        probe.chunks(16).all(|c| {
+            let mut x = [0.0f32; 16];
+            x[..c.len()].copy_from_slice(c);
+            exp16(x).is_some_and(|e| {
+                e.iter()
+                    .zip(x)
+                    .all(|(e, x)| e.to_bits() == x.exp().to_bits())
+            })
+        })
+    })
+}
+
+/// The vector exponential of sixteen floats of magnitude below 88
+/// (`None` for any other, or without AVX-512): for the probe and tests.
+pub(crate) fn exp16(x: [f32; 16]) -> Option<[f32; 16]> {
+    #[cfg(target_arch = "x86_64")]
+    if avx512() && x.iter().all(|v| v.abs() < 88.0) {
+        let mut out = [0.0f32; 16];
+        // SAFETY: the CPU has AVX-512F, checked just above; both arrays
+        // hold sixteen values.
+        unsafe {
+            use std::arch::x86_64::*;
+            let v = _mm512_loadu_ps(x.as_ptr());
+            _mm512_storeu_ps(out.as_mut_ptr(), x86::exp_avx512(v));
+        }
+        return Some(out);
+    }
+    let _ = x;
+    None
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use crate::train::Grad32;
     use std::arch::x86_64::*;
 
     /// How many rows ahead the kernel asks for slots.
@@ -301,11 +438,208 @@ mod x86 {
         // <= leaves.len() < 2^31; other lanes are not read.
         unsafe { _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), valid, at, leaves.as_ptr()) }
     }
+
+    /// [`super::logistic_blocks`] on AVX-512F.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F; the four slices have one length.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn logistic_avx512(
+        margin: &[f32],
+        y: &[f32],
+        w: &[f32],
+        grad: &mut [Grad32],
+    ) -> usize {
+        let n = margin.len();
+        let one = _mm512_set1_ps(1.0);
+        let floor = _mm512_set1_ps(1e-16);
+        let limit = _mm512_set1_ps(88.0);
+        // Lane i of the two outputs takes g or h of row i / 2.
+        let first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let second =
+            _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        let mut i = 0;
+        while i + 16 <= n {
+            // SAFETY: i + 16 <= n, the length of all four slices; Grad32
+            // is two f32 (repr(C)), so sixteen of them are 32 floats.
+            unsafe {
+                let x = _mm512_sub_ps(_mm512_setzero_ps(), _mm512_loadu_ps(margin.as_ptr().add(i)));
+                // NaN compares false: not in range.
+                if _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(x), limit) != 0xFFFF {
+                    break;
+                }
+                let e = exp_avx512(x);
+                let p = _mm512_div_ps(one, _mm512_add_ps(one, e));
+                let yv = _mm512_loadu_ps(y.as_ptr().add(i));
+                let wv = _mm512_loadu_ps(w.as_ptr().add(i));
+                let g = _mm512_mul_ps(_mm512_sub_ps(p, yv), wv);
+                // max(a, b) is b when a is NaN, as f32::max(a, b) is.
+                let h = _mm512_mul_ps(
+                    _mm512_max_ps(_mm512_mul_ps(p, _mm512_sub_ps(one, p)), floor),
+                    wv,
+                );
+                let out = grad.as_mut_ptr().add(i).cast::<f32>();
+                _mm512_storeu_ps(out, _mm512_permutex2var_ps(g, first, h));
+                _mm512_storeu_ps(out.add(16), _mm512_permutex2var_ps(g, second, h));
+            }
+            i += 16;
+        }
+        i
+    }
+
+    /// `expf` of sixteen floats of magnitude below 88, as glibc computes
+    /// it with fused multiply-adds (`sysdeps/ieee754/flt-32/e_expf.c`):
+    /// in float64, `x = (k + r) ln2 / 32` with `k` an integer and
+    /// `|r| <= 1/2`, `2^(k/32)` from the table and the exponent, `2^(r/32)`
+    /// from a cubic, the product rounded once to float32. Each step is the
+    /// same operation, fused where glibc's is.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn exp_avx512(x: __m512) -> __m512 {
+        let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
+        let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+            _mm512_castps_pd(x),
+        )));
+        let (lo, hi) = (exp_f64x8(lo), exp_f64x8(hi));
+        let lo = _mm512_castps256_ps512(_mm512_cvtpd_ps(lo));
+        let hi = _mm512_cvtpd_ps(hi);
+        _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+            _mm512_castps_pd(lo),
+            _mm256_castps_pd(hi),
+        ))
+    }
+
+    /// The float64 part of [`exp_avx512`] for eight values.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn exp_f64x8(x: __m512d) -> __m512d {
+        // 32 / ln 2, and 1.5 x 2^52: added to a value below 2^51, it
+        // leaves the value rounded to an integer in the low mantissa bits.
+        let inv_ln2_n = _mm512_set1_pd(f64::from_bits(0x4047_1547_652b_82fe));
+        let shift = _mm512_set1_pd(f64::from_bits(0x4338_0000_0000_0000));
+        let c0 = _mm512_set1_pd(f64::from_bits(0x3ebc_6af8_4b91_2394));
+        let c1 = _mm512_set1_pd(f64::from_bits(0x3f2e_bfce_50fa_c4f3));
+        let c2 = _mm512_set1_pd(f64::from_bits(0x3f96_2e42_ff0c_52d6));
+        let z = _mm512_fmadd_pd(inv_ln2_n, x, shift);
+        let ki = _mm512_castpd_si512(z);
+        let kd = _mm512_sub_pd(z, shift);
+        let r = _mm512_fmsub_pd(inv_ln2_n, x, kd);
+        // 2^(k/32): the table's 2^((k mod 32)/32), its exponent raised
+        // by k div 32 (the bits of ki above the low five, shifted into
+        // the exponent field; wrapping, as negative k borrows).
+        let table = |at: usize| {
+            let t = &super::EXP2_32THS;
+            _mm512_setr_epi64(
+                t[at] as i64,
+                t[at + 1] as i64,
+                t[at + 2] as i64,
+                t[at + 3] as i64,
+                t[at + 4] as i64,
+                t[at + 5] as i64,
+                t[at + 6] as i64,
+                t[at + 7] as i64,
+            )
+        };
+        let low16 = _mm512_permutex2var_epi64(table(0), ki, table(8));
+        let high16 = _mm512_permutex2var_epi64(table(16), ki, table(24));
+        let upper = _mm512_test_epi64_mask(ki, _mm512_set1_epi64(16));
+        let t = _mm512_mask_mov_epi64(low16, upper, high16);
+        let s = _mm512_castsi512_pd(_mm512_add_epi64(
+            t,
+            _mm512_slli_epi64::<52>(_mm512_srli_epi64::<5>(ki)),
+        ));
+        let zz = _mm512_fmadd_pd(c0, r, c1);
+        let r2 = _mm512_mul_pd(r, r);
+        let y = _mm512_fmadd_pd(c2, r, _mm512_set1_pd(1.0));
+        let y = _mm512_fmadd_pd(zz, r2, y);
+        _mm512_mul_pd(y, s)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Compares the vector exponential with `f32::exp` on every float of
+    /// magnitude below 88 whose bit pattern is `k x step` (either sign).
+    fn exp_matches_expf(step: u32) {
+        let below_88 = 88.0f32.to_bits();
+        let mut bits = (0..below_88 / step).map(|k| k * step).chain(FMA_WITNESSES);
+        let mut misses = Vec::new();
+        loop {
+            let mut x = [0.0f32; 16];
+            let mut filled = 0;
+            for (slot, b) in x.chunks_mut(2).zip(bits.by_ref()) {
+                slot[0] = f32::from_bits(b);
+                slot[1] = -f32::from_bits(b);
+                filled += 2;
+            }
+            if filled == 0 {
+                break;
+            }
+            let Some(e) = exp16(x) else {
+                return; // no AVX-512 here: nothing to compare
+            };
+            for (e, x) in e.iter().zip(x) {
+                if e.to_bits() != x.exp().to_bits() && misses.len() < 10 {
+                    misses.push((x, *e, x.exp()));
+                }
+            }
+        }
+        // On a platform whose expf is not glibc's, misses are allowed,
+        // but then the training must not use the kernel.
+        if vector_exp_agrees() {
+            assert!(
+                misses.is_empty(),
+                "vector exp differs from expf: {misses:?}"
+            );
+        } else {
+            assert!(!vector_logistic());
+        }
+    }
+
+    #[test]
+    fn the_vector_exp_is_expf_on_a_sweep_of_floats_below_88() {
+        exp_matches_expf(9_973);
+    }
+
+    /// All 2 237 661 184 floats of magnitude below 88 (ten seconds in a
+    /// release build: `cargo test --release -p netprophet-boost --lib
+    /// -- --ignored the_vector_exp_is_expf_on_every_float_below_88`).
+    #[test]
+    #[ignore]
+    fn the_vector_exp_is_expf_on_every_float_below_88() {
+        exp_matches_expf(1);
+    }
+
+    /// On glibc (2.27 or later, 2018) the probe must pass wherever the
+    /// kernel can run: a kernel that strays from glibc's steps would
+    /// otherwise only be switched off, and go unnoticed.
+    #[test]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn the_vector_exp_agrees_with_glibc() {
+        assert_eq!(vector_exp_agrees(), avx512());
+    }
+
+    #[test]
+    fn the_vector_exp_declines_what_it_does_not_cover() {
+        for bad in [88.0, -88.0, f32::INFINITY, f32::NAN, f32::MAX] {
+            let mut x = [1.0f32; 16];
+            x[7] = bad;
+            assert_eq!(exp16(x), None);
+        }
+        // The gradient kernel stops at a block holding such a margin.
+        let mut margin = vec![0.5f32; 48];
+        margin[20] = -90.0;
+        let (y, w) = (vec![1.0f32; 48], vec![1.0f32; 48]);
+        let mut grad = vec![Grad32::default(); 48];
+        let done = logistic_blocks(&margin, &y, &w, &mut grad);
+        assert_eq!(done, if vector_logistic() { 16 } else { 0 });
+        assert_eq!(
+            logistic_blocks(&margin[32..], &y[32..], &w[32..], &mut grad[32..]),
+            done
+        );
+    }
 
     proptest::proptest! {
         /// The kernel and the scalar loop after it partition like the

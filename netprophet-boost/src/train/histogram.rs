@@ -18,7 +18,11 @@ use crate::prefetch::ROWS_AHEAD;
 /// A row's gradient and hessian as computed, in float32 (as XGBoost keeps
 /// them): half the bytes of [`GradPair`], which matters because histogram
 /// building reads them in row order from a partitioned row list.
+///
+/// `repr(C)`: the vector gradient kernel writes a row's two values as two
+/// consecutive floats.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[repr(C)]
 pub(crate) struct Grad32 {
     pub g: f32,
     pub h: f32,

@@ -52,7 +52,7 @@ use crate::error::ModelError;
 use crate::model::Forest;
 use bins::Binned;
 use grow::{Grower, RowBuffers};
-use histogram::Grad32;
+pub(crate) use histogram::Grad32;
 use tree::{BinTree, Settled};
 
 pub use batches::{BatchData, BatchError, RowBatches, SliceBatches};
