@@ -118,6 +118,34 @@ pub(crate) fn sum_row_by_lanes(
     None
 }
 
+/// Writes a split's leaf values for the leading blocks of sixteen rows of
+/// `rows` (ascending, distinct): `left` for a row whose slot `s` (in
+/// `slots`, the split feature's column, at the row's index) has
+/// `s - start >= span` (wrapping), `right` for the others, as the
+/// partition sends them; row `r`'s value goes to `out[r - first]`.
+/// Returns how many rows were done (a multiple of 16); the caller does
+/// the rest. Stops at a block with a row outside `slots` (less its last
+/// index) or `out`, and does nothing without AVX-512.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn leaf_blocks(
+    rows: &[u32],
+    slots: &[u16],
+    start: u32,
+    span: u32,
+    (left, right): (f32, f32),
+    first: u32,
+    out: &mut [f32],
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if avx512() {
+        // SAFETY: the CPU has AVX-512F and POPCNT, checked just above,
+        // which are all the kernel's target features.
+        return unsafe { x86::leaves_avx512(rows, slots, start, span, left, right, first, out) };
+    }
+    let _ = (rows, slots, start, span, left, right, first, out);
+    0
+}
+
 /// Whether [`logistic_blocks`] runs here: AVX-512, and its exponential
 /// agrees with this platform's `expf` (see [`vector_exp_agrees`]).
 pub(crate) fn vector_logistic() -> bool {
@@ -439,6 +467,63 @@ mod x86 {
         unsafe { _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), valid, at, leaves.as_ptr()) }
     }
 
+    /// [`super::leaf_blocks`] on AVX-512F.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F. Every memory access is in bounds:
+    /// see the comments at each one.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f,popcnt")]
+    pub(super) unsafe fn leaves_avx512(
+        rows: &[u32],
+        slots: &[u16],
+        start: u32,
+        span: u32,
+        left: f32,
+        right: f32,
+        first: u32,
+        out: &mut [f32],
+    ) -> usize {
+        // As in the partition: a gather reads four bytes at a row's slot,
+        // so rows must stay below `slots.len() - 1`, and below 2^31.
+        let limit = slots.len().saturating_sub(1).min(i32::MAX as usize);
+        let vlimit = _mm512_set1_epi32(limit as i32);
+        let vfirst = _mm512_set1_epi32(first as i32);
+        let vlen = _mm512_set1_epi32(out.len().min(i32::MAX as usize) as i32);
+        let vstart = _mm512_set1_epi32(start as i32);
+        let vspan = _mm512_set1_epi32(span as i32);
+        let low = _mm512_set1_epi32(0xFFFF);
+        let (vleft, vright) = (_mm512_set1_ps(left), _mm512_set1_ps(right));
+        let mut i = 0;
+        while i + 16 <= rows.len() {
+            if let Some(ahead) = rows.get(i + AHEAD..i + AHEAD + 16) {
+                for &r in ahead.iter().step_by(4) {
+                    if let Some(s) = slots.get(r as usize) {
+                        crate::prefetch::read(s);
+                    }
+                }
+            }
+            // SAFETY: i + 16 <= rows.len().
+            let idx = unsafe { _mm512_loadu_si512(rows.as_ptr().add(i).cast()) };
+            let at = _mm512_sub_epi32(idx, vfirst);
+            if _mm512_cmpge_epu32_mask(idx, vlimit) | _mm512_cmpge_epu32_mask(at, vlen) != 0 {
+                break;
+            }
+            // SAFETY: every index is below `limit` (checked above), so
+            // each 4-byte read at byte 2 x index lies within `slots`.
+            let got = unsafe { _mm512_i32gather_epi32::<2>(idx, slots.as_ptr().cast()) };
+            let d = _mm512_sub_epi32(_mm512_and_si512(got, low), vstart);
+            let goes_right = _mm512_cmplt_epu32_mask(d, vspan);
+            let value = _mm512_mask_mov_ps(vleft, goes_right, vright);
+            // SAFETY: every `at` is below out.len() and 2^31 (checked
+            // above). Only a store: a gather of the margins here would
+            // wait for the block before's scatter to reach the cache.
+            unsafe { _mm512_i32scatter_ps::<4>(out.as_mut_ptr(), at, value) };
+            i += 16;
+        }
+        i
+    }
+
     /// [`super::logistic_blocks`] on AVX-512F.
     ///
     /// # Safety
@@ -676,6 +761,42 @@ mod tests {
             if avx512() {
                 let last = slots.len() as u32 - 1;
                 let blocks = rows.chunks_exact(16).take_while(|b| b.iter().all(|&r| r < last)).count();
+                proptest::prop_assert_eq!(done, 16 * blocks);
+            }
+        }
+
+        /// The leaf kernel writes each row's value where the partition
+        /// sends the row, and nothing else, for ascending rows (its
+        /// contract) at any offset into the output.
+        #[test]
+        fn the_leaf_kernel_writes_what_the_partition_sends(
+            slots in proptest::collection::vec(0u16..40, 1..200),
+            picks in proptest::collection::btree_set(0usize..1000, 0..120),
+            start in 0u32..45,
+            span in 0u32..45,
+            first in 0u32..20,
+        ) {
+            let mut rows: Vec<u32> = picks.iter().map(|&p| (p % slots.len()) as u32).collect();
+            rows.sort_unstable();
+            rows.dedup();
+            rows.retain(|&r| r >= first);
+            let (left, right) = (-1.5f32, 2.25f32);
+            // Room for rows up to 150 past `first`: some lie outside.
+            let mut out = vec![f32::NAN; 150];
+            let done = leaf_blocks(&rows, &slots, start, span, (left, right), first, &mut out);
+            proptest::prop_assert_eq!(done % 16, 0);
+            proptest::prop_assert!(done <= rows.len());
+            let mut want = vec![f32::NAN; 150];
+            for &r in &rows[..done] {
+                let goes_right = u32::from(slots[r as usize]).wrapping_sub(start) < span;
+                want[(r - first) as usize] = if goes_right { right } else { left };
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(bits(&out), bits(&want));
+            if avx512() {
+                let last = slots.len() as u32 - 1;
+                let fits = |r: u32| r < last && r - first < 150;
+                let blocks = rows.chunks_exact(16).take_while(|b| b.iter().all(|&r| fits(r))).count();
                 proptest::prop_assert_eq!(done, 16 * blocks);
             }
         }

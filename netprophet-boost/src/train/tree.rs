@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use super::bins::Binned;
 use super::evaluator::{Applied, SplitEntry};
-use super::partitioner::SplitTest;
+use super::partitioner::{RowTest, SplitTest};
 use crate::model::Tree;
 use crate::prefetch::ROWS_AHEAD;
 
@@ -105,6 +105,12 @@ impl BinTree {
     /// Adds the leaf value of every settled row in `rows` to its margin
     /// (`margin[0]` is row `rows.start`). `idx` is the row buffer the
     /// settled ranges index, each range ascending.
+    ///
+    /// The leaf values are written to a buffer first and added to the
+    /// margins in one pass: the vector kernel then only stores, where
+    /// adding in place would gather margins that wait for the previous
+    /// block's scatter. Each margin still gets exactly one add; a row in
+    /// no settled range (none, without row sampling) adds +0.0.
     pub fn add_leaves(
         &self,
         binned: &Binned,
@@ -114,6 +120,7 @@ impl BinTree {
         margin: &mut [f32],
     ) {
         let (start, end) = (rows.start, rows.end);
+        let mut value = vec![0.0f32; margin.len()];
         for (range, node) in settled {
             let set = &idx[range.clone()];
             let lo = set.partition_point(|&r| (r as usize) < start);
@@ -123,25 +130,37 @@ impl BinTree {
             if l < 0 {
                 let v = self.leaf[*node];
                 for &row in set {
-                    margin[row as usize - start] += v;
+                    value[row as usize - start] = v;
                 }
-            } else {
-                let test = self.test(binned, *node);
-                let (left, right) = (
-                    self.leaf[l as usize].to_bits(),
-                    self.leaf[r as usize].to_bits(),
-                );
-                for (i, &row) in set.iter().enumerate() {
-                    if let Some(&ahead) = set.get(i + ROWS_AHEAD) {
-                        test.prefetch(ahead);
-                    }
-                    // A select by mask: which way a row goes is
-                    // unpredictable, and the compiler made a branch of
-                    // an indexed pair.
-                    let mask = u32::from(test.goes_left(row)).wrapping_neg();
-                    margin[row as usize - start] += f32::from_bits((left & mask) | (right & !mask));
-                }
+                continue;
             }
+            let test = self.test(binned, *node);
+            let (left, right) = (self.leaf[l as usize], self.leaf[r as usize]);
+            let done = test.column().map_or(0, |(slots, first, span)| {
+                crate::simd::leaf_blocks(
+                    set,
+                    slots,
+                    first,
+                    span,
+                    (left, right),
+                    start as u32,
+                    &mut value,
+                )
+            });
+            let (left, right) = (left.to_bits(), right.to_bits());
+            for (i, &row) in set.iter().enumerate().skip(done) {
+                if let Some(&ahead) = set.get(i + ROWS_AHEAD) {
+                    test.prefetch(ahead);
+                }
+                // A select by mask: which way a row goes is
+                // unpredictable, and the compiler made a branch of an
+                // indexed pair.
+                let mask = u32::from(test.goes_left(row)).wrapping_neg();
+                value[row as usize - start] = f32::from_bits((left & mask) | (right & !mask));
+            }
+        }
+        for (m, v) in margin.iter_mut().zip(&value) {
+            *m += v;
         }
     }
 
