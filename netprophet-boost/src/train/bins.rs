@@ -163,7 +163,10 @@ impl Binned {
         }
 
         // Pass 2: XGBoost's sketch sees each feature's values in row order.
-        let mut sketches: Vec<Sketch> = counts.iter().map(|&n| Sketch::new(n, max_bin)).collect();
+        let mut sketches: Vec<Sketch> = counts
+            .iter()
+            .map(|&n| Sketch::new(n, max_bin, weights.is_some()))
+            .collect();
         let mut at = 0usize;
         batches.for_each_batch(&mut |b: &[f32]| {
             let n = batch_rows(b, width, at, rows)?;
@@ -460,11 +463,15 @@ struct Sketch {
     queue: Vec<(f32, f32)>,
     capacity: usize,
     levels: Vec<Vec<Entry>>,
+    /// Every weight is a count of rows (no row weights), and their sums
+    /// are exact in float32: see [`sort_queue`].
+    counts: bool,
 }
 
 impl Sketch {
-    /// A sketch for `n` values cut into at most `max_bin` bins.
-    fn new(n: usize, max_bin: usize) -> Sketch {
+    /// A sketch for `n` values cut into at most `max_bin` bins; `weighted`
+    /// when rows have weights of their own.
+    fn new(n: usize, max_bin: usize, weighted: bool) -> Sketch {
         let n_bins = max_bin.min(n).max(1);
         let eps = 1.0 / f64::from(n_bins as f32 * 8.0);
         // The fewest levels whose buffers hold `n` values.
@@ -481,6 +488,7 @@ impl Sketch {
             queue: Vec::new(),
             capacity: limit * 2,
             levels: Vec::new(),
+            counts: !weighted && n < 1 << 24,
         }
     }
 
@@ -495,7 +503,7 @@ impl Sketch {
             }
         }
         if self.queue.len() == self.capacity {
-            let summary = queue_summary(&mut self.queue);
+            let summary = queue_summary(&mut self.queue, self.counts);
             self.queue.clear();
             self.push_summary(summary);
         }
@@ -527,7 +535,7 @@ impl Sketch {
 
     /// The final summary: the buffer's, merged with every level.
     fn summary(mut self) -> Vec<Entry> {
-        let out = queue_summary(&mut self.queue);
+        let out = queue_summary(&mut self.queue, self.counts);
         if self.levels.is_empty() {
             return prune(&out, self.limit);
         }
@@ -546,9 +554,10 @@ impl Sketch {
     }
 }
 
-/// The exact summary of a buffer of (value, weight) pairs.
-fn queue_summary(queue: &mut [(f32, f32)]) -> Vec<Entry> {
-    queue.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+/// The exact summary of a buffer of (value, weight) pairs; `counts` as
+/// [`Sketch::counts`].
+fn queue_summary(queue: &mut [(f32, f32)], counts: bool) -> Vec<Entry> {
+    sort_queue(queue, counts);
     let mut out: Vec<Entry> = Vec::new();
     let mut below = 0f32;
     let mut i = 0;
@@ -569,6 +578,63 @@ fn queue_summary(queue: &mut [(f32, f32)]) -> Vec<Entry> {
         i = j;
     }
     out
+}
+
+/// Buffers shorter than this are sorted by comparison: a radix sort's
+/// passes over its digit counts would cost more than they save.
+const RADIX_MIN: usize = 1024;
+
+/// Sorts a sketch's buffer by value in `total_cmp` order. The order of
+/// equal values decides only the order their weights are added in; when
+/// the weights are `counts` (whole numbers whose sums stay below 2^24),
+/// every order gives the same float32 sums, so a radix sort (stable, three
+/// passes of 11 bits over the values' bits made order-preserving) may
+/// replace the comparison sort: 4-5 % of a one-thread fit on the 228 320
+/// rows. Row weights keep the comparison sort and its order.
+fn sort_queue(queue: &mut [(f32, f32)], counts: bool) {
+    if !counts || queue.len() < RADIX_MIN {
+        queue.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        return;
+    }
+    // Flipping the sign bit of a positive float, and every bit of a
+    // negative one, orders the bits as total_cmp orders the floats.
+    let key = |v: f32| {
+        let b = v.to_bits();
+        if b >> 31 == 1 {
+            !b
+        } else {
+            b ^ 0x8000_0000
+        }
+    };
+    let value = |k: u32| f32::from_bits(if k >> 31 == 1 { k ^ 0x8000_0000 } else { !k });
+    let mut from: Vec<(u32, f32)> = queue.iter().map(|&(v, w)| (key(v), w)).collect();
+    let mut to = vec![(0u32, 0f32); from.len()];
+    for shift in [0u32, 11, 22] {
+        let digit = |k: u32| ((k >> shift) & 0x7FF) as usize;
+        let mut count = [0usize; 2048];
+        for &(k, _) in &from {
+            count[digit(k)] += 1;
+        }
+        // A digit every value shares moves nothing.
+        if count.contains(&from.len()) {
+            continue;
+        }
+        let mut at = 0;
+        for c in count.iter_mut() {
+            let n = *c;
+            *c = at;
+            at += n;
+        }
+        for &(k, w) in &from {
+            let d = digit(k);
+            to[count[d]] = (k, w);
+            count[d] += 1;
+        }
+        std::mem::swap(&mut from, &mut to);
+    }
+    for (q, &(k, w)) in queue.iter_mut().zip(&from) {
+        *q = (value(k), w);
+    }
 }
 
 /// Merges two summaries of disjoint sets of values.
@@ -833,7 +899,7 @@ mod tests {
                     _ => want.push((v, 1.0)),
                 }
             }
-            let mut sketch = Sketch::new(values.len(), 256);
+            let mut sketch = Sketch::new(values.len(), 256, false);
             for &v in &values {
                 sketch.push(v, 1.0);
             }
@@ -847,6 +913,37 @@ mod tests {
                 proptest::prop_assert_eq!((e.rmin, e.rmax, e.wmin), (below, below + w, w));
                 below += w;
             }
+        }
+
+        /// The radix sort orders a buffer as the comparison sort does:
+        /// the same values in the same order (equal ones may swap
+        /// weights, which are then counts, whose sums do not depend on
+        /// the order), the same multiset of pairs.
+        #[test]
+        fn the_radix_sort_orders_as_total_cmp(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::f32::ANY,
+                    proptest::strategy::Strategy::prop_map(-3i32..3, |v| v as f32),
+                    proptest::sample::select(vec![0.0f32, -0.0, f32::MIN_POSITIVE, -1e-45]),
+                ],
+                RADIX_MIN..RADIX_MIN + 600,
+            ),
+        ) {
+            let queue: Vec<(f32, f32)> = values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| !v.is_nan())
+                .map(|(i, &v)| (v, (i % 5 + 1) as f32))
+                .collect();
+            let mut want = queue.clone();
+            want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+            let mut got = queue;
+            sort_queue(&mut got, true);
+            let bits = |q: &[(f32, f32)]| q.iter().map(|p| p.0.to_bits()).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(bits(&got), bits(&want));
+            got.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+            proptest::prop_assert_eq!(got, want);
         }
 
         #[test]
