@@ -32,8 +32,9 @@
 //! # Ok::<(), netprophet_boost::ModelError>(())
 //! ```
 // No unsafe code, except in the one module that allows it (`simd`: the
-// AVX-512 row partition of training and one-row scoring, whose loads,
-// gathers and compressed stores need raw pointers; each access's bound
+// AVX-512 kernels of training (row partition, the last tree's leaves,
+// logistic gradients) and of one-row scoring, whose loads, gathers,
+// scatters and compressed stores need raw pointers; each access's bound
 // is argued beside it).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
