@@ -149,12 +149,6 @@ pub(crate) fn leaf_blocks(
     0
 }
 
-/// Whether [`logistic_blocks`] runs here: AVX-512, and its exponential
-/// agrees with this platform's `expf` (see [`vector_exp_agrees`]).
-pub(crate) fn vector_logistic() -> bool {
-    avx512() && vector_exp_agrees()
-}
-
 /// binary:logistic's gradient and hessian of the leading blocks of
 /// sixteen rows, bit for bit what the scalar code computes from `expf`:
 /// `p = 1 / (1 + exp(-m))`, `g = (p - y) w`, `h = max(p (1 - p), 1e-16) w`,
@@ -162,14 +156,14 @@ pub(crate) fn vector_logistic() -> bool {
 /// magnitude 88 or more (or NaN), which the vector exponential does not
 /// cover, and returns how many rows it did (a multiple of 16); the caller
 /// does the next block and calls again. Does nothing unless
-/// [`vector_logistic`].
+/// [`vector_exp_agrees`].
 pub(crate) fn logistic_blocks(margin: &[f32], y: &[f32], w: &[f32], grad: &mut [Grad32]) -> usize {
     #[cfg(target_arch = "x86_64")]
-    if vector_logistic() {
+    if vector_exp_agrees() {
         let n = margin.len().min(y.len()).min(w.len()).min(grad.len());
         let (margin, y, w, grad) = (&margin[..n], &y[..n], &w[..n], &mut grad[..n]);
-        // SAFETY: the CPU has AVX-512F, checked just above; the four
-        // slices have the same length.
+        // SAFETY: the CPU has AVX-512F (the probe passes only with it);
+        // the four slices have the same length.
         return unsafe { x86::logistic_avx512(margin, y, w, grad) };
     }
     let _ = (margin, y, w, grad);
@@ -222,8 +216,9 @@ const EXP2_32THS: [u64; 32] = [
 /// is built without fused multiply-adds gives another result for them.
 const FMA_WITNESSES: [u32; 2] = [0x4202_422f, 0xc27c_65d9];
 
-/// Whether the vector exponential of [`logistic_blocks`] gives exactly
-/// what this platform's `f32::exp` gives, checked once on probe values.
+/// Whether [`logistic_blocks`] runs here: the CPU has AVX-512 and the
+/// vector exponential gives exactly what this platform's `f32::exp`
+/// gives, checked once on probe values.
 /// It follows glibc's `expf` (with fused multiply-adds, the variant glibc
 /// picks on every CPU with AVX-512) step for step, which equals it on all
 /// 2 237 661 184 floats of magnitude below 88 (the `#[ignore]`d test
@@ -236,9 +231,7 @@ const FMA_WITNESSES: [u32; 2] = [0x4202_422f, 0xc27c_65d9];
 pub(crate) fn vector_exp_agrees() -> bool {
     static AGREES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *AGREES.get_or_init(|| {
-        if !avx512() {
-            return false;
-        }
+        // Without AVX-512, exp16 gives nothing and the probe fails.
         let below_88 = 88.0f32.to_bits();
         let spread = (1..4096u32).map(|k| k * (below_88 / 4096));
         let probe: Vec<f32> = FMA_WITNESSES
@@ -261,7 +254,7 @@ pub(crate) fn vector_exp_agrees() -> bool {
 
 /// The vector exponential of sixteen floats of magnitude below 88
 /// (`None` for any other, or without AVX-512): for the probe and tests.
-pub(crate) fn exp16(x: [f32; 16]) -> Option<[f32; 16]> {
+fn exp16(x: [f32; 16]) -> Option<[f32; 16]> {
     #[cfg(target_arch = "x86_64")]
     if avx512() && x.iter().all(|v| v.abs() < 88.0) {
         let mut out = [0.0f32; 16];
@@ -283,8 +276,69 @@ mod x86 {
     use crate::train::Grad32;
     use std::arch::x86_64::*;
 
-    /// How many rows ahead the kernel asks for slots.
+    /// How many rows ahead the kernels ask for slots.
     const AHEAD: usize = 64;
+
+    /// A split's range test on sixteen rows at a time, shared by the
+    /// partition and the leaf kernels: a row goes right when its slot `s`
+    /// in the feature's column has `s - start < span` (wrapping).
+    struct RangeTest<'a> {
+        slots: &'a [u16],
+        limit: __m512i,
+        start: __m512i,
+        span: __m512i,
+    }
+
+    impl<'a> RangeTest<'a> {
+        #[target_feature(enable = "avx512f")]
+        fn new(slots: &'a [u16], start: u32, span: u32) -> Self {
+            // The gather reads four bytes at a row's slot (the slot and
+            // the next): in bounds for row indexes below
+            // `slots.len() - 1`. Its indexes are signed 32-bit, so they
+            // must also stay below 2^31.
+            let limit = slots.len().saturating_sub(1).min(i32::MAX as usize);
+            RangeTest {
+                slots,
+                limit: _mm512_set1_epi32(limit as i32),
+                start: _mm512_set1_epi32(start as i32),
+                span: _mm512_set1_epi32(span as i32),
+            }
+        }
+
+        /// Asks for the slots of the rows a few blocks after block `i` of
+        /// `rows`. The rows below the root are scattered, and the gather
+        /// would wait on memory; a node's rows ascend, so a block's slots
+        /// lie on a few lines (a 64-byte line holds 32) and one row in
+        /// four is asked for. Every row (16 loads and 16 requests a
+        /// block, most for lines already asked for) took 1.03-1.08x the
+        /// time of a one-thread fit (six alternated pairs), one in eight
+        /// about the same.
+        fn prefetch_ahead(&self, rows: &[u32], i: usize) {
+            if let Some(ahead) = rows.get(i + AHEAD..i + AHEAD + 16) {
+                for &r in ahead.iter().step_by(4) {
+                    if let Some(s) = self.slots.get(r as usize) {
+                        crate::prefetch::read(s);
+                    }
+                }
+            }
+        }
+
+        /// The lanes of `idx` (sixteen row indexes) whose rows go right;
+        /// `None` when a row lies past what the gather may read.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        fn goes_right(&self, idx: __m512i) -> Option<__mmask16> {
+            if _mm512_cmpge_epu32_mask(idx, self.limit) != 0 {
+                return None;
+            }
+            // SAFETY: every index is below `limit` (checked above), so
+            // each 4-byte read at byte 2 x index lies within `slots`.
+            let got = unsafe { _mm512_i32gather_epi32::<2>(idx, self.slots.as_ptr().cast()) };
+            let slot = _mm512_and_si512(got, _mm512_set1_epi32(0xFFFF));
+            let d = _mm512_sub_epi32(slot, self.start);
+            Some(_mm512_cmplt_epu32_mask(d, self.span))
+        }
+    }
 
     /// [`super::partition_blocks`] on AVX-512F.
     ///
@@ -300,40 +354,15 @@ mod x86 {
         span: u32,
     ) -> (usize, usize) {
         let n = rows.len().min(scratch.len());
-        // The gather reads four bytes at a row's slot (the slot and the
-        // next): in bounds for row indexes below `slots.len() - 1`. Its
-        // indexes are signed 32-bit, so they must also stay below 2^31.
-        let limit = slots.len().saturating_sub(1).min(i32::MAX as usize);
-        let vstart = _mm512_set1_epi32(start as i32);
-        let vspan = _mm512_set1_epi32(span as i32);
-        let vlimit = _mm512_set1_epi32(limit as i32);
-        let low = _mm512_set1_epi32(0xFFFF);
+        let test = RangeTest::new(slots, start, span);
         let (mut i, mut l) = (0usize, 0usize);
         while i + 16 <= n {
-            // The rows below the root are scattered: ask for the slots of
-            // the rows a few blocks ahead, or the gather waits on memory.
-            // A node's rows ascend, so a block's slots lie on a few lines
-            // (a 64-byte line holds 32): one row in four is asked for.
-            // Every row (16 loads and 16 requests a block, most for lines
-            // already asked for) took 1.03-1.08x the time of a one-thread
-            // fit (six alternated pairs), one in eight about the same.
-            if let Some(ahead) = rows.get(i + AHEAD..i + AHEAD + 16) {
-                for &r in ahead.iter().step_by(4) {
-                    if let Some(s) = slots.get(r as usize) {
-                        crate::prefetch::read(s);
-                    }
-                }
-            }
+            test.prefetch_ahead(rows, i);
             // SAFETY: i + 16 <= n <= rows.len().
             let idx = unsafe { _mm512_loadu_si512(rows.as_ptr().add(i).cast()) };
-            if _mm512_cmpge_epu32_mask(idx, vlimit) != 0 {
+            let Some(right) = test.goes_right(idx) else {
                 break;
-            }
-            // SAFETY: every index is below `limit` (checked above), so
-            // each 4-byte read at byte 2 x index lies within `slots`.
-            let got = unsafe { _mm512_i32gather_epi32::<2>(idx, slots.as_ptr().cast()) };
-            let d = _mm512_sub_epi32(_mm512_and_si512(got, low), vstart);
-            let right = _mm512_cmplt_epu32_mask(d, vspan);
+            };
             let left = !right;
             let r = i - l;
             // SAFETY: l <= i and r <= i (each side has taken at most the
@@ -487,36 +516,22 @@ mod x86 {
         first: u32,
         out: &mut [f32],
     ) -> usize {
-        // As in the partition: a gather reads four bytes at a row's slot,
-        // so rows must stay below `slots.len() - 1`, and below 2^31.
-        let limit = slots.len().saturating_sub(1).min(i32::MAX as usize);
-        let vlimit = _mm512_set1_epi32(limit as i32);
+        let test = RangeTest::new(slots, start, span);
         let vfirst = _mm512_set1_epi32(first as i32);
         let vlen = _mm512_set1_epi32(out.len().min(i32::MAX as usize) as i32);
-        let vstart = _mm512_set1_epi32(start as i32);
-        let vspan = _mm512_set1_epi32(span as i32);
-        let low = _mm512_set1_epi32(0xFFFF);
         let (vleft, vright) = (_mm512_set1_ps(left), _mm512_set1_ps(right));
         let mut i = 0;
         while i + 16 <= rows.len() {
-            if let Some(ahead) = rows.get(i + AHEAD..i + AHEAD + 16) {
-                for &r in ahead.iter().step_by(4) {
-                    if let Some(s) = slots.get(r as usize) {
-                        crate::prefetch::read(s);
-                    }
-                }
-            }
+            test.prefetch_ahead(rows, i);
             // SAFETY: i + 16 <= rows.len().
             let idx = unsafe { _mm512_loadu_si512(rows.as_ptr().add(i).cast()) };
             let at = _mm512_sub_epi32(idx, vfirst);
-            if _mm512_cmpge_epu32_mask(idx, vlimit) | _mm512_cmpge_epu32_mask(at, vlen) != 0 {
+            if _mm512_cmpge_epu32_mask(at, vlen) != 0 {
                 break;
             }
-            // SAFETY: every index is below `limit` (checked above), so
-            // each 4-byte read at byte 2 x index lies within `slots`.
-            let got = unsafe { _mm512_i32gather_epi32::<2>(idx, slots.as_ptr().cast()) };
-            let d = _mm512_sub_epi32(_mm512_and_si512(got, low), vstart);
-            let goes_right = _mm512_cmplt_epu32_mask(d, vspan);
+            let Some(goes_right) = test.goes_right(idx) else {
+                break;
+            };
             let value = _mm512_mask_mov_ps(vleft, goes_right, vright);
             // SAFETY: every `at` is below out.len() and 2^31 (checked
             // above). Only a store: a gather of the margins here would
@@ -682,7 +697,11 @@ mod tests {
                 "vector exp differs from expf: {misses:?}"
             );
         } else {
-            assert!(!vector_logistic());
+            let mut grad = [Grad32::default(); 16];
+            assert_eq!(
+                logistic_blocks(&[0.5; 16], &[1.0; 16], &[1.0; 16], &mut grad),
+                0
+            );
         }
     }
 
@@ -722,26 +741,50 @@ mod tests {
         let (y, w) = (vec![1.0f32; 48], vec![1.0f32; 48]);
         let mut grad = vec![Grad32::default(); 48];
         let done = logistic_blocks(&margin, &y, &w, &mut grad);
-        assert_eq!(done, if vector_logistic() { 16 } else { 0 });
+        assert_eq!(done, if vector_exp_agrees() { 16 } else { 0 });
         assert_eq!(
             logistic_blocks(&margin[32..], &y[32..], &w[32..], &mut grad[32..]),
             done
         );
     }
 
+    /// A split's range test, as the kernels apply it: the definition.
+    fn goes_right(slots: &[u16], start: u32, span: u32, r: u32) -> bool {
+        u32::from(slots[r as usize]).wrapping_sub(start) < span
+    }
+
+    /// The rows a kernel takes with AVX-512: every whole block of sixteen
+    /// before the first that holds a row it must not take.
+    fn whole_blocks(rows: &[u32], takes: impl Fn(u32) -> bool) -> usize {
+        16 * rows
+            .chunks_exact(16)
+            .take_while(|b| b.iter().all(|&r| takes(r)))
+            .count()
+    }
+
+    /// A feature's column of slots, rows of it (any order, repeats, the
+    /// column's last index, which the gather must not take) and a range.
+    fn range_case() -> impl proptest::strategy::Strategy<Value = (Vec<u16>, Vec<u32>, u32, u32)> {
+        let parts = (
+            proptest::collection::vec(0u16..40, 1..200),
+            proptest::collection::vec(0usize..1000, 0..120),
+            0u32..45,
+            0u32..45,
+        );
+        proptest::strategy::Strategy::prop_map(parts, |(slots, picks, start, span)| {
+            let rows = picks.iter().map(|&p| (p % slots.len()) as u32).collect();
+            (slots, rows, start, span)
+        })
+    }
+
     proptest::proptest! {
         /// The kernel and the scalar loop after it partition like the
-        /// definition, for any rows (any order, repeats, the column's
-        /// last index, which the gather must not take) and any range.
+        /// definition, for any rows and any range.
         #[test]
         fn the_kernel_partitions_as_the_definition(
-            slots in proptest::collection::vec(0u16..40, 1..200),
-            picks in proptest::collection::vec(0usize..1000, 0..120),
-            start in 0u32..45,
-            span in 0u32..45,
+            (slots, rows, start, span) in range_case(),
         ) {
-            let rows: Vec<u32> = picks.iter().map(|&p| (p % slots.len()) as u32).collect();
-            let right = |r: u32| u32::from(slots[r as usize]).wrapping_sub(start) < span;
+            let right = |r: u32| goes_right(&slots, start, span, r);
             let want_left: Vec<u32> = rows.iter().copied().filter(|&r| !right(r)).collect();
             let want_right: Vec<u32> = rows.iter().copied().filter(|&r| right(r)).collect();
 
@@ -763,8 +806,7 @@ mod tests {
             // taken by the kernel.
             if avx512() {
                 let last = slots.len() as u32 - 1;
-                let blocks = rows.chunks_exact(16).take_while(|b| b.iter().all(|&r| r < last)).count();
-                proptest::prop_assert_eq!(done, 16 * blocks);
+                proptest::prop_assert_eq!(done, whole_blocks(&rows, |r| r < last));
             }
         }
 
@@ -773,13 +815,9 @@ mod tests {
         /// contract) at any offset into the output.
         #[test]
         fn the_leaf_kernel_writes_what_the_partition_sends(
-            slots in proptest::collection::vec(0u16..40, 1..200),
-            picks in proptest::collection::btree_set(0usize..1000, 0..120),
-            start in 0u32..45,
-            span in 0u32..45,
+            (slots, mut rows, start, span) in range_case(),
             first in 0u32..20,
         ) {
-            let mut rows: Vec<u32> = picks.iter().map(|&p| (p % slots.len()) as u32).collect();
             rows.sort_unstable();
             rows.dedup();
             rows.retain(|&r| r >= first);
@@ -791,16 +829,14 @@ mod tests {
             proptest::prop_assert!(done <= rows.len());
             let mut want = vec![f32::NAN; 150];
             for &r in &rows[..done] {
-                let goes_right = u32::from(slots[r as usize]).wrapping_sub(start) < span;
-                want[(r - first) as usize] = if goes_right { right } else { left };
+                let to_right = goes_right(&slots, start, span, r);
+                want[(r - first) as usize] = if to_right { right } else { left };
             }
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             proptest::prop_assert_eq!(bits(&out), bits(&want));
             if avx512() {
                 let last = slots.len() as u32 - 1;
-                let fits = |r: u32| r < last && r - first < 150;
-                let blocks = rows.chunks_exact(16).take_while(|b| b.iter().all(|&r| fits(r))).count();
-                proptest::prop_assert_eq!(done, 16 * blocks);
+                proptest::prop_assert_eq!(done, whole_blocks(&rows, |r| r < last && r - first < 150));
             }
         }
     }

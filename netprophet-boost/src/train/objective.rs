@@ -144,7 +144,7 @@ pub(crate) fn gradients(
             }
             let (y, weight) = (&y[start..end], &weight[start..end]);
             match objective {
-                TrainObjective::BinaryLogistic if crate::simd::vector_logistic() => {
+                TrainObjective::BinaryLogistic if crate::simd::vector_exp_agrees() => {
                     let mut i = 0;
                     while i < margin.len() {
                         i += crate::simd::logistic_blocks(
